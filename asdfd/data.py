@@ -1,0 +1,67 @@
+"""Labelled text files (CSV/TSV) as used by the teacher recipe, `--eval-file` and the benchmark.
+
+Pure Python (no torch), so the runtime's benchmark can use it too.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from asdfd.errors import DataError
+
+__all__ = ["LabelledTexts", "read_labelled_file"]
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    texts: list[str]
+    labels: list[str] | None
+    """Raw label strings as in the file (e.g. "0"/"1" or "negative"); None when the file has no label column."""
+
+
+def read_labelled_file(
+    path: str | Path,
+    *,
+    text_column: str = "sentence",
+    label_column: str | None = "label",
+    require_labels: bool = True,
+) -> LabelledTexts:
+    """Read texts (and labels) from a CSV or TSV file with a header row.
+
+    The delimiter is a tab for `.tsv` files and a comma otherwise. TSV is read without quoting,
+    as GLUE distributes it.
+
+    Raises:
+        DataError: missing file, missing column, empty file or empty text.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist: pass a CSV/TSV file with a header row")
+    is_tsv = path.suffix.lower() in {".tsv", ".tab"}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(
+            handle, delimiter="\t" if is_tsv else ",", quoting=csv.QUOTE_NONE if is_tsv else csv.QUOTE_MINIMAL
+        )
+        columns = reader.fieldnames or []
+        if text_column not in columns:
+            raise DataError(f"{path} has no column {text_column!r} (columns: {columns}): pass --text-column")
+        has_labels = label_column is not None and label_column in columns
+        if require_labels and not has_labels:
+            raise DataError(f"{path} has no column {label_column!r} (columns: {columns}): pass --label-column")
+        texts: list[str] = []
+        labels: list[str] = []
+        for line_number, row in enumerate(reader, start=2):
+            text = (row.get(text_column) or "").strip()
+            if not text:
+                raise DataError(f"{path}:{line_number}: empty text in column {text_column!r}")
+            texts.append(text)
+            if has_labels:
+                label = (row.get(label_column) or "").strip()
+                if not label:
+                    raise DataError(f"{path}:{line_number}: empty label in column {label_column!r}")
+                labels.append(label)
+    if not texts:
+        raise DataError(f"{path} has a header but no rows")
+    return LabelledTexts(texts=texts, labels=labels if has_labels else None)

@@ -1,0 +1,23 @@
+"""Keys of the metadata that `compress export` writes into the .onnx file and the runtime reads.
+
+The exporter (asdfd.export) and the runtime (asdfd.runtime) share this contract; it is torch-free.
+All values are strings (ONNX `metadata_props`); JSON where structured.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ID2LABEL", "TOKENIZER_JSON", "MAX_LENGTH", "INPUT_NAMES", "PROVENANCE", "FORMAT_VERSION", "FORMAT"]
+
+FORMAT = "asdfd.format"
+"""Artifact format version, e.g. "1"."""
+FORMAT_VERSION = "1"
+ID2LABEL = "asdfd.id2label"
+"""JSON object {"0": "negative", ...}: class index -> label name."""
+TOKENIZER_JSON = "asdfd.tokenizer_json"
+"""The full `tokenizers` tokenizer.json content, loaded with `Tokenizer.from_str`."""
+MAX_LENGTH = "asdfd.max_length"
+"""Decimal integer: texts are truncated to this many tokens."""
+INPUT_NAMES = "asdfd.input_names"
+"""JSON list of the graph inputs in order, e.g. ["input_ids", "attention_mask", "token_type_ids"]."""
+PROVENANCE = "asdfd.provenance"
+"""JSON object: source folder hash, package versions, export options, exporter, fusions, validation figures."""

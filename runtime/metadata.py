@@ -6,7 +6,8 @@ All values are strings (ONNX `metadata_props`); JSON where structured.
 
 from __future__ import annotations
 
-__all__ = ["ID2LABEL", "TOKENIZER_JSON", "MAX_LENGTH", "INPUT_NAMES", "PROVENANCE", "FORMAT_VERSION", "FORMAT"]
+__all__ = ["ID2LABEL", "TOKENIZER_JSON", "MAX_LENGTH", "INPUT_NAMES", "PROVENANCE", "FORMAT_VERSION", "FORMAT",
+           "VARIANT"]
 
 FORMAT = "asdfd.format"
 """Artifact format version, e.g. "1"."""
@@ -21,3 +22,6 @@ INPUT_NAMES = "asdfd.input_names"
 """JSON list of the graph inputs in order, e.g. ["input_ids", "attention_mask", "token_type_ids"]."""
 PROVENANCE = "asdfd.provenance"
 """JSON object: source folder hash, package versions, export options, exporter, fusions, validation figures."""
+VARIANT = "asdfd.variant"
+"""What the graph holds: "fp32", "fp16" (meant for the CUDA provider) or the int8 preset name, e.g.
+"dynamic-s8-per-channel-reduce-range". Optional for readers (added after format 1 was fixed)."""

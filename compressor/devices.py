@@ -1,0 +1,94 @@
+"""Device, precision and process group, resolved once (nanoGPT's single autocast context).
+
+Nothing else in the package calls `.cuda()`: every function takes a `device` or follows its model's.
+Multi-GPU runs use torchrun: with WORLD_SIZE > 1 each rank trains on its own synthetic batches and
+gradients are averaged with all-reduce; rank 0 alone shows progress and writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+
+from asdfd.errors import ConfigError
+
+__all__ = ["Runtime", "resolve_device", "resolve_precision", "autocast_context", "setup_runtime", "all_reduce_mean"]
+
+
+def resolve_device(name: str = "auto", *, local_rank: int = 0) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is a one-line error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu or auto")
+        return torch.device("cuda", local_rank)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ConfigError(f"device must be auto, cpu or cuda, got {name!r}")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" -> "bf16" on CUDA, "fp32" on CPU (CPU bf16 autocast is slower on most CPUs)."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+    return precision
+
+
+def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """One autocast context for every forward pass: bf16 autocast, or nothing for fp32."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how this process computes."""
+
+    device: torch.device
+    precision: str
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return autocast_context(self.device, self.precision)
+
+
+def setup_runtime(device: str, precision: str, threads: int | None) -> Runtime:
+    """Resolve the device once; join the torchrun process group when WORLD_SIZE > 1."""
+    if threads:
+        torch.set_num_threads(threads)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    resolved = resolve_device(device, local_rank=local_rank)
+    if world_size > 1:
+        import torch.distributed as dist
+
+        if resolved.type == "cuda":
+            torch.cuda.set_device(resolved)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo")
+    return Runtime(device=resolved, precision=resolve_precision(precision, resolved), rank=rank, world_size=world_size)
+
+
+def all_reduce_mean(parameters: list[torch.nn.Parameter], runtime: Runtime) -> None:
+    """Average gradients over ranks (a no-op in a single process)."""
+    if runtime.world_size <= 1:
+        return
+    import torch.distributed as dist
+
+    for parameter in parameters:
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+            parameter.grad /= runtime.world_size

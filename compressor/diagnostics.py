@@ -1,0 +1,126 @@
+"""Diagnostics that tell whether synthesis is healthy, and the information-only real-text evaluation.
+
+Measured on the SST-2 teacher (ASDFD.md): agreement with the teacher on held-out random-token inputs
+tracked real accuracy and flagged the collapse of naive stage 1; agreement on pseudo samples did not
+(the student agreed on 100% of them while calling most real sentences positive). So both are logged,
+with the class balance of teacher and student predictions, the norm of guessed rows relative to real
+token embeddings (drift), and how many positions changed their nearest token during guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from asdfd.compressor.devices import Runtime
+from asdfd.compressor.embedding_guess import nearest_token_ids
+from asdfd.compressor.synthesis import free_positions
+from asdfd.errors import DataError
+
+__all__ = ["HeldOut", "predict_logits", "agreement", "class_balance", "embedding_norm_ratio", "changed_fraction",
+           "evaluate_heldout", "eval_label_ids", "evaluate_texts"]
+
+
+@dataclass
+class HeldOut:
+    """A fixed synthetic set never trained on: embeddings (N, L, d), mask (N, L), the teacher's logits (N, C)."""
+
+    name: str
+    embeds: Tensor
+    attention_mask: Tensor
+    teacher_logits: Tensor
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, embeds: Tensor, attention_mask: Tensor, runtime: Runtime,
+                   batch_size: int = 64) -> Tensor:
+    """Logits (N, C) in float32 for pseudo embeddings (N, L, d), in eval mode (restored afterwards)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(embeds), batch_size):
+        with runtime.autocast():
+            logits = model(inputs_embeds=embeds[start : start + batch_size],
+                           attention_mask=attention_mask[start : start + batch_size]).logits
+        out.append(logits.float())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
+    """Fraction of samples on which the argmax classes agree; (N, C) each."""
+    return float((student_logits.argmax(-1) == teacher_logits.argmax(-1)).float().mean())
+
+
+def class_balance(logits: Tensor) -> list[float]:
+    """Share of samples predicted as each class; logits (N, C) -> C fractions."""
+    counts = torch.bincount(logits.argmax(-1).cpu(), minlength=logits.shape[-1]).float()
+    return [round(float(x), 4) for x in counts / counts.sum()]
+
+
+def embedding_norm_ratio(embeds: Tensor, attention_mask: Tensor, token_norm_mean: float) -> float:
+    """Mean norm of the free rows of pseudo embeddings over the mean norm of real token embeddings (1 = healthy)."""
+    free = free_positions(attention_mask)
+    if not bool(free.any()):
+        return float("nan")
+    return float(embeds[free].float().norm(dim=-1).mean()) / token_norm_mean
+
+
+def changed_fraction(embeds: Tensor, init_ids: Tensor, attention_mask: Tensor, vocabulary: Tensor,
+                     candidates: Tensor | None = None) -> float:
+    """Fraction of free positions whose nearest vocabulary token is no longer the token they started from."""
+    free = free_positions(attention_mask)
+    if not bool(free.any()):
+        return float("nan")
+    nearest = nearest_token_ids(embeds[free], vocabulary, candidates)
+    return float((nearest != init_ids[free]).float().mean())
+
+
+def evaluate_heldout(student: nn.Module, heldouts: list[HeldOut], runtime: Runtime) -> dict[str, float | list[float]]:
+    """Agreement with the teacher and class balance of both models on each held-out set."""
+    metrics: dict[str, float | list[float]] = {}
+    for heldout in heldouts:
+        logits = predict_logits(student, heldout.embeds, heldout.attention_mask, runtime)
+        metrics[f"{heldout.name}_agreement"] = round(agreement(logits, heldout.teacher_logits), 4)
+        metrics[f"{heldout.name}_student_balance"] = class_balance(logits)
+        metrics[f"{heldout.name}_teacher_balance"] = class_balance(heldout.teacher_logits)
+    return metrics
+
+
+def eval_label_ids(labels: list[str], id2label: dict, source: str | Path) -> list[int]:
+    """Map raw labels of an eval file to the model's ids: by label name first, then as integer ids.
+
+    Raises:
+        DataError: a label that is neither a name in the model's id2label nor a valid id.
+    """
+    by_name = {str(name): int(index) for index, name in id2label.items()}
+    ids = []
+    for label in labels:
+        if label in by_name:
+            ids.append(by_name[label])
+        elif label.lstrip("-").isdigit() and 0 <= int(label) < len(id2label):
+            ids.append(int(label))
+        else:
+            raise DataError(f"{source}: label {label!r} is neither a label of the teacher ({sorted(by_name)}) "
+                            f"nor an id in 0..{len(id2label) - 1}")
+    return ids
+
+
+@torch.no_grad()
+def evaluate_texts(model: nn.Module, tokenizer, texts: list[str], runtime: Runtime, *, max_length: int = 128,
+                   batch_size: int = 64) -> Tensor:
+    """Predicted class ids (N,) for real texts (information only: never used to train or select)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True,
+                          return_tensors="pt")
+        batch = {key: value.to(runtime.device) for key, value in batch.items()}
+        with runtime.autocast():
+            out.append(model(**batch).logits.float().argmax(-1).cpu())
+    model.train(was_training)
+    return torch.cat(out)

@@ -1,0 +1,319 @@
+"""`distill(...)`: the public verb. Loads the teacher, runs the trainer with progress, checkpoints and
+Ctrl-C handling, and writes the student as a normal Hugging Face folder plus `distill.json`.
+
+The output folder appears only when complete (asdfd._io.atomic_dir); until then the run lives in the
+hidden checkpoint sibling `.<out>.ckpt/`, from which `resume=True` continues.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import platform
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from asdfd._io import atomic_dir, check_output_path, write_json_atomic
+from asdfd.compressor.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
+from asdfd.compressor.config import RUNTIME_ONLY_FIELDS, DistillConfig
+from asdfd.compressor.devices import setup_runtime
+from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
+from asdfd.compressor.teacher import load_teacher
+from asdfd.compressor.trainer import Trainer
+from asdfd.data import read_labelled_file
+from asdfd.errors import ConfigError, OutputExistsError, TrainingDivergedError
+from asdfd.models import read_classifier_config
+
+__all__ = ["DistillResult", "distill"]
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_FILE = "distill.json"
+
+
+@dataclass
+class DistillResult:
+    """What `distill` produced: the student folder and its final metrics (also in `distill.json`)."""
+
+    student_dir: Path
+    metrics: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    student_layers: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"student_dir": str(self.student_dir), "student_layers": self.student_layers,
+                "metrics": self.metrics, "config": self.config}
+
+
+class _InterruptFlag:
+    """First Ctrl-C sets a flag the loop checks between steps (so the checkpoint is consistent); a second one
+    interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            logger.warning("Ctrl-C: saving a checkpoint after this step (press again to stop at once)")
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _comparable(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in RUNTIME_ONLY_FIELDS}
+
+
+def _versions() -> dict[str, str]:
+    import transformers
+
+    from asdfd import __version__
+
+    return {"asdfd": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version()}
+
+
+def _finished_result(out_dir: Path) -> DistillResult:
+    summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    return DistillResult(student_dir=out_dir, metrics=summary.get("metrics", {}), config=summary.get("config", {}),
+                         student_layers=summary.get("student_layers", []))
+
+
+def distill(teacher_dir: str | Path, out_dir: str | Path, config: DistillConfig = DistillConfig(), *,
+            eval_file: str | Path | None = None, resume: bool = False, force: bool = False,
+            on_progress: Callable[[dict], None] | None = None) -> DistillResult:
+    """Distill a fine-tuned BERT-family classifier into a shallower student without any data (AS-DFD).
+
+    Example:
+        >>> from asdfd.compressor import DistillConfig, distill
+        >>> result = distill("artifacts/teacher-sst2", "artifacts/student", DistillConfig.for_budget("fast"),
+        ...                  eval_file="data/sst2/dev.tsv")
+        >>> result.metrics["eval_accuracy"]
+
+    Args:
+        eval_file: labelled CSV/TSV, for reported accuracy only (never used to train or to select).
+        resume: continue from the checkpoint of an interrupted run; a finished `out_dir` is returned as is.
+        force: overwrite an existing `out_dir`.
+        on_progress: called with {"stage", "step", "total", losses and agreements} at each log interval.
+
+    Raises:
+        ModelLoadError, ConfigError, DataError, OutputExistsError, TrainingDivergedError (one-line messages).
+    """
+    teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
+    if resume and (out_dir / SUMMARY_FILE).is_file() and not force:
+        logger.info("%s is already finished; nothing to resume", out_dir)
+        return _finished_result(out_dir)
+    teacher_config = read_classifier_config(teacher_dir)
+    if resume and out_dir.exists() and not force:
+        raise OutputExistsError(f"{out_dir} exists but holds no finished student: pass --force to overwrite it")
+    check_output_path(out_dir, force=force)
+    evaluation = None
+    if eval_file is not None:
+        texts = read_labelled_file(eval_file, text_column=config.text_column, label_column=config.label_column)
+        evaluation = (texts.texts, eval_label_ids(texts.labels, teacher_config.get("id2label") or {}, eval_file))
+    runtime = setup_runtime(config.device, config.precision, config.threads)
+    teacher = load_teacher(teacher_dir, runtime.device)
+    trainer = Trainer(teacher, config, runtime)
+    ckpt = checkpoint_dir(out_dir)
+    # JSON round trip, so that tuples and lists compare equal to what the checkpoint stored.
+    identity = json.loads(json.dumps({"config": _comparable(config.to_dict()), "teacher": str(teacher_dir.resolve())},
+                                     default=str))
+    state = load_checkpoint(ckpt) if resume else None
+    if state is not None:
+        saved = json.loads(state["identity"])
+        if saved != identity:
+            keys = set(saved["config"]) | set(identity["config"])
+            changed = sorted(k for k in keys if saved["config"].get(k) != identity["config"].get(k))
+            raise ConfigError(f"the checkpoint in {ckpt} was made with other options ({', '.join(changed) or 'teacher'}): "
+                              "resume with the same options, or drop --resume to start over")
+        trainer.load_state_dict(state)
+        logger.info("resuming from step %d (checkpoint %s)", trainer.step, ckpt)
+    elif resume:
+        logger.warning("no checkpoint in %s: starting from the beginning", ckpt)
+    elif ckpt.exists():
+        logger.warning("discarding the checkpoint of an earlier run in %s (use --resume to continue it)", ckpt)
+        remove_checkpoint(ckpt)
+
+    started = time.perf_counter()
+    trainer.build_heldouts()
+    run = _Run(trainer, ckpt, identity, on_progress)
+    run.execute()
+    metrics = run.final_metrics(evaluation)
+    metrics["total_seconds"] = round(time.perf_counter() - started, 1)
+    summary = {"teacher": str(teacher_dir), "student_layers": trainer.layers, "config": config.to_dict(),
+               "seed": config.seed, "device": str(runtime.device), "precision": runtime.precision,
+               "world_size": runtime.world_size, "versions": _versions(),
+               "timings": {"train_seconds": metrics["train_seconds"], "total_seconds": metrics["total_seconds"],
+                           "seconds_per_step": round(metrics["train_seconds"] / max(1, trainer.step), 3)},
+               "metrics": metrics, "history": run.history,
+               "eval_file": str(eval_file) if eval_file is not None else None,
+               "note": "eval_file accuracy is for information only: never used to train or select checkpoints"}
+    if runtime.is_main:
+        trainer.student.eval()
+        with atomic_dir(out_dir) as tmp:
+            trainer.student.save_pretrained(tmp, safe_serialization=True)
+            teacher.tokenizer.save_pretrained(tmp)
+            write_json_atomic(tmp / SUMMARY_FILE, summary)
+        remove_checkpoint(ckpt)
+        logger.info("student written to %s", out_dir)
+    if runtime.world_size > 1:
+        torch.distributed.barrier()
+    return DistillResult(student_dir=out_dir, metrics=metrics, config=config.to_dict(), student_layers=trainer.layers)
+
+
+class _Run:
+    """Drives the trainer: stages, progress bar, logging, periodic checkpoints, Ctrl-C and NaN handling."""
+
+    def __init__(self, trainer: Trainer, ckpt: Path, identity: dict, on_progress) -> None:
+        self.trainer, self.ckpt, self.identity, self.on_progress = trainer, ckpt, identity, on_progress
+        self.config = trainer.config
+        self.interrupt = _InterruptFlag()
+        self.history: list[dict] = []
+        self.latest: dict = {}
+        self.last_checkpoint_step: int | None = None
+        self.show = self.config.show_progress and trainer.runtime.is_main
+
+    def save(self) -> None:
+        if not self.trainer.runtime.is_main:
+            return
+        state = self.trainer.state_dict()
+        state["identity"] = json.dumps(self.identity, default=str)
+        save_checkpoint(self.ckpt, state)
+        self.last_checkpoint_step = self.trainer.step
+
+    def report(self, stage: str, step: int, total: int, figures: dict) -> None:
+        self.latest.update({k: v for k, v in figures.items() if isinstance(v, (int, float))})
+        payload = {"stage": stage, "step": step, "total": total, **self.latest,
+                   "train_seconds": round(self.trainer.train_seconds, 1), "eta_s": round(self._eta(step, total), 1)}
+        if self.trainer.runtime.is_main:
+            logger.info("%s %d/%d %s", stage, step, total,
+                        " ".join(f"{k}={v:.4g}" for k, v in payload.items() if isinstance(v, float)))
+            if self.on_progress is not None:
+                self.on_progress(payload)
+
+    def _eta(self, step: int, total: int) -> float:
+        """Seconds of training left: by steps at the current pace, capped by the time budget."""
+        seconds = self.trainer.train_seconds
+        eta = (total - step) * seconds / step if step else float("inf")
+        if self.config.max_seconds is not None:
+            eta = min(eta, max(0.0, self.config.max_seconds - seconds))
+        return eta if eta != float("inf") else -1.0
+
+    def _check_interrupt(self) -> None:
+        if self.interrupt.requested:
+            self.save()
+            raise KeyboardInterrupt
+
+    def execute(self) -> None:
+        trainer, config = self.trainer, self.config
+        with self.interrupt.installed():
+            try:
+                if config.steps > 0:
+                    self._stage1()
+                    self._train()
+            except KeyboardInterrupt:
+                if self.trainer.runtime.is_main and not self.interrupt.requested and self._consistent:
+                    self.save()
+                logger.warning("interrupted at step %d; checkpoint in %s: run again with --resume", trainer.step, self.ckpt)
+                raise
+            except TrainingDivergedError as err:
+                kept = (f"the last good checkpoint (step {self.last_checkpoint_step}) is kept in {self.ckpt}"
+                        if self.last_checkpoint_step is not None else "no checkpoint was written yet")
+                raise TrainingDivergedError(f"{err}; {kept}") from None
+
+    _consistent = True
+
+    def _stage1(self) -> None:
+        trainer, config = self.trainer, self.config
+        left = trainer.stage1_batches_left()
+        if not left:
+            return
+        total = left + (trainer.pool.filled + config.batch_size - 1) // config.batch_size
+        budget = None if config.max_seconds is None else 0.5 * config.max_seconds
+        bar = tqdm(total=total, initial=total - left, desc="stage 1: guessing", disable=not self.show, leave=False)
+        done = total - left
+        while trainer.stage1_batches_left():
+            if budget is not None and trainer.train_seconds >= budget and trainer.pool.filled:
+                logger.warning("stage 1 stopped at %d pool samples: half the time budget is spent", trainer.pool.filled)
+                break
+            self._consistent = False
+            stats = trainer.stage1_batch()
+            self._consistent = True
+            done += 1
+            bar.update(1)
+            bar.set_postfix(conf=f"{stats['guess_confidence']:.3f}", norm=f"{stats['norm_ratio']:.2f}")
+            self.report("stage1", done, total, stats)
+            self._check_interrupt()
+        bar.close()
+        self.save()
+
+    def _train(self) -> None:
+        trainer, config = self.trainer, self.config
+        stage = "stage2" if trainer.use_pool and config.use_stage2 else "kd"
+        bar = tqdm(total=config.steps, initial=trainer.step, desc=f"{stage}: distilling", disable=not self.show)
+        while trainer.step < config.steps and not trainer.over_budget():
+            self._consistent = False
+            losses = trainer.train_step()
+            if trainer.pool is not None and config.guess.refresh_every and trainer.step % config.guess.refresh_every == 0:
+                trainer.refresh_pool()
+            self._consistent = True
+            bar.update(1)
+            postfix = {"loss": f"{losses['loss']:.4f}", "agree": self.latest.get("heldout_random_agreement", "-")}
+            if config.max_seconds is not None:
+                postfix["budget_left"] = f"{max(0.0, config.max_seconds - trainer.train_seconds):.0f}s"
+            bar.set_postfix(postfix)
+            step = trainer.step
+            if step % config.eval_every == 0:
+                metrics = trainer.evaluate()
+                self.history.append({"step": step, "train_seconds": round(trainer.train_seconds, 1), **metrics})
+                self.latest.update({k: v for k, v in metrics.items() if isinstance(v, float)})
+            if step % config.log_every == 0 or step % config.eval_every == 0:
+                self.report(stage, step, config.steps, losses)
+            if step % config.checkpoint_every == 0:
+                self.save()
+            self._check_interrupt()
+        bar.close()
+        if trainer.over_budget() and trainer.step < config.steps:
+            logger.info("time budget of %.0f s reached at step %d of %d", config.max_seconds, trainer.step, config.steps)
+
+    def final_metrics(self, evaluation: tuple[list[str], list[int]] | None) -> dict:
+        trainer = self.trainer
+        metrics = {"steps": trainer.step, "train_seconds": round(trainer.train_seconds, 1), **trainer.evaluate()}
+        if trainer.pool is not None:
+            metrics["pool_size"] = trainer.pool.filled
+            metrics.update({f"last_{k}": round(v, 4) for k, v in trainer.guess_stats.items()})
+        if evaluation is not None:
+            texts, labels = evaluation
+            labels_tensor = torch.tensor(labels)
+            student = evaluate_texts(trainer.student, trainer.teacher.tokenizer, texts, trainer.runtime,
+                                     max_length=self.config.eval_max_length)
+            teacher = evaluate_texts(trainer.teacher.model, trainer.teacher.tokenizer, texts, trainer.runtime,
+                                     max_length=self.config.eval_max_length)
+            metrics["eval_accuracy"] = round(float((student == labels_tensor).float().mean()), 4)
+            metrics["teacher_eval_accuracy"] = round(float((teacher == labels_tensor).float().mean()), 4)
+            metrics["eval_agreement"] = round(float((student == teacher).float().mean()), 4)
+            metrics["eval_rows"] = len(texts)
+            logger.info("information only: student accuracy %.4f, teacher %.4f on %d rows", metrics["eval_accuracy"],
+                        metrics["teacher_eval_accuracy"], len(texts))
+        return metrics

@@ -1,0 +1,154 @@
+"""The frozen teacher and the AS-DFD "plug": where pseudo embeddings enter each architecture.
+
+A pseudo sample replaces only the word-embedding lookup (`inputs_embeds=E`); each model's own
+position/segment embeddings and embedding LayerNorm still apply, so the plug fits any BERT-like
+classifier with no change to the model. Per-architecture knowledge is one small declarative `Plug`
+(optimum's per-architecture config style): where the word embeddings and the layer list live.
+DistilBERT has no token types or pooler; RoBERTa offsets positions by `padding_idx`: both are handled
+inside Hugging Face's own embedding modules, so nothing here depends on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from asdfd.errors import ModelLoadError
+from asdfd.models import SUPPORTED_MODEL_TYPES, read_classifier_config
+
+__all__ = ["Plug", "PLUGS", "SpecialTokens", "Teacher", "load_teacher"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plug:
+    """Where the pieces of one architecture family live in its `...ForSequenceClassification` model."""
+
+    base_attr: str
+    """Attribute holding the encoder (model.bert, model.distilbert, model.roberta)."""
+    layers_path: tuple[str, ...]
+    """Path from the encoder to its `nn.ModuleList` of transformer layers."""
+    num_layers_key: str
+    """Config field holding the depth."""
+
+    def base(self, model: nn.Module) -> nn.Module:
+        return getattr(model, self.base_attr)
+
+    def word_embeddings(self, model: nn.Module) -> nn.Embedding:
+        return self.base(model).embeddings.word_embeddings
+
+    def layers(self, model: nn.Module) -> nn.ModuleList:
+        module = self.base(model)
+        for name in self.layers_path:
+            module = getattr(module, name)
+        return module
+
+    def set_layers(self, model: nn.Module, layers: list[nn.Module]) -> None:
+        """Replace the layer list and the depth in the config (the student is a shallower copy)."""
+        module = self.base(model)
+        for name in self.layers_path[:-1]:
+            module = getattr(module, name)
+        setattr(module, self.layers_path[-1], nn.ModuleList(layers))
+        setattr(model.config, self.num_layers_key, len(layers))
+
+    def num_layers(self, model: nn.Module) -> int:
+        return int(getattr(model.config, self.num_layers_key))
+
+
+PLUGS: dict[str, Plug] = {
+    "bert": Plug(base_attr="bert", layers_path=("encoder", "layer"), num_layers_key="num_hidden_layers"),
+    "distilbert": Plug(base_attr="distilbert", layers_path=("transformer", "layer"), num_layers_key="n_layers"),
+    "roberta": Plug(base_attr="roberta", layers_path=("encoder", "layer"), num_layers_key="num_hidden_layers"),
+}
+assert set(PLUGS) == set(SUPPORTED_MODEL_TYPES), "every supported model type needs a plug"
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    """Token ids the synthesis needs: [CLS]/<s> first, [SEP]/</s> last, [MASK] for the pretext task, [PAD]."""
+
+    cls: int
+    sep: int
+    mask: int
+    pad: int
+    all_special: tuple[int, ...]
+
+
+@dataclass
+class Teacher:
+    """A frozen fine-tuned classifier with what the distiller needs to know about it."""
+
+    model: nn.Module
+    tokenizer: Any
+    plug: Plug
+    model_type: str
+    folder: Path
+    special: SpecialTokens
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.model.config.num_labels)
+
+    @property
+    def num_layers(self) -> int:
+        return self.plug.num_layers(self.model)
+
+    @property
+    def word_embeddings(self) -> torch.Tensor:
+        """The frozen word-embedding matrix, shape (vocab_size, hidden)."""
+        return self.plug.word_embeddings(self.model).weight
+
+
+def _special_tokens(tokenizer: Any, folder: Path) -> SpecialTokens:
+    ids = {}
+    for role, fallback in (("cls", "bos"), ("sep", "eos"), ("mask", None), ("pad", None)):
+        value = getattr(tokenizer, f"{role}_token_id", None)
+        if value is None and fallback:
+            value = getattr(tokenizer, f"{fallback}_token_id", None)
+        if value is None:
+            raise ModelLoadError(f"the tokenizer in {folder} has no {role} token: a BERT-family tokenizer is needed")
+        ids[role] = int(value)
+    return SpecialTokens(**ids, all_special=tuple(sorted(set(tokenizer.all_special_ids))))
+
+
+def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teacher:
+    """Load a Hugging Face sequence-classifier folder as a frozen teacher (never `trust_remote_code`).
+
+    Example:
+        >>> teacher = load_teacher("artifacts/teacher-sst2")
+        >>> teacher.word_embeddings.shape
+        torch.Size([30522, 384])
+
+    Raises:
+        ModelLoadError: missing/unreadable folder, not a sequence classifier, unsupported architecture,
+            weights or tokenizer that do not load.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = Path(folder)
+    config = read_classifier_config(folder)
+    model_type = config["model_type"]
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as err:  # transformers raises many kinds; the user needs one line
+        raise ModelLoadError(f"cannot load the tokenizer in {folder} ({type(err).__name__}): the distilled student "
+                             "needs the teacher's tokenizer files") from None
+    use_safetensors = True if (folder / "model.safetensors").is_file() else None
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=use_safetensors)
+    except Exception as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelLoadError(f"cannot load the model in {folder}: {first_line}") from None
+    if int(model.config.num_labels) < 2:
+        raise ModelLoadError(f"{folder} has {model.config.num_labels} label(s): a classifier with >= 2 labels is needed")
+    model.eval().requires_grad_(False).to(device)
+    special = _special_tokens(tokenizer, folder)
+    plug = PLUGS[model_type]
+    logger.info("teacher %s: %s, %d layers, %d labels", folder, model_type, plug.num_layers(model), model.config.num_labels)
+    return Teacher(model=model, tokenizer=tokenizer, plug=plug, model_type=model_type, folder=folder, special=special)

@@ -1,0 +1,203 @@
+"""Benchmark of the AS-DFD distiller on a real teacher: every method row at the same wall-clock budget.
+
+    python examples/bench_distill.py --teacher artifacts/teacher-sst2 --out artifacts/bench-distill
+
+For each student depth and seed, each row distills with the same training-time budget (`--seconds`,
+stage-1 synthesis included, evaluation excluded), then the student is scored on real labelled text it
+never saw (SST-2 dev and, when ../shared holds the full SST-2 train file, a held-out sample of its rows
+not in data/sst2/train.tsv). Reported: accuracy, agreement with the teacher, retention (student /
+teacher) and gap recovered ((student - floor) / (teacher - floor)). Results are appended to
+`<out>/results.jsonl` as each row finishes (a re-run skips rows already there) and tabulated in
+`<out>/results.md`. Real text is used only here, for reporting: never to train or select.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from asdfd.compressor import DistillConfig, StudentConfig, distill, load_teacher
+from asdfd.compressor.devices import Runtime
+from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
+from asdfd.data import read_labelled_file
+
+logger = logging.getLogger("bench_distill")
+
+SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
+
+# Each row: a function of the common base config (budget, student, seed, lr 1e-4) -> the row's config.
+_DEFAULT = DistillConfig()
+ROWS = {
+    "floor": lambda c: dataclasses.replace(c, steps=0),
+    "random-kd": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=0.0),
+    "random-kd+hidden": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0),
+    "stage1": lambda c: dataclasses.replace(c, method="asdfd", use_stage2=False, random_token_fraction=0.0,
+                                            hidden_weight=0.0),
+    "asdfd": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.0, hidden_weight=0.0),
+    "asdfd+mix+hidden": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.5, hidden_weight=1.0),
+    "stage1+mix+hidden": lambda c: dataclasses.replace(c, method="asdfd", use_stage2=False, random_token_fraction=0.5,
+                                                       hidden_weight=1.0),
+    "random-kd+hidden+words": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0,
+                                                            vocab_filter="words"),
+    # The library default (DistillConfig()): method, loss weights and learning rate as shipped.
+    "default": lambda c: dataclasses.replace(c, method=_DEFAULT.method, lr=_DEFAULT.lr, hidden_weight=_DEFAULT.hidden_weight,
+                                             random_token_fraction=_DEFAULT.random_token_fraction),
+}
+
+
+def row_config(row: str, base: DistillConfig) -> DistillConfig:
+    """"name" or "name@field=value@..." (top-level DistillConfig fields, e.g. "default@lr=3e-4")."""
+    name, *overrides = row.split("@")
+    config = ROWS[name](base)
+    for override in overrides:
+        field_name, value = override.split("=", 1)
+        current = getattr(config, field_name)
+        config = dataclasses.replace(config, **{field_name: type(current)(value) if current is not None else value})
+    return config
+
+
+def build_heldout(teacher_train: Path, out: Path, rows: int, seed: int = 0) -> Path | None:
+    """Rows of the full SST-2 train file that the teacher never saw (a lower-noise second yardstick)."""
+    if out.is_file():
+        return out
+    if not SHARED_TRAIN.is_file() or not teacher_train.is_file():
+        logger.info("no %s: skipping the held-out yardstick", SHARED_TRAIN)
+        return None
+    seen = set(read_labelled_file(teacher_train).texts)
+    full = read_labelled_file(SHARED_TRAIN)
+    unseen = [(t, y) for t, y in zip(full.texts, full.labels, strict=True) if t not in seen]
+    random.Random(seed).shuffle(unseen)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in unseen[:rows]), encoding="utf-8")
+    logger.info("held-out file %s: %d of %d unseen rows", out, min(rows, len(unseen)), len(unseen))
+    return out
+
+
+class Scorer:
+    """Real-text accuracy and agreement, with the teacher's predictions computed once per file."""
+
+    def __init__(self, teacher_dir: Path, files: dict[str, Path]) -> None:
+        self.runtime = Runtime(device=torch.device("cpu"), precision="fp32")
+        teacher = load_teacher(teacher_dir)
+        self.tokenizer = teacher.tokenizer
+        self.sets = {}
+        for name, path in files.items():
+            data = read_labelled_file(path)
+            labels = torch.tensor(eval_label_ids(data.labels, teacher.model.config.id2label, path))
+            predictions = evaluate_texts(teacher.model, self.tokenizer, data.texts, self.runtime)
+            self.sets[name] = (data.texts, labels, predictions)
+            logger.info("teacher accuracy on %s: %.4f", name, float((predictions == labels).float().mean()))
+
+    def teacher_accuracy(self) -> dict[str, float]:
+        return {name: float((p == y).float().mean()) for name, (_, y, p) in self.sets.items()}
+
+    def score(self, student_dir: Path) -> dict[str, float]:
+        from transformers import AutoModelForSequenceClassification
+
+        student = AutoModelForSequenceClassification.from_pretrained(student_dir)
+        out = {}
+        for name, (texts, labels, teacher_predictions) in self.sets.items():
+            predictions = evaluate_texts(student, self.tokenizer, texts, self.runtime)
+            out[f"{name}_accuracy"] = float((predictions == labels).float().mean())
+            out[f"{name}_agreement"] = float((predictions == teacher_predictions).float().mean())
+        return out
+
+
+def markdown_table(results: list[dict], teacher: dict[str, float]) -> str:
+    sets = list(teacher)
+    header = ["layers", "row", "seed", "steps", "train s"]
+    for name in sets:
+        header += [f"{name} acc", f"{name} agree", f"{name} retention", f"{name} gap recovered"]
+    header += ["heldout-random agree", "heldout-pseudo agree"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    floors = {(r["layers"], r["seed"]): r for r in results if r["row"] == "floor"}
+    for r in results:
+        floor = floors.get((r["layers"], r["seed"]))
+        cells = [r["layers"], r["row"], str(r["seed"]), str(r["steps"]), f"{r['train_seconds']:.0f}"]
+        for name in sets:
+            accuracy = r[f"{name}_accuracy"]
+            cells += [f"{accuracy:.4f}", f"{r[f'{name}_agreement']:.4f}", f"{accuracy / teacher[name]:.3f}"]
+            if floor is not None and teacher[name] > floor[f"{name}_accuracy"]:
+                gap = (accuracy - floor[f"{name}_accuracy"]) / (teacher[name] - floor[f"{name}_accuracy"])
+                cells.append(f"{gap:+.2f}")
+            else:
+                cells.append("-")
+        cells += [f"{r.get('heldout_random_agreement', float('nan')):.3f}",
+                  f"{r.get('heldout_pseudo_agreement', float('nan')):.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    teacher_line = ", ".join(f"{name} {value:.4f}" for name, value in teacher.items())
+    return f"Teacher accuracy: {teacher_line}\n\n" + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--dev", type=Path, default=Path("data/sst2/dev.tsv"))
+    parser.add_argument("--teacher-train", type=Path, default=Path("data/sst2/train.tsv"))
+    parser.add_argument("--heldout-rows", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=240.0, help="Training budget per row.")
+    parser.add_argument("--layers", default="0,2,5;0,5", help="Student layer lists separated by ';'.")
+    parser.add_argument("--rows", default="floor,random-kd,stage1,asdfd,asdfd+mix+hidden@lr=0.0003,default",
+                        help="Comma-separated ROWS names, each optionally with @field=value overrides.")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU).")
+    parser.add_argument("--base", choices=["default", "fast"], default="fast",
+                        help="Config the rows start from (their budget is --seconds either way).")
+    args = parser.parse_args()
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
+    torch.set_num_threads(args.threads)
+    files = {"dev": args.dev}
+    heldout = build_heldout(args.teacher_train, args.out / "heldout.tsv", args.heldout_rows)
+    if heldout is not None:
+        files["heldout"] = heldout
+    scorer = Scorer(args.teacher, files)
+    results_path = args.out / "results.jsonl"
+    results = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.is_file() else []
+    done = {(r["layers"], r["row"], r["seed"]) for r in results}
+    for layers_text in args.layers.split(";"):
+        layers = tuple(int(x) for x in layers_text.split(","))
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for row in args.rows.split(","):
+                key = (layers_text, row, seed)
+                if key in done:
+                    continue
+                base = DistillConfig.for_budget("fast") if args.base == "fast" else DistillConfig()
+                base = dataclasses.replace(base, student=StudentConfig(layers=layers), seed=seed, steps=100_000, lr=1e-4,
+                                           max_seconds=args.seconds, threads=args.threads, show_progress=False,
+                                           heldout_random=256, heldout_pseudo=32, eval_every=10_000,
+                                           checkpoint_every=10_000)
+                config = row_config(row, base)
+                student_dir = args.out / f"l{layers_text.replace(',', '')}" / f"{row}-s{seed}"
+                student_dir.parent.mkdir(parents=True, exist_ok=True)
+                logger.info("row %s layers %s seed %d", row, layers_text, seed)
+                started = time.perf_counter()
+                result = distill(args.teacher, student_dir, config, force=True)
+                record = {"layers": layers_text, "row": row, "seed": seed, "steps": result.metrics["steps"],
+                          "train_seconds": result.metrics["train_seconds"],
+                          "wall_seconds": round(time.perf_counter() - started, 1),
+                          "heldout_random_agreement": result.metrics.get("heldout_random_agreement"),
+                          "heldout_pseudo_agreement": result.metrics.get("heldout_pseudo_agreement"),
+                          **scorer.score(student_dir), "config": config.to_dict()}
+                logger.info("result %s", {k: v for k, v in record.items() if k != "config"})
+                with results_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                results.append(record)
+                (args.out / "results.md").write_text(markdown_table(results, scorer.teacher_accuracy()))
+    (args.out / "results.md").write_text(markdown_table(results, scorer.teacher_accuracy()))
+    print((args.out / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

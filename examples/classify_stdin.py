@@ -1,0 +1,53 @@
+"""Classify lines of stdin with an exported student; one output line per input line.
+
+Run (needs only `pip install asdfd`; no torch):
+
+    printf 'a gripping, funny film\\na dull mess\\n' | python examples/classify_stdin.py --model student.onnx
+    positive	0.9731	a gripping, funny film
+    negative	0.9412	a dull mess
+
+`--json` prints one JSON object per line instead (label, score, all scores, text). Empty lines are
+passed through as empty output lines, so output line N always belongs to input line N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+
+from asdfd.errors import AsdfdError
+from asdfd.runtime import Classifier
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="student .onnx file or export folder")
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+    parser.add_argument("--batch-size", type=int, default=32, help="lines classified per model call")
+    parser.add_argument("--json", action="store_true", help="JSON lines output")
+    args = parser.parse_args()
+    try:
+        classifier = Classifier.load(args.model, threads=args.threads)
+    except AsdfdError as err:
+        raise SystemExit(f"Error: {err}") from None
+
+    lines = (line.rstrip("\n") for line in sys.stdin)
+    while chunk := list(itertools.islice(lines, args.batch_size)):  # streams: never reads all of stdin first
+        texts = [line for line in chunk if line.strip()]
+        predictions = iter(classifier.predict(texts, batch_size=args.batch_size) if texts else [])
+        for line in chunk:
+            if not line.strip():
+                print()
+                continue
+            p = next(predictions)
+            if args.json:
+                print(json.dumps({"label": p.label, "score": p.score, "scores": p.scores, "text": line}))
+            else:
+                print(f"{p.label}\t{p.score:.4f}\t{line}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Inputs generated without data: for validation, and for static int8 calibration (no dataset).
+
+Three calibration sources (`CalibrationConfig.source`):
+- random: uniform non-special tokens between [CLS] and [SEP], random lengths, padded.
+- teacher-guided: `oversample` random candidates per kept sample, scored by the fp32 model being
+  exported; the most confident ones are kept, balanced over predicted classes. Real sentences put a
+  trained classifier in its confident regime, whose activation ranges uniform noise misses. [GUESS]
+- guessed: the compressor's stage-1 guessed embeddings decoded to their nearest tokens
+  (`asdfd.compressor.decode_pseudo_samples`, imported lazily).
+
+Memory stays bounded: batches are produced on demand from (seed, batch index), and `FeedReader`
+exposes `set_range`, so onnxruntime's calibrator collects and merges activation ranges one chunk
+of `chunk_batches` batches at a time (its `CalibStridedMinMax` path), whatever `num_samples` is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from onnxruntime.quantization import CalibrationDataReader
+
+from asdfd.errors import ConfigError
+from asdfd.export.config import CalibrationConfig
+
+__all__ = ["TokenSpace", "random_token_batch", "CalibrationSource", "RandomTokens", "TeacherGuidedTokens",
+           "GuessedTokens", "FeedReader", "make_calibration_source"]
+
+logger = logging.getLogger(__name__)
+
+Batch = tuple[np.ndarray, np.ndarray]
+"""(input_ids int64 (B, L), attention_mask int64 (B, L))."""
+
+
+@dataclass(frozen=True)
+class TokenSpace:
+    """Token ids a generated sequence may use, and its framing tokens."""
+
+    vocab_size: int
+    cls_id: int
+    sep_id: int
+    pad_id: int
+    special_ids: frozenset[int]
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any, vocab_size: int) -> TokenSpace:
+        """From a transformers tokenizer (BERT: [CLS]/[SEP]/[PAD]; RoBERTa: <s>/</s>/<pad>)."""
+        cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+        sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        if cls_id is None or sep_id is None:
+            raise ConfigError("the tokenizer defines no [CLS]/[SEP] (or <s>/</s>) tokens")
+        return cls(vocab_size=min(vocab_size, len(tokenizer)), cls_id=int(cls_id), sep_id=int(sep_id),
+                   pad_id=int(pad_id), special_ids=frozenset(int(i) for i in tokenizer.all_special_ids))
+
+    def ordinary_ids(self) -> np.ndarray:
+        ids = np.arange(self.vocab_size, dtype=np.int64)
+        return ids[~np.isin(ids, np.fromiter(self.special_ids, dtype=np.int64))]
+
+
+def random_token_batch(space: TokenSpace, rng: np.random.Generator, batch_size: int, max_len: int, *,
+                       padded: bool = True, min_len: int = 3) -> Batch:
+    """[CLS] w1..wn [SEP] [PAD]...; lengths uniform in [min_len, max_len] when padded, else all max_len.
+
+    Returns:
+        input_ids (batch_size, max_len) int64 and attention_mask (batch_size, max_len) int64.
+    """
+    max_len = max(max_len, 2)
+    ordinary = space.ordinary_ids()
+    lengths = rng.integers(min(min_len, max_len), max_len + 1, size=batch_size) if padded else np.full(batch_size, max_len)
+    if padded:
+        lengths[rng.integers(batch_size)] = max_len  # the batch keeps its full width
+    input_ids = np.full((batch_size, max_len), space.pad_id, dtype=np.int64)
+    attention_mask = np.zeros((batch_size, max_len), dtype=np.int64)
+    for row, length in enumerate(lengths):
+        words = rng.choice(ordinary, size=max(int(length) - 2, 0))
+        sequence = np.concatenate([[space.cls_id], words, [space.sep_id]])[:length]
+        input_ids[row, : len(sequence)] = sequence
+        attention_mask[row, : len(sequence)] = 1
+    return input_ids, attention_mask
+
+
+class CalibrationSource(ABC):
+    """Produces calibration batch `index` on demand (deterministic), so nothing is held in memory.
+
+    Example:
+        >>> class Fixed(CalibrationSource):
+        ...     name = "fixed"
+        ...     def batch(self, index): return ids[index], mask[index]
+    """
+
+    name: str = "?"
+
+    def __init__(self, num_batches: int) -> None:
+        self.num_batches = num_batches
+
+    @abstractmethod
+    def batch(self, index: int) -> Batch:
+        """Batch `index` in [0, num_batches)."""
+
+
+class RandomTokens(CalibrationSource):
+    name = "random"
+
+    def __init__(self, space: TokenSpace, config: CalibrationConfig, num_batches: int, seq_length: int) -> None:
+        super().__init__(num_batches)
+        self.space, self.config, self.seq_length = space, config, seq_length
+
+    def batch(self, index: int) -> Batch:
+        rng = np.random.default_rng([self.config.seed, index])
+        return random_token_batch(self.space, rng, self.config.batch_size, self.seq_length)
+
+
+class TeacherGuidedTokens(RandomTokens):
+    """Random candidates filtered by the fp32 graph's confidence, balanced over its predicted classes."""
+
+    name = "teacher-guided"
+
+    def __init__(self, space: TokenSpace, config: CalibrationConfig, num_batches: int, seq_length: int,
+                 session: Any, input_names: tuple[str, ...]) -> None:
+        super().__init__(space, config, num_batches, seq_length)
+        self.session, self.input_names = session, input_names
+
+    def batch(self, index: int) -> Batch:
+        rng = np.random.default_rng([self.config.seed, index, 1])
+        size = self.config.batch_size
+        ids, mask = random_token_batch(self.space, rng, size * self.config.oversample, self.seq_length)
+        logits = self.session.run(["logits"], feeds_for(self.input_names, ids, mask))[0]
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        confidence = (shifted / shifted.sum(axis=1, keepdims=True)).max(axis=1)
+        predicted = logits.argmax(axis=1)
+        # Round-robin over classes, most confident first, until the batch is full.
+        queues = [list(np.flatnonzero(predicted == label)[np.argsort(-confidence[predicted == label])])
+                  for label in range(logits.shape[1])]
+        chosen: list[int] = []
+        while len(chosen) < size:
+            for queue in queues:
+                if queue and len(chosen) < size:
+                    chosen.append(int(queue.pop(0)))
+        # Every batch keeps the full width: histogram calibrators stack batches, which needs equal shapes.
+        return ids[chosen], mask[chosen]
+
+
+class GuessedTokens(CalibrationSource):
+    """The compressor's decoded pseudo-samples (stage-1 embedding guessing), sliced into batches."""
+
+    name = "guessed"
+
+    def __init__(self, model_dir: Path, config: CalibrationConfig, num_batches: int, seq_length: int) -> None:
+        super().__init__(num_batches)
+        try:
+            from asdfd.compressor import decode_pseudo_samples
+        except ImportError:
+            raise ConfigError("calibration source 'guessed' needs asdfd.compressor.decode_pseudo_samples, which this "
+                              "install lacks: use --calibration teacher-guided or random") from None
+        total = num_batches * config.batch_size
+        ids, mask = decode_pseudo_samples(model_dir, total, seed=config.seed, max_length=seq_length)
+        self.input_ids = np.asarray(ids, dtype=np.int64)
+        self.attention_mask = np.asarray(mask, dtype=np.int64)
+        if self.input_ids.shape != self.attention_mask.shape or self.input_ids.ndim != 2 or len(self.input_ids) == 0:
+            raise ConfigError(f"decode_pseudo_samples returned shapes {self.input_ids.shape}/{self.attention_mask.shape}")
+        self.batch_size = config.batch_size
+
+    def batch(self, index: int) -> Batch:
+        start = (index * self.batch_size) % len(self.input_ids)
+        rows = np.arange(start, start + self.batch_size) % len(self.input_ids)
+        return self.input_ids[rows], self.attention_mask[rows]
+
+
+def feeds_for(input_names: tuple[str, ...], input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The session feed for a batch; token_type_ids (single-segment) are zeros."""
+    feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "token_type_ids" in input_names:
+        feeds["token_type_ids"] = np.zeros_like(input_ids)
+    return {name: feeds[name] for name in input_names}
+
+
+class FeedReader(CalibrationDataReader):
+    """onnxruntime `CalibrationDataReader` over a source; `set_range` lets ORT calibrate chunk by chunk."""
+
+    def __init__(self, source: CalibrationSource, input_names: tuple[str, ...], *, progress: Any = None) -> None:
+        self.source, self.input_names, self.progress = source, input_names, progress
+        self.start, self.end = 0, source.num_batches
+        self.max_batches_per_range = 0
+        """Largest number of batches one collection pass saw (what bounds calibration memory)."""
+
+    def __len__(self) -> int:
+        return self.source.num_batches
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self.start, self.end = start_index, min(end_index, self.source.num_batches)
+        self.max_batches_per_range = max(self.max_batches_per_range, self.end - self.start)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self.start >= self.end:
+            return None
+        ids, mask = self.source.batch(self.start)
+        self.start += 1
+        if self.progress is not None:
+            self.progress.update(1)
+        return feeds_for(self.input_names, ids, mask)
+
+
+def num_calibration_batches(config: CalibrationConfig) -> int:
+    """num_samples in batches, rounded up to whole chunks (ORT's strided calibration needs that)."""
+    batches = math.ceil(config.num_samples / config.batch_size)
+    return math.ceil(batches / config.chunk_batches) * config.chunk_batches
+
+
+def make_calibration_source(config: CalibrationConfig, *, space: TokenSpace, model_dir: Path, max_length: int,
+                            fp32_session: Any, input_names: tuple[str, ...]) -> CalibrationSource:
+    """The configured source, producing `num_calibration_batches(config)` batches."""
+    num_batches = num_calibration_batches(config)
+    seq_length = min(config.seq_length, max_length)
+    if config.source == "random":
+        return RandomTokens(space, config, num_batches, seq_length)
+    if config.source == "teacher-guided":
+        return TeacherGuidedTokens(space, config, num_batches, seq_length, fp32_session, input_names)
+    return GuessedTokens(model_dir, config, num_batches, seq_length)

@@ -1,0 +1,164 @@
+"""int8 (dynamic / static, data-free calibration) and fp16 versions of an fp32 graph.
+
+Order follows onnxruntime's guidance: fuse first (asdfd.export.optimize), then `quant_pre_process`
+(symbolic shape inference, which understands the fused com.microsoft ops), then quantize. The
+Gemm nodes (pooler and classifier head) are never quantized, see `QuantizationPreset.op_types`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from asdfd.export.calibration import FeedReader
+from asdfd.export.config import QuantizationPreset, dynamic_preset, static_preset
+from asdfd.export.cpu import CpuFeatures
+
+__all__ = ["preprocess_for_quantization", "quantize_dynamic_int8", "quantize_static_int8", "convert_fp16",
+           "auto_candidates"]
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """ORT's quantizer logs through the root logger (pre-processing hints, per-node notes)."""
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(previous)
+
+
+def _quant_type(name: str) -> Any:
+    from onnxruntime.quantization import QuantType
+
+    return QuantType.QInt8 if name == "qint8" else QuantType.QUInt8
+
+
+def preprocess_for_quantization(source: Path, target: Path) -> bool:
+    """Shape-infer `source` into `target` (no extra optimization: fusions are done already).
+
+    Returns:
+        False when pre-processing failed and `target` is a plain copy (quantization still works, but
+        tensor types of fused ops are then assumed float).
+    """
+    from onnxruntime.quantization import quant_pre_process
+
+    try:
+        with _quiet_quantizer():
+            quant_pre_process(str(source), str(target), skip_optimization=True)
+        return True
+    except Exception as err:  # noqa: BLE001 - symbolic shape inference has many failure modes; a copy is safe
+        logger.warning("quantization pre-processing failed (%s); quantizing without it", str(err).splitlines()[0])
+        shutil.copyfile(source, target)
+        return False
+
+
+def _extra_options() -> dict[str, Any]:
+    import onnx
+
+    # Used only where shape inference could not type a fused op's output (all our tensors are float).
+    return {"DefaultTensorType": onnx.TensorProto.FLOAT}
+
+
+def head_node_names(model_path: Path) -> list[str]:
+    """Nodes of the pooler and classifier head (named after the PyTorch modules by the exporter).
+
+    The quantizer first rewrites each Gemm as MatMul + Add named "<gemm>_MatMul", so both names are listed.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    names = [node.name for node in graph.node if "classifier" in node.name or "pooler" in node.name]
+    return names + [f"{name}_MatMul" for name in names]
+
+
+def quantize_dynamic_int8(source: Path, target: Path, preset: QuantizationPreset, *,
+                          op_types: tuple[str, ...] | None = None) -> None:
+    """MatMul -> MatMulInteger + DynamicQuantizeLinear (and QAttention / QEmbedLayerNormalization)."""
+    from onnxruntime.quantization import quantize_dynamic
+
+    exclude = [] if preset.quantize_head else head_node_names(source)
+    with _quiet_quantizer():
+        quantize_dynamic(str(source), str(target), per_channel=preset.per_channel, reduce_range=preset.reduce_range,
+                         weight_type=_quant_type(preset.weight_type),
+                         op_types_to_quantize=list(op_types or preset.op_types), nodes_to_exclude=exclude,
+                         extra_options=_extra_options())
+
+
+def quantize_static_int8(source: Path, target: Path, preset: QuantizationPreset, reader: FeedReader,
+                         *, chunk_batches: int) -> None:
+    """Calibrate on `reader` chunk by chunk (bounded memory), then write QLinearMatMul or QDQ nodes."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static
+
+    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+              "entropy": CalibrationMethod.Entropy}[preset.calibration_method]
+    # CalibStridedMinMax makes ORT call collect_data once per chunk of `chunk_batches` batches and merge
+    # the ranges (or histograms) in between. Do not use CalibMaxIntermediateOutputs instead: in ORT 1.32
+    # it discards collected outputs without merging them into the ranges.
+    extra = {**_extra_options(), "CalibStridedMinMax": chunk_batches}
+    head = [] if preset.quantize_head else head_node_names(source)
+    dynamic = dynamic_node_names(source, preset.dynamic_nodes)
+    second_pass = (("Attention",) if preset.quantize_attention else ()) + (("MatMul",) if dynamic else ())
+    static_target = target.with_suffix(".static.onnx") if second_pass else target
+    with _quiet_quantizer():
+        quantize_static(
+            str(source), str(static_target), reader, nodes_to_exclude=head + dynamic,
+            quant_format=QuantFormat.QDQ if preset.quant_format == "qdq" else QuantFormat.QOperator,
+            op_types_to_quantize=list(preset.op_types), per_channel=preset.per_channel,
+            reduce_range=preset.reduce_range, activation_type=_quant_type(preset.activation_type),
+            weight_type=_quant_type(preset.weight_type), calibrate_method=method,
+            calibration_providers=["CPUExecutionProvider"], extra_options=extra,
+        )
+    if second_pass:
+        # No static QAttention exists, and the FFN output projections keep per-batch scales: a dynamic
+        # pass over what is still float (the head stays excluded). The result is a hybrid graph.
+        quantize_dynamic_int8(static_target, target, preset, op_types=second_pass)
+        static_target.unlink()
+
+
+def dynamic_node_names(model_path: Path, patterns: tuple[str, ...]) -> list[str]:
+    """MatMul nodes whose names match one of `patterns` (regexes)."""
+    import onnx
+
+    if not patterns:
+        return []
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    return [node.name for node in graph.node
+            if node.op_type == "MatMul" and any(re.search(pattern, node.name) for pattern in patterns)]
+
+
+def convert_fp16(source: Path, target: Path) -> None:
+    """fp16 weights and activations (inputs/outputs stay int64/fp32); meant for the CUDA provider."""
+    import onnx
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    model = OnnxModel(onnx.load(str(source)))
+    with _quiet_quantizer():
+        model.convert_float_to_float16(keep_io_types=True)
+    model.save_model_to_file(str(target))
+
+
+def auto_candidates(features: CpuFeatures) -> list[QuantizationPreset]:
+    """int8 variants worth timing on this CPU for `--quantize auto` (fp32 is always a candidate too).
+
+    Without VNNI, reduce_range (7-bit weights) is tried next to the full range, since U8S8 kernels may
+    saturate; with VNNI it is pointless. QUInt8 weights (U8U8) are tried once: rarely faster on x86.
+    """
+    reduce = [False] if features.has_vnni or features.is_arm else [False, True]
+    candidates = [dynamic_preset(reduce_range=r) for r in reduce]
+    candidates.append(dynamic_preset(weight_type="quint8"))
+    if features.is_arm:
+        candidates.append(static_preset(activation_type="qint8", quant_format="qdq"))
+    else:
+        candidates += [static_preset(reduce_range=r) for r in reduce]
+    return candidates
+

@@ -1,0 +1,430 @@
+"""`run_bench`: latency, throughput and quality of a student against its teacher, in one interleaved run.
+
+The teacher is measured as PyTorch fp32 (what was trained) and as ONNX fp32/int8 built through the
+export layer (what a user would otherwise deploy: the fair baseline). torch, transformers and the
+exporter are imported only inside the functions that build those, so `import asdfd.runtime` stays
+torch-free and a student-only benchmark never needs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asdfd.errors import ConfigError, DataError
+from asdfd.runtime import metrics
+from asdfd.runtime.artifact import locate_onnx
+from asdfd.runtime.bench_models import BenchModel, OnnxModel, PyTorchModel
+from asdfd.runtime.environment import describe_environment
+from asdfd.runtime.latency import measure_interleaved
+from asdfd.runtime.report import BenchReport
+
+__all__ = ["BenchConfig", "run_bench", "QUANTIZE_NAMES"]
+
+logger = logging.getLogger(__name__)
+
+QUANTIZE_NAMES = {"none": "fp32", "int8": "int8", "int8-static": "int8-static", "fp16": "fp16", "auto": "auto"}
+"""ExportConfig.quantize value -> the name shown in reports."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchConfig:
+    """What `compress bench` measures and how.
+
+    Example:
+        >>> report = run_bench(BenchConfig(teacher=Path("bert-sst2"), students=(Path("student.onnx"),),
+        ...                                eval_file=Path("dev.tsv"), threads=2, out=Path("report")))
+        >>> print(report.to_markdown())
+    """
+
+    teacher: Path
+    """Hugging Face folder of the teacher (config.json, weights, tokenizer)."""
+    students: tuple[Path, ...] = ()
+    """Exported artifacts to compare (.onnx files or export folders)."""
+    eval_file: Path | None = None
+    """CSV/TSV with texts (and optionally labels); None: generated texts, agreement only."""
+    text_column: str = "sentence"
+    label_column: str | None = "label"
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
+    seq_lens: tuple[int, ...] = (16, 64, 128)
+    """Token lengths of the fixed-shape latency batches (no padding)."""
+    threads: int | None = None
+    """Intra-op threads of every model (None: the physical cores this process may use)."""
+    thread_sweep: tuple[int, ...] = ()
+    """Extra thread counts: single-stream latency at batch 1 and saturated throughput with that many streams."""
+    teacher_pytorch: bool = True
+    """Measure the teacher in PyTorch fp32 (and use it as the quality reference)."""
+    teacher_onnx: tuple[str, ...] = ("none", "int8")
+    """Teacher ONNX baselines to build through the exporter (ExportConfig.quantize values)."""
+    max_length: int = 128
+    """Truncation for the PyTorch teacher and the teacher baselines (as `compress export`'s default)."""
+    warmup: int = 5
+    """Untimed runs per model and shape before timing."""
+    min_repeats: int = 10
+    max_repeats: int = 100
+    """Timed runs per model and shape, unless `max_seconds_per_cell` runs out first (after min_repeats)."""
+    max_seconds_per_cell: float = 10.0
+    throughput_batch_size: int = 32
+    max_eval_texts: int | None = None
+    """Use only the first N texts of the eval file (None: all)."""
+    num_generated_texts: int = 256
+    """Texts to generate from the tokenizer's vocabulary when there is no eval file."""
+    saturation_texts: int = 512
+    """Texts processed per saturated-throughput measurement (taken cyclically from the eval texts)."""
+    out: Path | None = None
+    """Folder for report.json, report.md, latency.png and the cached teacher baselines (None: nothing written)."""
+    show_progress: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("batch_sizes", "seq_lens"):
+            values = getattr(self, name)
+            if not values or any(v < 1 for v in values):
+                raise ConfigError(f"{name} must be a non-empty list of positive integers, got {list(values)}")
+        if any(v < 3 for v in self.seq_lens):
+            raise ConfigError(f"seq_lens must be >= 3 tokens (two are special tokens), got {list(self.seq_lens)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        if any(v < 1 for v in self.thread_sweep):
+            raise ConfigError(f"thread_sweep values must be >= 1, got {list(self.thread_sweep)}")
+        unknown = [q for q in self.teacher_onnx if q not in QUANTIZE_NAMES]
+        if unknown:
+            raise ConfigError(f"unknown teacher_onnx quantization {unknown}: choose from {list(QUANTIZE_NAMES)}")
+        if self.min_repeats < 1 or self.max_repeats < self.min_repeats or self.warmup < 0:
+            raise ConfigError("need warmup >= 0 and 1 <= min_repeats <= max_repeats")
+        if self.max_length < 3 or self.throughput_batch_size < 1 or self.saturation_texts < 1:
+            raise ConfigError("max_length must be >= 3; throughput_batch_size and saturation_texts >= 1")
+        if not self.teacher_pytorch and not self.teacher_onnx:
+            raise ConfigError("nothing to use as the teacher reference: keep teacher_pytorch or an ONNX baseline")
+
+
+def _default_threads() -> int:
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except ImportError:
+        physical = None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(physical or usable, usable))
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not on Windows
+        return None
+
+
+def _progress(items: Iterable, *, desc: str, total: int | None, enabled: bool) -> Iterable:
+    if not enabled:
+        return items
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc=desc, total=total, leave=False)
+
+
+def _fingerprint(teacher: Path, max_length: int) -> str:
+    """Changes when the teacher's weights change, so cached baselines are rebuilt."""
+    digest = hashlib.sha256(str(max_length).encode())
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
+        path = teacher / name
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:10]
+
+
+def _student_names(paths: tuple[Path, ...]) -> list[str]:
+    names = [Path(p).stem if Path(p).suffix == ".onnx" else Path(p).name for p in paths]
+    if len(set(names)) < len(names):
+        names = [f"{Path(p).parent.name}/{name}" for p, name in zip(paths, names)]
+    return [name if name.startswith("student") else f"student {name}" for name in names]
+
+
+def _export_teacher_baseline(teacher: Path, out: Path, *, quantize: str, max_length: int) -> None:
+    """The teacher as a user would deploy it without us: exported (and quantized) by `asdfd.export`."""
+    try:
+        from asdfd.export import ExportConfig, export_onnx
+    except ImportError as err:
+        raise ConfigError(f"teacher ONNX baselines need the exporter ({err}): install asdfd[compress], "
+                          "or pass --teacher-onnx '' to skip them") from None
+    export_onnx(teacher, out, ExportConfig(quantize=quantize, max_length=max_length), force=True)
+
+
+def _load_models(config: BenchConfig, threads: int, cache_dir: Path) -> list[BenchModel]:
+    from asdfd.models import read_classifier_config  # torch-free check of the folder, clear errors
+
+    read_classifier_config(config.teacher)
+    for path in config.students:  # fail on a typo before minutes of teacher export
+        locate_onnx(path)
+    models: list[BenchModel] = []
+    if config.teacher_pytorch:
+        models.append(PyTorchModel("teacher PyTorch fp32", config.teacher, threads=threads,
+                                   max_length=config.max_length))
+    if config.teacher_onnx:
+        fingerprint = _fingerprint(config.teacher, config.max_length)
+        for quantize in config.teacher_onnx:
+            path = cache_dir / f"teacher-{QUANTIZE_NAMES[quantize]}-{fingerprint}.onnx"
+            if not path.is_file():
+                logger.info("exporting the teacher baseline (%s) to %s", QUANTIZE_NAMES[quantize], path)
+                _export_teacher_baseline(config.teacher, path, quantize=quantize, max_length=config.max_length)
+            role = "teacher" if not models else "baseline"
+            models.append(OnnxModel(f"teacher ONNX {QUANTIZE_NAMES[quantize]}", path, role=role, threads=threads))
+    for name, path in zip(_student_names(config.students), config.students):
+        models.append(OnnxModel(name, Path(path), role="student", threads=threads))
+    return models
+
+
+def _generated_texts(model: BenchModel, count: int, seed: int) -> list[str]:
+    """Random sequences of whole words from the tokenizer's vocabulary (no eval file given)."""
+    words = sorted(w for w in model.encoder.vocabulary() if w.isalpha() and w.isascii() and len(w) > 1)
+    if not words:
+        raise DataError("the tokenizer has no whole-word entries to generate texts from: pass --eval-file")
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(words, k=rng.randint(4, 40))) for _ in range(count)]
+
+
+def _label_indices(raw_labels: list[str], label_names: tuple[str, ...]) -> np.ndarray:
+    """Map file labels (names like "positive" or indices like "1") to class indices."""
+    by_name = {name: index for index, name in enumerate(label_names)}
+    indices = []
+    for raw in raw_labels:
+        if raw in by_name:
+            indices.append(by_name[raw])
+        elif raw.lstrip("-").isdigit() and 0 <= int(raw) < len(label_names):
+            indices.append(int(raw))
+        else:
+            raise DataError(f"label {raw!r} in the eval file is neither a label name of the teacher "
+                            f"{list(label_names)} nor an index 0..{len(label_names) - 1}")
+    return np.asarray(indices)
+
+
+def _rotations(models: list[BenchModel]) -> Iterator[list[BenchModel]]:
+    shift = 0
+    while True:
+        yield models[shift:] + models[:shift]
+        shift = (shift + 1) % len(models)
+
+
+def _measure_latency_grid(models, config, threads, report_rows, progress):
+    cells = [(b, s) for b in config.batch_sizes for s in config.seq_lens]
+    for batch_size, seq_len in _progress(cells, desc="latency", total=len(cells), enabled=progress):
+        calls = {}
+        for model in models:
+            if seq_len > model.max_length:
+                logger.info("%s: seq_len %d > its max length %d, skipped", model.name, seq_len, model.max_length)
+                continue
+            batch = model.encoder.synthetic_batch(batch_size, seq_len, seed=config.seed)
+            calls[model.name] = lambda model=model, batch=batch: model.run(batch)
+        if not calls:
+            continue
+        stats = measure_interleaved(calls, warmup=config.warmup, min_repeats=config.min_repeats,
+                                    max_repeats=config.max_repeats, max_seconds=config.max_seconds_per_cell)
+        for name, latency in stats.items():
+            report_rows.append({"model": name, "batch_size": batch_size, "seq_len": seq_len, "threads": threads,
+                                "latency": latency.to_dict()})
+
+
+def _measure_quality_and_throughput(models, texts, config, progress):
+    """One interleaved end-to-end pass: logits per model and texts/s (tokenization included)."""
+    chunk = max(config.throughput_batch_size * 8, 64)
+    spans = [(start, min(start + chunk, len(texts))) for start in range(0, len(texts), chunk)]
+    logits = {m.name: np.empty((len(texts), len(m.labels)), dtype=np.float32) for m in models}
+    seconds = {m.name: 0.0 for m in models}
+    for model in models:  # warm up every model on one batch so the first chunk is not penalized
+        model.predict_logits(texts[: config.throughput_batch_size], config.throughput_batch_size)
+    rotations = _rotations(models)
+    for start, stop in _progress(spans, desc="throughput + quality", total=len(spans), enabled=progress):
+        for model in next(rotations):
+            t0 = time.perf_counter()
+            logits[model.name][start:stop] = model.predict_logits(texts[start:stop], config.throughput_batch_size)
+            seconds[model.name] += time.perf_counter() - t0
+    return logits, seconds
+
+
+def _saturated_throughput(model: BenchModel, texts: list[str], streams: int, batch_size: int) -> float:
+    """texts/s with `streams` threads each running single-threaded inference on its own batches."""
+    model.set_threads(1)
+    chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    lock, position = threading.Lock(), [0]
+    model.predict_logits(chunks[0], batch_size)  # warmup (new session after set_threads)
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if position[0] >= len(chunks):
+                    return
+                mine = chunks[position[0]]
+                position[0] += 1
+            model.predict_logits(mine, batch_size)
+
+    workers = [threading.Thread(target=worker) for _ in range(streams)]
+    t0 = time.perf_counter()
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def _quality(models, logits, labels, reference) -> dict[str, dict]:
+    teacher_logits = logits[reference.name]
+    teacher_pred = teacher_logits.argmax(-1)
+    figures = {}
+    for model in models:
+        model_logits = logits[model.name]
+        entry = {
+            "agreement": metrics.agreement(model_logits, teacher_logits),
+            "mean_kl": metrics.mean_kl(model_logits, teacher_logits),
+            "confusion_vs_teacher": metrics.confusion_matrix(teacher_pred, model_logits.argmax(-1),
+                                                             len(reference.labels)).tolist(),
+            "accuracy": None, "ece": None,
+        }
+        if labels is not None:
+            entry["accuracy"] = metrics.accuracy(model_logits, labels)
+            entry["ece"] = metrics.expected_calibration_error(metrics.softmax(model_logits), labels)
+        figures[model.name] = entry
+    return figures
+
+
+def _eval_texts(config: BenchConfig, data, reference: BenchModel, notes: list[str]):
+    """(texts, label indices or None, description of the source) for the quality and throughput pass.
+
+    Args:
+        data: the eval file as `LabelledTexts`, or None to generate texts.
+    """
+    if data is None:
+        notes.append("Quality was measured on GENERATED texts (no --eval-file): agreement and KL only.")
+        source = {"source": "generated", "labelled": False,
+                  "description": "random sequences of vocabulary words (no eval file): agreement on "
+                                 "these says little about agreement on real text"}
+        return _generated_texts(reference, config.num_generated_texts, config.seed), None, source
+    texts = data.texts[: config.max_eval_texts] if config.max_eval_texts else data.texts
+    labels = None
+    if data.labels is not None:
+        labels = _label_indices(data.labels[: len(texts)], reference.labels)
+    elif config.label_column:
+        notes.append(f"{config.eval_file} has no column {config.label_column!r}: accuracy and ECE not computed.")
+    return texts, labels, {"source": "eval_file", "path": str(config.eval_file), "labelled": labels is not None}
+
+
+def _measure_thread_counts(models, texts, config: BenchConfig, threads: int, progress: bool):
+    """Batch-1 latency at each --thread-sweep count, and saturated throughput with that many streams."""
+    sweep_rows: list[dict] = []
+    saturated_rows: list[dict] = []
+    seq_len = 64 if 64 in config.seq_lens else config.seq_lens[len(config.seq_lens) // 2]
+    saturation_texts = [texts[i % len(texts)] for i in range(config.saturation_texts)]
+    steps = [("latency", t) for t in config.thread_sweep]
+    steps += [("saturated", s) for s in sorted(set(config.thread_sweep) | {threads})]
+    rotations = _rotations(models)
+    for what, count in _progress(steps, desc="threads", total=len(steps), enabled=progress):
+        if what == "latency":
+            for model in models:
+                model.set_threads(count)
+            calls = {m.name: (lambda m=m, b=m.encoder.synthetic_batch(1, min(seq_len, m.max_length)): m.run(b))
+                     for m in models}
+            stats = measure_interleaved(calls, warmup=config.warmup, min_repeats=config.min_repeats,
+                                        max_repeats=config.max_repeats, max_seconds=config.max_seconds_per_cell)
+            sweep_rows += [{"model": name, "threads": count, "batch_size": 1, "seq_len": seq_len,
+                            "latency": s.to_dict()} for name, s in stats.items()]
+        else:
+            for model in next(rotations):
+                saturated_rows.append({
+                    "model": model.name, "streams": count, "threads_per_stream": 1,
+                    "batch_size": config.throughput_batch_size,
+                    "texts_per_s": _saturated_throughput(model, saturation_texts, count, config.throughput_batch_size)})
+    for model in models:
+        model.set_threads(threads)
+    order = {m.name: index for index, m in enumerate(models)}  # measured in rotating order, reported in model order
+    saturated_rows.sort(key=lambda row: (row["streams"], order[row["model"]]))
+    return sweep_rows, saturated_rows
+
+
+def _busy_machine_note(environment: dict, threads: int) -> str | None:
+    """A warning when other processes competed for the CPU (our own threads discounted at the end)."""
+    load = environment["load_average_1m"]
+    cores = environment["usable_cores"] or 1
+    others = max(load["start"] or 0.0, (load["end"] or 0.0) - threads)
+    if others <= 0.5 * cores:
+        return None
+    return (f"Other processes were using the CPU (1-min load average {load['start']} at start, {load['end']} at end, "
+            f"on {cores} cores): absolute timings are pessimistic and noisy; the ratios between models, measured "
+            "interleaved, are the figures to compare.")
+
+
+def run_bench(config: BenchConfig) -> BenchReport:
+    """Measure the teacher (PyTorch, ONNX baselines) and the students; write the report if `config.out`.
+
+    Returns:
+        BenchReport with latency percentiles per model × batch × seq_len, end-to-end and saturated
+        throughput, quality against the teacher (and the labels), sizes and the environment.
+
+    Raises:
+        ModelLoadError, DataError, ConfigError: with one-line messages.
+    """
+    threads = config.threads or _default_threads()
+    load_at_start = _load_average()
+    data = None
+    if config.eval_file is not None:  # read first: a bad file fails before minutes of teacher export
+        from asdfd.data import read_labelled_file
+
+        data = read_labelled_file(config.eval_file, text_column=config.text_column,
+                                  label_column=config.label_column, require_labels=False)
+    notes: list[str] = []
+    temporary = None
+    if config.out is not None:
+        cache_dir = Path(config.out) / "baselines"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        temporary = cache_dir = Path(tempfile.mkdtemp(prefix="asdfd-bench-"))
+    try:
+        models = _load_models(config, threads, cache_dir)
+        reference = models[0]
+        for model in models[1:]:
+            if model.labels != reference.labels:
+                raise DataError(f"{model.name} has labels {list(model.labels)} but the teacher has "
+                                f"{list(reference.labels)}: they must match to compare predictions")
+        texts, labels, source = _eval_texts(config, data, reference, notes)
+
+        latency_rows: list[dict] = []
+        _measure_latency_grid(models, config, threads, latency_rows, config.show_progress)
+        logits, seconds = _measure_quality_and_throughput(models, texts, config, config.show_progress)
+        sweep_rows, saturated_rows = _measure_thread_counts(models, texts, config, threads, config.show_progress)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    throughput_rows = [{"model": m.name, "batch_size": config.throughput_batch_size, "threads": threads,
+                        "num_texts": len(texts), "texts_per_s": len(texts) / seconds[m.name]} for m in models]
+    quality = {**source, "num_texts": len(texts), "reference": reference.name,
+               "labels": list(reference.labels), "models": _quality(models, logits, labels, reference)}
+    environment = describe_environment(threads)
+    environment["load_average_1m"] = {"start": load_at_start, "end": _load_average()}
+    if (note := _busy_machine_note(environment, threads)) is not None:
+        notes.append(note)
+    report = BenchReport(
+        config={k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "students" else v)
+                for k, v in dataclasses.asdict(config).items()},
+        environment=environment,
+        models=[m.describe() for m in models],
+        latency=latency_rows, throughput=throughput_rows, saturated=saturated_rows, thread_sweep=sweep_rows,
+        quality=quality, notes=notes,
+    )
+    if config.out is not None:
+        report.write(Path(config.out))
+    return report

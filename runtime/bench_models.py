@@ -1,0 +1,149 @@
+"""The models a benchmark measures, behind one small interface.
+
+`OnnxModel` wraps a `Classifier`; `PyTorchModel` wraps the teacher's Hugging Face folder and imports
+torch/transformers inside its constructor only. Both tokenize with the same `TextEncoder`, so an
+end-to-end comparison differs only in the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asdfd.errors import ModelLoadError
+from asdfd.runtime.classifier import Classifier
+from asdfd.runtime.encoding import TextEncoder, check_texts
+
+__all__ = ["BenchModel", "OnnxModel", "PyTorchModel", "onnx_parameter_count"]
+
+logger = logging.getLogger(__name__)
+
+
+class BenchModel:
+    """Interface: `run` one encoded batch, `predict_logits` end to end, `set_threads`."""
+
+    name: str
+    role: str
+    """"teacher" (the reference), "baseline" (teacher in another form) or "student"."""
+    kind: str
+    """"pytorch" or "onnx"."""
+    path: Path
+    encoder: TextEncoder
+    size_mb: float
+    num_params: int | None
+    labels: tuple[str, ...]
+
+    def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def set_threads(self, threads: int | None) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def max_length(self) -> int:
+        return self.encoder.max_length
+
+    def predict_logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """(len(texts), num_labels) logits in input order, tokenization included."""
+        texts = check_texts(texts)
+        logits = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        for index, batch in self.encoder.batches(texts, batch_size):
+            logits[index] = self.run(batch)
+        return logits
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "kind": self.kind, "path": str(self.path),
+                "size_mb": round(self.size_mb, 3), "num_params": self.num_params, "max_length": self.max_length}
+
+
+def onnx_parameter_count(onnx_path: Path) -> int | None:
+    """Number of weight elements in the graph's initializers (None when `onnx` is not installed).
+
+    Int8 weights count once (their scales/zero points are scalars or per-channel vectors, a few
+    elements), so an fp32 model and its int8 version report about the same count.
+    """
+    try:
+        import onnx
+    except ImportError:
+        return None
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    return int(sum(int(np.prod(tensor.dims)) if tensor.dims else 1 for tensor in model.graph.initializer))
+
+
+class OnnxModel(BenchModel):
+    """An exported artifact (student, or the teacher's ONNX baseline)."""
+
+    kind = "onnx"
+
+    def __init__(self, name: str, path: Path, *, role: str, threads: int | None) -> None:
+        self.name, self.role, self.path = name, role, Path(path)
+        self._threads = threads
+        self.classifier = Classifier.load(path, threads=threads)
+        self.encoder = self.classifier.encoder
+        self.labels = self.classifier.labels
+        self.size_mb = self.classifier.info.size_mb
+        self.num_params = onnx_parameter_count(self.classifier.info.onnx_path)
+
+    def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        return self.classifier.run(batch)
+
+    def set_threads(self, threads: int | None) -> None:
+        if threads != self._threads:
+            self.classifier = Classifier.load(self.path, threads=threads)
+            self._threads = threads
+
+
+class PyTorchModel(BenchModel):
+    """The teacher as it is before compression: Hugging Face model, PyTorch fp32, eager, no grad."""
+
+    kind = "pytorch"
+
+    def __init__(self, name: str, model_dir: Path, *, threads: int | None, max_length: int) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        self.name, self.role, self.path = name, "teacher", Path(model_dir)
+        self._torch = torch
+        self.set_threads(threads)
+        try:
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"cannot load teacher {model_dir}: {err}") from None
+        self.model.eval()
+        config = self.model.config
+        self.labels = tuple(config.id2label[index] for index in range(config.num_labels))
+        self.input_names = ["input_ids", "attention_mask"] + (
+            ["token_type_ids"] if getattr(config, "type_vocab_size", 0) else [])
+        self.encoder = TextEncoder(_tokenizer_json(self.path), min(max_length, config.max_position_embeddings))
+        weights = [self.path / name for name in ("model.safetensors", "pytorch_model.bin")]
+        self.size_mb = sum(p.stat().st_size for p in weights if p.is_file()) / 1e6
+        self.num_params = int(sum(p.numel() for p in self.model.parameters()))
+
+    def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            feed = {name: torch.from_numpy(batch[name]) for name in self.input_names}
+            return self.model(**feed).logits.numpy()
+
+    def set_threads(self, threads: int | None) -> None:
+        if threads is not None:
+            self._torch.set_num_threads(threads)  # process-wide; onnxruntime keeps its own pools
+
+
+def _tokenizer_json(model_dir: Path) -> str:
+    """tokenizer.json of a HF folder; converted from the slow files when only those exist."""
+    path = model_dir / "tokenizer.json"
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)  # fail here on a truncated file rather than deep in tokenizers
+        return text
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(f"{model_dir} has no tokenizer.json and its tokenizer has no fast version")
+    return tokenizer.backend_tokenizer.to_str()

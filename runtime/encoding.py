@@ -1,0 +1,144 @@
+"""Text -> padded numpy batches with the `tokenizers` library (no torch, no transformers).
+
+One `TextEncoder` is shared by every model the runtime or the benchmark runs, so the ONNX students
+and the PyTorch teacher see exactly the same token ids.
+
+Thread safety: a `tokenizers.Tokenizer` is a PyO3 object whose methods take a runtime borrow; two
+threads that encode on the same instance while one of them (re)configures it fail with
+"RuntimeError: Already borrowed" (huggingface/tokenizers#537). So no instance is ever shared: a
+thread borrows an idle one from a small pool and gives it back; a new one (configured once, ~50 ms
+for a BERT vocabulary) is built only when all are busy, so a thread-per-request web server does not
+pay that on every request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from collections.abc import Sequence
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from asdfd.errors import DataError, ModelLoadError
+
+__all__ = ["TextEncoder", "check_texts"]
+
+_PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>")
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """Return `texts` as a list, or raise a one-line `DataError` saying what is wrong with it."""
+    if isinstance(texts, (str, bytes)):
+        raise DataError("expected a list of texts, got a single string: wrap it in a list, e.g. predict([text])")
+    try:
+        items = list(texts)
+    except TypeError:
+        raise DataError(f"expected a list of texts, got {type(texts).__name__}") from None
+    if not items:
+        raise DataError("no texts to classify: pass a non-empty list of strings")
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise DataError(f"text #{index} is {type(item).__name__}, not str: pass strings only")
+    return items
+
+
+class TextEncoder:
+    """Tokenizes texts, truncates them to `max_length` tokens and pads each batch to its longest text.
+
+    Args:
+        tokenizer_json: the full content of a `tokenizers` tokenizer.json.
+        max_length: texts are truncated to this many tokens (special tokens included).
+
+    Example:
+        >>> encoder = TextEncoder(Path("tokenizer.json").read_text(), max_length=128)
+        >>> batch = encoder.encode(["a fine film", "dull"])   # {"input_ids": (2, T) int64, ...}
+    """
+
+    def __init__(self, tokenizer_json: str, max_length: int) -> None:
+        if max_length < 2:
+            raise ModelLoadError(f"max_length must be >= 2 tokens, got {max_length}")
+        self.tokenizer_json = tokenizer_json
+        self.max_length = int(max_length)
+        self._idle: list[Tokenizer] = [self._new_tokenizer()]  # fail at load time, not at the first request
+        self._lock = threading.Lock()
+        tokenizer = self._idle[0]
+        self.vocab_size = tokenizer.get_vocab_size()
+        self.pad_id = next((i for t in _PAD_TOKENS if (i := tokenizer.token_to_id(t)) is not None), 0)
+
+    def _new_tokenizer(self) -> Tokenizer:
+        try:
+            tokenizer = Tokenizer.from_str(self.tokenizer_json)
+        except Exception as err:  # tokenizers raises plain Exception on malformed JSON
+            raise ModelLoadError(f"the embedded tokenizer.json cannot be loaded: {err}") from None
+        tokenizer.no_padding()  # we pad per batch ourselves, after an optional sort by length
+        tokenizer.enable_truncation(self.max_length)
+        return tokenizer
+
+    @contextlib.contextmanager
+    def _borrow(self) -> Iterator[Tokenizer]:
+        """An instance no other thread is using for as long as the `with` block runs."""
+        with self._lock:
+            tokenizer = self._idle.pop() if self._idle else None
+        if tokenizer is None:
+            tokenizer = self._new_tokenizer()
+        try:
+            yield tokenizer
+        finally:
+            with self._lock:
+                self._idle.append(tokenizer)
+
+    def vocabulary(self) -> dict[str, int]:
+        """Token -> id, special tokens included."""
+        with self._borrow() as tokenizer:
+            return tokenizer.get_vocab()
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids per text (truncated, with special tokens), unpadded."""
+        with self._borrow() as tokenizer:
+            encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # _fast skips char offsets
+            return [encoding.ids for encoding in encode(texts)]
+
+    def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+        """Pad token id lists to the longest one.
+
+        Returns:
+            {"input_ids", "attention_mask", "token_type_ids"}: each (batch, max_len) int64.
+        """
+        length = max(len(row) for row in ids)
+        input_ids = np.full((len(ids), length), self.pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(ids), length), dtype=np.int64)
+        for row, token_ids in enumerate(ids):
+            input_ids[row, : len(token_ids)] = token_ids
+            attention_mask[row, : len(token_ids)] = 1
+        # Single-segment classification: segment 0 everywhere, as the HF tokenizer gives.
+        return {"input_ids": input_ids, "attention_mask": attention_mask,
+                "token_type_ids": np.zeros_like(input_ids)}
+
+    def batches(self, texts: list[str], batch_size: int, *, sort_by_length: bool = True):
+        """Yield (indices, padded batch) covering `texts`.
+
+        Sorting by token length first means each batch pads to similar lengths, so less compute is
+        spent on padding; the indices let the caller put results back in input order.
+        """
+        if batch_size < 1:
+            raise DataError(f"batch_size must be >= 1, got {batch_size}")
+        ids = self.token_ids(texts)
+        order = np.argsort([len(row) for row in ids], kind="stable") if sort_by_length and batch_size > 1 \
+            else np.arange(len(ids))
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            yield index, self.pad([ids[i] for i in index])
+
+    def synthetic_batch(self, batch_size: int, seq_len: int, seed: int = 0) -> dict[str, np.ndarray]:
+        """A full (no padding) batch of random token ids for fixed-shape latency measurements.
+
+        Returns:
+            {"input_ids", "attention_mask", "token_type_ids"}: each (batch_size, seq_len) int64.
+        """
+        rng = np.random.default_rng(seed)
+        low = min(1000, self.vocab_size // 2)  # skip the special tokens at the start of BERT vocabularies
+        input_ids = rng.integers(low, self.vocab_size, size=(batch_size, seq_len), dtype=np.int64)
+        return {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+                "token_type_ids": np.zeros_like(input_ids)}

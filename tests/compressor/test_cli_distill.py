@@ -1,0 +1,48 @@
+"""`compress distill` only parses and calls the API: options reach the config, errors are one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from asdfd.cli import main
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, ["-q", "distill", *args])
+
+
+def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv):
+    out = tmp_path / "student"
+    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-layers", "0,3", "--steps", "3",
+                  "--batch-size", "4", "--guess-steps", "2", "--pool-size", "8", "--max-length", "12",
+                  "--method", "asdfd", "--no-adversarial", "--ss-weight", "0.2", "--seed", "5", "--device", "cpu",
+                  "--eval-file", str(tiny_labelled_tsv), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["student_layers"] == [0, 3] and report["metrics"]["steps"] == 3
+    config = json.loads((out / "distill.json").read_text())["config"]
+    assert config["method"] == "asdfd" and config["adversarial"]["enabled"] is False and config["self_supervised"]["weight"] == 0.2
+    assert config["seed"] == 5 and config["guess"]["pool_size"] == 8 and config["student"]["layers"] == [0, 3]
+    again = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--steps", "1")
+    assert again.exit_code == 1 and "already exists: pass --force" in again.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--student-layers", "9"], "larger than the teacher"),
+    (["--student-layers", "3,1"], "increasing"),
+    (["--method", "random-tokens", "--min-length", "30", "--max-length", "10"], "min_length"),
+])
+def test_cli_one_line_errors(tmp_path, rule_teacher_dir, args, message):
+    result = _run("--teacher", str(rule_teacher_dir), "--out", str(tmp_path / "s"), "--steps", "1", *args)
+    assert result.exit_code == 1 and message in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_cli_missing_teacher_and_usage_errors(tmp_path):
+    result = _run("--teacher", str(tmp_path / "nope"), "--out", str(tmp_path / "s"))
+    assert result.exit_code == 1 and "does not exist" in result.output
+    assert _run("--teacher", str(tmp_path), "--out", str(tmp_path / "s"), "--student-layers", "x").exit_code == 2
+    assert _run("--teacher", str(tmp_path), "--out", str(tmp_path / "s"), "--device", "tpu").exit_code == 2

@@ -1,0 +1,47 @@
+"""DistillConfig: validation of every bad value, presets, and the JSON round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from asdfd.compressor import AdversarialConfig, DistillConfig, GuessConfig, SelfSupervisedConfig, StudentConfig
+from asdfd.errors import ConfigError
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: DistillConfig(steps=-1), "steps"),
+    (lambda: DistillConfig(lr=0), "lr"),
+    (lambda: DistillConfig(batch_size=1), "batch_size"),
+    (lambda: DistillConfig(temperature=0), "temperature"),
+    (lambda: DistillConfig(method="gan"), "method"),
+    (lambda: DistillConfig(device="tpu"), "device"),
+    (lambda: DistillConfig(min_length=20, max_length=10), "min_length"),
+    (lambda: DistillConfig(random_token_fraction=1.5), "random_token_fraction"),
+    (lambda: DistillConfig(max_seconds=0), "max_seconds"),
+    (lambda: StudentConfig(num_layers=0), "num_layers"),
+    (lambda: StudentConfig(layers=(2, 0)), "increasing"),
+    (lambda: StudentConfig(layers=(0, 0)), "repeat"),
+    (lambda: StudentConfig(num_layers=2, layers=(0, 2, 5)), "disagrees"),
+    (lambda: GuessConfig(steps=0), "guess.steps"),
+    (lambda: GuessConfig(label_smoothing=1.0), "label_smoothing"),
+    (lambda: GuessConfig(targets="uniform"), "targets"),
+    (lambda: SelfSupervisedConfig(mask_fraction=0), "mask_fraction"),
+    (lambda: AdversarialConfig(every=0), "every"),
+])
+def test_bad_values_raise_config_error(build, message):
+    with pytest.raises(ConfigError, match=message):
+        build()
+
+
+def test_presets_and_round_trip():
+    fast, full = DistillConfig.for_budget("fast"), DistillConfig.for_budget("full")
+    assert fast.max_seconds is not None and full.max_seconds is None and full.steps > fast.steps
+    assert DistillConfig.for_budget("fast", seed=3).seed == 3
+    with pytest.raises(ConfigError, match="unknown budget"):
+        DistillConfig.for_budget("huge")
+    paper = DistillConfig.paper()
+    assert paper.method == "asdfd" and paper.guess.targets == "balanced" and paper.hidden_weight == 0 and paper.random_token_fraction == 0
+    config = dataclasses.replace(fast, student=StudentConfig(layers=(0, 2, 5)))
+    assert DistillConfig.from_dict(config.to_dict()) == config

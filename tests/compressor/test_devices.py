@@ -1,0 +1,28 @@
+"""Device and precision are resolved once; the CUDA autocast path is exercised on CPU through the same builder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asdfd.compressor.devices import autocast_context, resolve_device, resolve_precision, setup_runtime
+from asdfd.errors import ConfigError
+
+
+def test_precision_resolution_and_autocast():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"
+    assert resolve_precision("auto", torch.device("cuda", 0)) == "bf16"
+    with autocast_context(cpu, "bf16"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with autocast_context(cpu, "fp32"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    runtime = setup_runtime("cpu", "auto", None)
+    assert runtime.device == cpu and runtime.precision == "fp32" and runtime.is_main
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cuda_without_gpu_is_a_clear_error():
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        resolve_device("cuda")

@@ -1,0 +1,45 @@
+"""Layer selection and the student copy: layers, head and embeddings taken from the teacher."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asdfd.compressor import StudentConfig, build_student, load_teacher, select_layers
+from asdfd.errors import ConfigError
+
+
+@pytest.mark.parametrize("teacher_layers, config, expected", [
+    (6, StudentConfig(), [0, 2, 5]),
+    (6, StudentConfig(num_layers=2), [0, 5]),
+    (6, StudentConfig(num_layers=1), [5]),
+    (12, StudentConfig(), [0, 2, 4, 6, 8, 11]),
+    (6, StudentConfig(layers=(1, 3, 5)), [1, 3, 5]),
+    (4, StudentConfig(), [0, 3]),
+])
+def test_select_layers_keeps_first_and_last(teacher_layers, config, expected):
+    assert select_layers(teacher_layers, config) == expected
+
+
+@pytest.mark.parametrize("config, message", [
+    (StudentConfig(num_layers=7), "larger than the teacher"),
+    (StudentConfig(num_layers=6), "as large as the teacher"),
+    (StudentConfig(layers=(0, 6)), "does not exist"),
+])
+def test_select_layers_rejects_students_that_do_not_fit(config, message):
+    with pytest.raises(ConfigError, match=message):
+        select_layers(6, config)
+
+
+def test_build_student_copies_chosen_layers(tiny_teacher_4layer_dir):
+    teacher = load_teacher(tiny_teacher_4layer_dir)
+    student, layers = build_student(teacher, StudentConfig(layers=(1, 3)))
+    assert layers == [1, 3] and student.config.num_hidden_layers == 2
+    teacher_layers = teacher.plug.layers(teacher.model)
+    for student_layer, source in zip(teacher.plug.layers(student), layers):
+        torch.testing.assert_close(student_layer.state_dict(), teacher_layers[source].state_dict())
+    student_embeddings = teacher.plug.word_embeddings(student).weight
+    torch.testing.assert_close(student_embeddings, teacher.word_embeddings)
+    assert not student_embeddings.requires_grad and student.classifier.weight.requires_grad
+    assert student_embeddings.data_ptr() != teacher.word_embeddings.data_ptr()  # a copy, not shared
+    assert all(not p.requires_grad for p in teacher.model.parameters())

@@ -1,0 +1,131 @@
+"""Data-free inputs: framing, determinism, teacher-guided balance, bounded calibration memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer
+
+from asdfd.errors import ConfigError
+from asdfd.export.calibration import (FeedReader, GuessedTokens, RandomTokens, TeacherGuidedTokens, TokenSpace,
+                                      num_calibration_batches, random_token_batch)
+from asdfd.export.config import CalibrationConfig, static_preset
+from asdfd.export.quantize import preprocess_for_quantization, quantize_static_int8
+
+
+@pytest.fixture(scope="module")
+def space(tiny_teacher_dir) -> TokenSpace:
+    return TokenSpace.from_tokenizer(AutoTokenizer.from_pretrained(tiny_teacher_dir), 99)
+
+
+def test_random_batches_are_framed_padded_and_free_of_special_tokens(space):
+    ids, mask = random_token_batch(space, np.random.default_rng(0), 8, 12)
+    assert ids.shape == mask.shape == (8, 12) and ids.dtype == np.int64
+    lengths = mask.sum(1)
+    assert lengths.max() == 12 and lengths.min() >= 3
+    for row, length in zip(ids, lengths):
+        assert row[0] == space.cls_id and row[length - 1] == space.sep_id
+        assert (row[length:] == space.pad_id).all()
+        assert not set(row[1 : length - 1].tolist()) & set(space.special_ids)
+
+
+def test_sources_are_deterministic_per_batch(space):
+    source = RandomTokens(space, CalibrationConfig(batch_size=4), num_batches=3, seq_length=10)
+    a, b = source.batch(1), source.batch(1)
+    assert (a[0] == b[0]).all() and not (source.batch(0)[0] == a[0]).all()
+
+
+class FakeSession:
+    """Predicts class 0 for even first tokens, else class 1, confidence growing with the second token."""
+
+    def run(self, names, feeds):
+        ids = feeds["input_ids"]
+        sign = np.where(ids[:, 1] % 2 == 0, 1.0, -1.0) * ids[:, 2]
+        return [np.stack([sign, -sign], axis=1).astype(np.float32)]
+
+
+def test_teacher_guided_source_balances_classes_and_prefers_confident(space):
+    config = CalibrationConfig(source="teacher-guided", batch_size=8, oversample=4)
+    source = TeacherGuidedTokens(space, config, 2, 12, FakeSession(), ("input_ids", "attention_mask"))
+    ids, mask = source.batch(0)
+    predicted = FakeSession().run(None, {"input_ids": ids})[0].argmax(1)
+    assert ids.shape[0] == 8 and abs(int(predicted.sum()) - 4) <= 1
+    candidates, _ = random_token_batch(space, np.random.default_rng([0, 0, 1]), 32, 12)
+    assert np.abs(ids[:, 2]).mean() >= np.abs(candidates[:, 2]).mean()
+
+
+def test_guessed_source_uses_the_compressor_or_says_it_is_missing(monkeypatch, space, tmp_path):
+    import asdfd.compressor as compressor
+
+    monkeypatch.delattr(compressor, "decode_pseudo_samples", raising=False)
+    with pytest.raises(ConfigError, match="guessed"):
+        GuessedTokens(tmp_path, CalibrationConfig(source="guessed"), 2, 8)
+
+    def fake(teacher_dir, num_samples, *, seed=0, max_length=32):
+        ids, mask = random_token_batch(space, np.random.default_rng(seed), num_samples, max_length)
+        return ids, mask
+
+    monkeypatch.setattr(compressor, "decode_pseudo_samples", fake, raising=False)
+    source = GuessedTokens(tmp_path, CalibrationConfig(source="guessed", batch_size=4), 3, 8)
+    ids, mask = source.batch(2)
+    assert ids.shape == (4, 8) and mask.dtype == np.int64
+
+
+def test_calibration_holds_one_chunk_at_a_time(fp32_export, tmp_path, monkeypatch, space):
+    from onnxruntime.quantization.calibrate import MinMaxCalibrater
+
+    config = CalibrationConfig(source="random", num_samples=50, batch_size=4, chunk_batches=3)
+    num_batches = num_calibration_batches(config)
+    assert num_batches % 3 == 0 and num_batches * 4 >= 50
+    peak = []
+    original = MinMaxCalibrater.collect_data
+
+    def spy(self, reader):
+        original(self, reader)
+        peak.append(len(self.intermediate_outputs))  # cleared after each chunk
+        return None
+
+    collected: list[int] = []
+    real_get_next = FeedReader.get_next
+
+    def counting_get_next(self):
+        item = real_get_next(self)
+        if item is not None:
+            collected.append(1)
+        return item
+
+    monkeypatch.setattr(MinMaxCalibrater, "collect_data", spy)
+    monkeypatch.setattr(FeedReader, "get_next", counting_get_next)
+    reader = FeedReader(RandomTokens(space, config, num_batches, 12), ("input_ids", "attention_mask", "token_type_ids"))
+    pre = tmp_path / "pre.onnx"
+    preprocess_for_quantization(fp32_export.path, pre)
+    quantize_static_int8(pre, tmp_path / "s.onnx", static_preset(), reader, chunk_batches=3)
+    assert len(peak) == num_batches // 3 and set(peak) == {0}
+    assert reader.max_batches_per_range == 3 and sum(collected) == num_batches
+    assert (tmp_path / "s.onnx").is_file()
+
+
+def test_guessed_source_with_the_real_compressor(tiny_teacher_dir):
+    compressor = pytest.importorskip("asdfd.compressor")
+    if not hasattr(compressor, "decode_pseudo_samples"):
+        pytest.skip("asdfd.compressor.decode_pseudo_samples not available yet")
+    source = GuessedTokens(tiny_teacher_dir, CalibrationConfig(source="guessed", batch_size=4), 2, 12)
+    ids, mask = source.batch(1)
+    assert ids.shape == mask.shape == (4, 12) and ids.dtype == np.int64
+    assert (mask.sum(1) >= 3).all() and (ids[:, 0] == 2).all()  # [CLS] first
+
+
+def test_histogram_calibration_on_teacher_guided_batches(fp32_export, tmp_path, space):
+    """Percentile calibration stacks batches, so every batch of a source must have the same width."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(fp32_export.path), providers=["CPUExecutionProvider"])
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    config = CalibrationConfig(source="teacher-guided", batch_size=4, num_samples=16, chunk_batches=2)
+    source = TeacherGuidedTokens(space, config, num_calibration_batches(config), 12, session, names)
+    assert {source.batch(i)[0].shape for i in range(source.num_batches)} == {(4, 12)}
+    pre = tmp_path / "pre.onnx"
+    preprocess_for_quantization(fp32_export.path, pre)
+    quantize_static_int8(pre, tmp_path / "p.onnx", static_preset(calibration_method="percentile"),
+                         FeedReader(source, names), chunk_batches=2)
+    assert (tmp_path / "p.onnx").is_file()

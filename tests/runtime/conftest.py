@@ -1,0 +1,102 @@
+"""Runtime fixtures: the tiny teachers of tests/conftest.py exported to ONNX artifacts (session-scoped)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+
+def export_artifact(model_dir: Path, out: Path, *, quantize: str = "none", max_length: int = 64) -> Path:
+    """Export with `compress export`'s Python API (validated against PyTorch by the exporter itself).
+
+    Runs with the output's folder as working directory: the exporter's toolchain currently leaves a
+    `<uuid>.data` external-weights file in the cwd, which must not land in the repository.
+    """
+    from asdfd.export import ExportConfig, export_onnx
+
+    previous = os.getcwd()
+    os.chdir(Path(out).parent)
+    try:
+        export_onnx(model_dir, out, ExportConfig(quantize=quantize, max_length=max_length), force=True)
+    finally:
+        os.chdir(previous)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_onnx(tiny_teacher_dir, tmp_path_factory) -> Path:
+    """The tiny teacher as one self-contained fp32 .onnx with the asdfd metadata."""
+    return export_artifact(tiny_teacher_dir, tmp_path_factory.mktemp("onnx") / "teacher.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_student_dir(tiny_teacher_dir, tmp_path_factory) -> Path:
+    """A 1-layer 'student' with the teacher's tokenizer and labels (random weights, seed 1)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-student")
+    config = BertConfig.from_pretrained(tiny_teacher_dir)
+    config.num_hidden_layers = 1
+    torch.manual_seed(1)
+    BertForSequenceClassification(config).eval().save_pretrained(folder, safe_serialization=True)
+    for path in tiny_teacher_dir.iterdir():
+        if path.name.startswith(("tokenizer", "vocab", "special_tokens")):
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def write_metadata(onnx_path: Path, values: dict[str, str]) -> None:
+    """Set (replace) ONNX `metadata_props` entries in place: to build broken artifacts in tests."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    kept = [prop for prop in model.metadata_props if prop.key not in values]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in values.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(onnx_path))
+
+
+@pytest.fixture(scope="session")
+def tiny_student_onnx(tiny_student_dir, tmp_path_factory) -> Path:
+    return export_artifact(tiny_student_dir, tmp_path_factory.mktemp("onnx-student") / "student.onnx",
+                           quantize="int8")
+
+
+@pytest.fixture(scope="session")
+def tiny_folder_artifact(tiny_teacher_dir, tiny_teacher_onnx, tmp_path_factory) -> Path:
+    """Folder layout: model.onnx WITHOUT metadata + config.json + tokenizer files beside it."""
+    import onnx
+
+    folder = tmp_path_factory.mktemp("folder-artifact")
+    model = onnx.load(str(tiny_teacher_onnx))
+    del model.metadata_props[:]
+    onnx.save(model, str(folder / "model.onnx"))
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_teacher_dir / name, folder / name)
+    return folder
+
+
+def write_metadata(onnx_path: Path, values: dict[str, str]) -> None:
+    """Set (replace) ONNX `metadata_props` entries in place: to build broken artifacts in tests."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    kept = [prop for prop in model.metadata_props if prop.key not in values]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in values.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(onnx_path))
+
+
+@pytest.fixture
+def set_metadata():
+    """`write_metadata` as a fixture (conftest modules are not importable from tests)."""
+    return write_metadata

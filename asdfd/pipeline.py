@@ -158,10 +158,8 @@ def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *
     distill_config = apply_overrides(distill_config, {**shared, **columns}, where="distill")
     distill_config = apply_overrides(distill_config, {**merged.get("distill", {}), **progress}, where="distill")
 
-    export_config = ExportConfig()
-    if "quantize" in merged:
-        export_config = export_config.with_quantize(merged["quantize"])
-    export_config = apply_overrides(export_config, {**merged.get("export", {}), **progress}, where="export")
+    quantize = {"quantize": merged["quantize"]} if "quantize" in merged else {}
+    export_config = apply_overrides(ExportConfig(), {**quantize, **merged.get("export", {}), **progress}, where="export")
 
     bench_sections = merged.get("bench", {})
     fixed = set(BENCH_FIELDS_SET_BY_RUN) & set(bench_sections)

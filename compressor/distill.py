@@ -150,7 +150,7 @@ def distill(teacher_dir: str | Path, out_dir: str | Path, config: DistillConfig 
         trainer.load_state_dict(state)
         logger.info("resuming from step %d (checkpoint %s)", trainer.step, ckpt)
     elif resume:
-        logger.warning("no checkpoint in %s: starting from the beginning", ckpt)
+        logger.info("no checkpoint in %s: starting from the beginning", ckpt)
     elif ckpt.exists():
         logger.warning("discarding the checkpoint of an earlier run in %s (use --resume to continue it)", ckpt)
         remove_checkpoint(ckpt)

@@ -165,6 +165,9 @@ class ValidationConfig:
     """Shape grid checked with and without padding (lengths are capped at max_length)."""
     num_samples: int = 64
     """Extra random-length padded samples, for agreement figures with a useful resolution."""
+    auto_num_samples: int = 512
+    """--quantize auto: generated samples its agreement figures use. A 0.5-point budget needs a few
+    hundred samples to resolve (with 80, one disagreement is already 1.25 points)."""
     latency_runs: int = 20
     """Timed runs when a latency decides something (optimization kept?, --quantize auto)."""
     seed: int = 1234
@@ -176,8 +179,8 @@ class ValidationConfig:
             raise ConfigError(f"validation.min_agreement must be in [0, 1], got {self.min_agreement}")
         if not self.batch_sizes or not self.seq_lengths or min(self.batch_sizes + self.seq_lengths) < 1:
             raise ConfigError("validation.batch_sizes and seq_lengths must be non-empty positive integers")
-        if self.num_samples < 0 or self.latency_runs < 1:
-            raise ConfigError("validation.num_samples must be >= 0 and latency_runs >= 1")
+        if self.num_samples < 0 or self.auto_num_samples < 0 or self.latency_runs < 1:
+            raise ConfigError("validation.num_samples and auto_num_samples must be >= 0, latency_runs >= 1")
 
 
 @dataclass(frozen=True, kw_only=True)

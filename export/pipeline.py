@@ -241,7 +241,15 @@ class _Exporter:
         from asdfd.export.cpu import detect_cpu_features
         from asdfd.export.quantize import auto_candidates
 
+        from asdfd.export.validate import make_validation_set
+
         budget = self.config.max_agreement_drop
+        # A larger generated set than the default validation, so that the budget is resolvable.
+        auto_config = dataclasses.replace(self.config.validation, num_samples=self.config.validation.auto_num_samples,
+                                          seed=self.config.validation.seed + 1)
+        self.validation_set = make_validation_set(self.model, self.space, self.input_names, auto_config,
+                                                  self.max_length)
+        self.fp32_report = self._validate(self.fp32_path, "fp32", "fp32")
         base_agreement = self.fp32_report.agreement
         fp32_ms = self._latency(self.fp32_path)
         best = (fp32_ms, self.fp32_path, "fp32", self.fp32_report)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from typing import Any
+
 import click
 
 from asdfd.errors import AsdfdError
 
-__all__ = ["user_errors", "parse_int_list"]
+__all__ = ["user_errors", "parse_int_list", "parse_student_layers", "print_report_summary"]
 
 
 @contextlib.contextmanager
@@ -35,3 +37,30 @@ def parse_int_list(value: str | None, option: str) -> list[int] | None:
     if not items or any(item < 0 for item in items):
         raise click.BadParameter(f"expected non-negative integers, got {value!r}", param_hint=option)
     return items
+
+
+def print_report_summary(report) -> None:
+    """Print a BenchReport's summary table and its notes (rich; never squeezed below 132 columns)."""
+    from rich.console import Console
+
+    console = Console()
+    console.width = max(console.width, 132)  # the table has 8 columns: never squeeze model names
+    console.print(report.summary_table())
+    for note in report.notes:
+        click.echo(f"Note: {note}")
+
+
+def parse_student_layers(value: str | None) -> dict[str, Any]:
+    """"3" -> 3 layers spread over the depth; "0,2,5" (or "5,") -> exactly those teacher layers."""
+    if value is None:
+        return {}
+    if "," not in value:
+        try:
+            count = int(value)
+        except ValueError:
+            raise click.BadParameter(f"expected a count or a list like 0,2,5, got {value!r}",
+                                     param_hint="--student-layers") from None
+        if count < 1:
+            raise click.BadParameter(f"expected at least 1 layer, got {count}", param_hint="--student-layers")
+        return {"num_layers": count, "layers": None}
+    return {"layers": tuple(parse_int_list(value, "--student-layers")), "num_layers": None}

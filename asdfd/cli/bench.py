@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from asdfd.cli._common import parse_int_list, user_errors
+from asdfd.cli._common import print_report_summary, parse_int_list, user_errors
 
 
 @click.command()
@@ -63,11 +63,5 @@ def bench(ctx: click.Context, teacher: Path, students: tuple[Path, ...], eval_fi
             show_progress=not (ctx.obj or {}).get("quiet", False),
         )
         report = run_bench(config)
-    from rich.console import Console
-
-    console = Console()
-    console.width = max(console.width, 132)  # the table has 8 columns: never squeeze model names
-    console.print(report.summary_table())
-    for note in report.notes:
-        click.echo(f"Note: {note}")
+    print_report_summary(report)
     click.echo(f"report written to {out}/report.json, report.md, latency.png")

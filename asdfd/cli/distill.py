@@ -13,26 +13,10 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import parse_int_list, user_errors
+from asdfd.cli._common import parse_student_layers, user_errors
 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 _NON_NEGATIVE = click.FloatRange(min=0)
-
-
-def _student_layers(value: str | None) -> dict[str, Any]:
-    """"3" -> 3 layers spread over the depth; "0,2,5" (or "5,") -> exactly those teacher layers."""
-    if value is None:
-        return {}
-    if "," not in value:
-        try:
-            count = int(value)
-        except ValueError:
-            raise click.BadParameter(f"expected a count or a list like 0,2,5, got {value!r}",
-                                     param_hint="--student-layers") from None
-        if count < 1:
-            raise click.BadParameter(f"expected at least 1 layer, got {count}", param_hint="--student-layers")
-        return {"num_layers": count, "layers": None}
-    return {"layers": tuple(parse_int_list(value, "--student-layers")), "num_layers": None}
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -108,7 +92,7 @@ def distill(ctx: click.Context, teacher: Path, out: Path, budget: str | None, st
         base = DistillConfig.for_budget(budget) if budget else DistillConfig()
         config = dataclasses.replace(
             base,
-            student=dataclasses.replace(base.student, **_student_layers(student_layers)),
+            student=dataclasses.replace(base.student, **parse_student_layers(student_layers)),
             guess=dataclasses.replace(base.guess, **_given(
                 steps=o["guess_steps"], lr=o["guess_lr"], init=o["guess_init"], targets=o["guess_targets"],
                 label_smoothing=o["label_smoothing"], stop_confidence=o["stop_confidence"],

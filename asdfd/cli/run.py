@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import user_errors
+from asdfd.cli._common import parse_student_layers, print_report_summary, user_errors
 
 QUANTIZE_CHOICES = ["none", "int8", "int8-static", "fp16", "auto"]
 
@@ -55,7 +55,7 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
         if budget:
             flags["budget"] = budget
         if student_layers:
-            flags["distill"] = {"student": _student_option(student_layers)}
+            flags["distill"] = {"student": parse_student_layers(student_layers)}
         plan = plan_run(teacher, out, file_options=file_options, flag_options=flags, show_progress=not quiet)
         echo_event = (lambda event: click.echo(json.dumps(event, default=str))) if as_json else None
         result = run_pipeline(plan, force=force, on_event=echo_event)
@@ -64,18 +64,7 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
                                "stages": result.stages, "report": result.report.to_dict()}, default=str))
         return
     if not quiet:
-        from rich.console import Console
-
-        Console().print(result.report.summary_table())
+        print_report_summary(result.report)
     for name, path in result.paths.items():
         click.echo(f"{name:>12}: {path}")
 
-
-def _student_option(value: str) -> dict[str, Any]:
-    try:
-        numbers = [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected N or a list like 0,2,5, got {value!r}", param_hint="--student-layers") from None
-    if not numbers:
-        raise click.BadParameter("must not be empty", param_hint="--student-layers")
-    return {"num_layers": numbers[0]} if len(numbers) == 1 and "," not in value else {"layers": numbers}

@@ -28,11 +28,13 @@ test-slow: install
 
 # The default teacher: pretrained MiniLM-L6 (installed offline) fine-tuned on the SST-2 files in data/.
 $(TEACHER)/config.json: | install
+	mkdir -p $(dir $(TEACHER))
 	$(COMPRESS) teacher --train data/sst2/train.tsv --eval data/sst2/dev.tsv --out $(TEACHER) --label-names negative,positive
 
 teacher: $(TEACHER)/config.json
 
 demo: install teacher
+	mkdir -p $(DEMO_OUT)
 	$(COMPRESS) run --teacher $(TEACHER) --out $(DEMO_OUT)/student.onnx --eval-file data/sst2/dev.tsv --budget fast
 
 bench: install teacher

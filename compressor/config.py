@@ -190,7 +190,7 @@ class DistillConfig:
     precision: Precision = "auto"
     """auto = bf16 autocast on CUDA, fp32 on CPU."""
     threads: int | None = None
-    """torch CPU threads; None = torch's default."""
+    """torch CPU threads; None = torch's default, lowered to the idle cores when the machine is busy."""
     seed: int = 0
     checkpoint_every: int = 200
     """Student steps between checkpoints (also written at the end of stage 1 and on Ctrl-C)."""

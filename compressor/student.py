@@ -33,7 +33,8 @@ def select_layers(num_teacher_layers: int, config: StudentConfig) -> list[int]:
     if config.layers is not None:
         layers = list(config.layers)
         if layers[-1] >= num_teacher_layers:
-            raise ConfigError(f"student layer {layers[-1]} does not exist: the teacher has layers 0..{num_teacher_layers - 1}")
+            raise ConfigError(f"student layer {layers[-1]} does not exist: "
+                              f"the teacher has layers 0..{num_teacher_layers - 1}")
     else:
         count = config.num_layers if config.num_layers is not None else max(1, num_teacher_layers // 2)
         if count == 1:

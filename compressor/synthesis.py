@@ -145,4 +145,5 @@ class PseudoPool:
     @classmethod
     def from_state_dict(cls, state: dict, device: torch.device) -> PseudoPool:
         return cls(embeds=state["embeds"].to(device), attention_mask=state["attention_mask"].to(device),
-                   labels=state["labels"].to(device), init_ids=state["init_ids"].to(device), filled=int(state["filled"]), cursor=int(state["cursor"]))
+                   labels=state["labels"].to(device), init_ids=state["init_ids"].to(device),
+                   filled=int(state["filled"]), cursor=int(state["cursor"]))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -304,4 +303,3 @@ class Trainer:
             self.generator.manual_seed(self.config.seed + 7919 * self.runtime.rank + self.step)
 
 
-ProgressCallback = Callable[[dict], None]

@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--heldout-rows", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=240.0, help="Training budget per row.")
     parser.add_argument("--layers", default="0,2,5;0,5", help="Student layer lists separated by ';'.")
-    parser.add_argument("--rows", default="floor,random-kd,stage1,asdfd,asdfd+mix+hidden@lr=0.0003,default",
+    parser.add_argument("--rows", default="floor,random-kd,stage1,asdfd,asdfd+mix+hidden,default",
                         help="Comma-separated ROWS names, each optionally with @field=value overrides.")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU).")

@@ -26,3 +26,10 @@ def test_cuda_without_gpu_is_a_clear_error():
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         resolve_device("cuda")
+
+
+def test_cpu_threads_honours_a_request_and_never_exceeds_the_default():
+    from asdfd.compressor.devices import cpu_threads
+
+    assert cpu_threads(3) == 3
+    assert 1 <= cpu_threads(None) <= torch.get_num_threads()

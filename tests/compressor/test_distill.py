@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, BertConfig, BertModel
 
-from asdfd.compressor import DistillConfig, GuessConfig, StudentConfig, distill, load_teacher
+from asdfd.compressor import AdversarialConfig, DistillConfig, GuessConfig, StudentConfig, distill, load_teacher
 from asdfd.compressor.checkpoint import checkpoint_dir
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.diagnostics import predict_logits
@@ -25,9 +25,9 @@ CPU = Runtime(device=torch.device("cpu"), precision="fp32")
 
 def small_config(**overrides) -> DistillConfig:
     """Full AS-DFD (stage 1 + adversarial self-supervised stage 2 + our mix), tiny and fast."""
-    base = DistillConfig(method="asdfd", steps=12, batch_size=8, lr=1e-3, max_length=16, heldout_random=64, heldout_pseudo=16,
-                         guess=GuessConfig(steps=4, lr=0.05, pool_size=16), eval_every=4, log_every=2,
-                         checkpoint_every=4, show_progress=False, adversarial=DistillConfig().adversarial.__class__(every=2))
+    base = DistillConfig(method="asdfd", steps=12, batch_size=8, lr=1e-3, max_length=16, heldout_random=64,
+                         heldout_pseudo=16, guess=GuessConfig(steps=4, lr=0.05, pool_size=16), eval_every=4,
+                         log_every=2, checkpoint_every=4, show_progress=False, adversarial=AdversarialConfig(every=2))
     return dataclasses.replace(base, **overrides)
 
 
@@ -194,7 +194,7 @@ def _unsupported(folder: Path) -> Path:
     (lambda p: p / "missing", ModelLoadError, "does not exist"),
     (lambda p: (p / "empty").mkdir() or p / "empty", ModelLoadError, "no config.json"),
     (lambda p: _not_a_classifier(p / "encoder"), ModelLoadError, "not a sequence classifier"),
-    (_unsupported_path := (lambda p: _unsupported(p / "gpt2")), ModelLoadError, "unsupported architecture 'gpt2'.*bert"),
+    (lambda p: _unsupported(p / "gpt2"), ModelLoadError, "unsupported architecture 'gpt2'.*bert"),
 ])
 def test_bad_teacher_folders(tmp_path, make_teacher, error, message):
     with pytest.raises(error, match=message):

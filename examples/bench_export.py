@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=None, metavar="TEXT",
                         help="Re-run only the variants whose name contains TEXT (repeatable); the other rows are "
                              "kept from OUT/results.json, and latencies are measured again for all.")
+    parser.add_argument("--skip-teacher", action="store_true", help="Only the student rows (e.g. a distilled student).")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
@@ -160,6 +161,8 @@ def main() -> None:
                     for row in json.loads((args.out / "results.json").read_text())["rows"]}
     rows = []
     for model_name, model_dir in (("teacher", args.teacher), ("student", student)):
+        if model_name == "teacher" and args.skip_teacher:
+            continue
         fp32_logits = None
         for name, config in variants(preset_for_cpu("dynamic", cpu), preset_for_cpu("static", cpu), include_guessed):
             slug = f"{model_name}-{name}".replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")

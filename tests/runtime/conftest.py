@@ -50,19 +50,6 @@ def tiny_student_dir(tiny_teacher_dir, tmp_path_factory) -> Path:
     return folder
 
 
-def write_metadata(onnx_path: Path, values: dict[str, str]) -> None:
-    """Set (replace) ONNX `metadata_props` entries in place: to build broken artifacts in tests."""
-    import onnx
-
-    model = onnx.load(str(onnx_path))
-    kept = [prop for prop in model.metadata_props if prop.key not in values]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    for key, value in values.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(onnx_path))
-
-
 @pytest.fixture(scope="session")
 def tiny_student_onnx(tiny_student_dir, tmp_path_factory) -> Path:
     return export_artifact(tiny_student_dir, tmp_path_factory.mktemp("onnx-student") / "student.onnx",
@@ -83,20 +70,9 @@ def tiny_folder_artifact(tiny_teacher_dir, tiny_teacher_onnx, tmp_path_factory) 
     return folder
 
 
-def write_metadata(onnx_path: Path, values: dict[str, str]) -> None:
-    """Set (replace) ONNX `metadata_props` entries in place: to build broken artifacts in tests."""
-    import onnx
-
-    model = onnx.load(str(onnx_path))
-    kept = [prop for prop in model.metadata_props if prop.key not in values]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    for key, value in values.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(onnx_path))
-
-
 @pytest.fixture
 def set_metadata():
-    """`write_metadata` as a fixture (conftest modules are not importable from tests)."""
-    return write_metadata
+    """The exporter's `embed_metadata` (set/replace metadata_props in place), to build broken artifacts."""
+    from asdfd.export.package import embed_metadata
+
+    return embed_metadata

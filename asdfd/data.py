@@ -6,12 +6,13 @@ Pure Python (no torch), so the runtime's benchmark can use it too.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from asdfd.errors import DataError
 
-__all__ = ["LabelledTexts", "read_labelled_file"]
+__all__ = ["LabelledTexts", "read_labelled_file", "label_ids"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,22 @@ def read_labelled_file(
     if not texts:
         raise DataError(f"{path} has a header but no rows")
     return LabelledTexts(texts=texts, labels=labels if has_labels else None)
+
+
+def label_ids(labels: Sequence[str], label_names: Sequence[str], source: str | Path) -> list[int]:
+    """Map raw labels of a file to a model's class ids: by label name first, then as integer ids.
+
+    Raises:
+        DataError: a label that is neither one of `label_names` nor a valid id.
+    """
+    by_name = {str(name): index for index, name in enumerate(label_names)}
+    ids = []
+    for label in labels:
+        if label in by_name:
+            ids.append(by_name[label])
+        elif label.lstrip("-").isdigit() and 0 <= int(label) < len(label_names):
+            ids.append(int(label))
+        else:
+            raise DataError(f"{source}: label {label!r} is neither a label of the model ({list(label_names)}) "
+                            f"nor an id in 0..{len(label_names) - 1}")
+    return ids

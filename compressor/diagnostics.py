@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.embedding_guess import nearest_token_ids
 from asdfd.compressor.synthesis import free_positions
-from asdfd.errors import DataError
+from asdfd.data import label_ids
 
 __all__ = ["HeldOut", "predict_logits", "agreement", "class_balance", "embedding_norm_ratio", "changed_fraction",
            "evaluate_heldout", "eval_label_ids", "evaluate_texts"]
@@ -96,17 +96,8 @@ def eval_label_ids(labels: list[str], id2label: dict, source: str | Path) -> lis
     Raises:
         DataError: a label that is neither a name in the model's id2label nor a valid id.
     """
-    by_name = {str(name): int(index) for index, name in id2label.items()}
-    ids = []
-    for label in labels:
-        if label in by_name:
-            ids.append(by_name[label])
-        elif label.lstrip("-").isdigit() and 0 <= int(label) < len(id2label):
-            ids.append(int(label))
-        else:
-            raise DataError(f"{source}: label {label!r} is neither a label of the teacher ({sorted(by_name)}) "
-                            f"nor an id in 0..{len(id2label) - 1}")
-    return ids
+    names = [str(id2label[key]) for key in sorted(id2label, key=int)]
+    return label_ids(labels, names, source)
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asdfd.data import label_ids, read_labelled_file
 from asdfd.errors import ConfigError, DataError
 from asdfd.runtime import metrics
 from asdfd.runtime.artifact import locate_onnx
@@ -199,21 +200,6 @@ def _generated_texts(model: BenchModel, count: int, seed: int) -> list[str]:
     return [" ".join(rng.choices(words, k=rng.randint(4, 40))) for _ in range(count)]
 
 
-def _label_indices(raw_labels: list[str], label_names: tuple[str, ...]) -> np.ndarray:
-    """Map file labels (names like "positive" or indices like "1") to class indices."""
-    by_name = {name: index for index, name in enumerate(label_names)}
-    indices = []
-    for raw in raw_labels:
-        if raw in by_name:
-            indices.append(by_name[raw])
-        elif raw.lstrip("-").isdigit() and 0 <= int(raw) < len(label_names):
-            indices.append(int(raw))
-        else:
-            raise DataError(f"label {raw!r} in the eval file is neither a label name of the teacher "
-                            f"{list(label_names)} nor an index 0..{len(label_names) - 1}")
-    return np.asarray(indices)
-
-
 def _rotations(models: list[BenchModel]) -> Iterator[list[BenchModel]]:
     shift = 0
     while True:
@@ -317,7 +303,7 @@ def _eval_texts(config: BenchConfig, data, reference: BenchModel, notes: list[st
     texts = data.texts[: config.max_eval_texts] if config.max_eval_texts else data.texts
     labels = None
     if data.labels is not None:
-        labels = _label_indices(data.labels[: len(texts)], reference.labels)
+        labels = np.asarray(label_ids(data.labels[: len(texts)], reference.labels, config.eval_file))
     elif config.label_column:
         notes.append(f"{config.eval_file} has no column {config.label_column!r}: accuracy and ECE not computed.")
     return texts, labels, {"source": "eval_file", "path": str(config.eval_file), "labelled": labels is not None}
@@ -381,8 +367,6 @@ def run_bench(config: BenchConfig) -> BenchReport:
     load_at_start = _load_average()
     data = None
     if config.eval_file is not None:  # read first: a bad file fails before minutes of teacher export
-        from asdfd.data import read_labelled_file
-
         data = read_labelled_file(config.eval_file, text_column=config.text_column,
                                   label_column=config.label_column, require_labels=False)
     notes: list[str] = []

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import logging
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -134,7 +135,37 @@ def markdown_table(results: list[dict], teacher: dict[str, float]) -> str:
                   f"{r.get('heldout_pseudo_agreement', float('nan')):.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     teacher_line = ", ".join(f"{name} {value:.4f}" for name, value in teacher.items())
-    return f"Teacher accuracy: {teacher_line}\n\n" + "\n".join(lines) + "\n"
+    return (f"Teacher accuracy: {teacher_line}\n\n" + seed_summary(results, teacher) + "\nEvery row:\n\n"
+            + "\n".join(lines) + "\n")
+
+
+def _mean_sd(values: list[float]) -> str:
+    spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+    return f"{statistics.fmean(values):.4f}{spread}"
+
+
+def seed_summary(results: list[dict], teacher: dict[str, float]) -> str:
+    """Mean ± sample standard deviation over seeds of each (layers, row): the comparison the verdict rests on."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["layers"], r["row"]), []).append(r)
+    sets = list(teacher)
+    header = ["layers", "row", "seeds", "mean steps"]
+    for name in sets:
+        header += [f"{name} acc", f"{name} gap recovered"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (layers, row), rows in groups.items():
+        cells = [layers, row, str(len(rows)), f"{statistics.fmean(r['steps'] for r in rows):.0f}"]
+        floors = {r["seed"]: r for r in results if r["layers"] == layers and r["row"] == "floor"}
+        for name in sets:
+            cells.append(_mean_sd([r[f"{name}_accuracy"] for r in rows]))
+            # Gap recovered per seed against that seed's floor (the floor does not depend on the seed today).
+            gaps = [(r[f"{name}_accuracy"] - floors[r["seed"]][f"{name}_accuracy"])
+                    / (teacher[name] - floors[r["seed"]][f"{name}_accuracy"])
+                    for r in rows if r["seed"] in floors and teacher[name] > floors[r["seed"]][f"{name}_accuracy"]]
+            cells.append(f"{statistics.fmean(gaps):+.2f}" if gaps else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "Mean (± sd) over seeds:\n\n" + "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -150,6 +181,8 @@ def main() -> None:
                         help="Comma-separated ROWS names, each optionally with @field=value overrides.")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU).")
+    parser.add_argument("--merge", type=Path, nargs="*", default=[],
+                        help="results.jsonl files of other runs (e.g. one process per depth) to add to the table.")
     parser.add_argument("--base", choices=["default", "fast"], default="fast",
                         help="Config the rows start from (their budget is --seconds either way).")
     args = parser.parse_args()
@@ -166,6 +199,10 @@ def main() -> None:
     results_path = args.out / "results.jsonl"
     results = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.is_file() else []
     done = {(r["layers"], r["row"], r["seed"]) for r in results}
+    for other in args.merge:
+        results += [r for r in map(json.loads, other.read_text().splitlines())
+                    if (r["layers"], r["row"], r["seed"]) not in done]
+        done = {(r["layers"], r["row"], r["seed"]) for r in results}
     for layers_text in args.layers.split(";"):
         layers = tuple(int(x) for x in layers_text.split(","))
         for seed in (int(s) for s in args.seeds.split(",")):

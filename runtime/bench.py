@@ -28,7 +28,7 @@ from asdfd.errors import ConfigError, DataError
 from asdfd.runtime import metrics
 from asdfd.runtime.artifact import locate_onnx
 from asdfd.runtime.bench_models import BenchModel, OnnxModel, PyTorchModel
-from asdfd.runtime.environment import describe_environment
+from asdfd.runtime.environment import OtherProcessesMeter, describe_environment
 from asdfd.runtime.latency import measure_interleaved
 from asdfd.runtime.report import BenchReport
 
@@ -341,16 +341,14 @@ def _measure_thread_counts(models, texts, config: BenchConfig, threads: int, pro
     return sweep_rows, saturated_rows
 
 
-def _busy_machine_note(environment: dict, threads: int) -> str | None:
-    """A warning when other processes competed for the CPU (our own threads discounted at the end)."""
-    load = environment["load_average_1m"]
-    cores = environment["usable_cores"] or 1
-    others = max(load["start"] or 0.0, (load["end"] or 0.0) - threads)
-    if others <= 0.5 * cores:
+def _busy_machine_note(environment: dict) -> str | None:
+    """A warning when other processes kept more than half a core busy on average while we measured."""
+    busy = environment.get("other_processes_busy_cores")
+    if busy is None or busy <= 0.5:
         return None
-    return (f"Other processes were using the CPU (1-min load average {load['start']} at start, {load['end']} at end, "
-            f"on {cores} cores): absolute timings are pessimistic and noisy; the ratios between models, measured "
-            "interleaved, are the figures to compare.")
+    return (f"Other processes kept {busy:.2f} of {environment['usable_cores']} cores busy on average while this "
+            "ran: absolute timings are pessimistic and noisy; the ratios between models, measured interleaved, "
+            "are the figures to compare.")
 
 
 def run_bench(config: BenchConfig) -> BenchReport:
@@ -365,6 +363,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
     """
     threads = config.threads or _default_threads()
     load_at_start = _load_average()
+    others = OtherProcessesMeter()
     data = None
     if config.eval_file is not None:  # read first: a bad file fails before minutes of teacher export
         data = read_labelled_file(config.eval_file, text_column=config.text_column,
@@ -399,7 +398,8 @@ def run_bench(config: BenchConfig) -> BenchReport:
                "labels": list(reference.labels), "models": _quality(models, logits, labels, reference)}
     environment = describe_environment(threads)
     environment["load_average_1m"] = {"start": load_at_start, "end": _load_average()}
-    if (note := _busy_machine_note(environment, threads)) is not None:
+    environment["other_processes_busy_cores"] = others.busy_cores()
+    if (note := _busy_machine_note(environment)) is not None:
         notes.append(note)
     report = BenchReport(
         config={k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "students" else v)

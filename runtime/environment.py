@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from importlib import metadata as importlib_metadata
 from typing import Any
 
-__all__ = ["describe_environment", "CPU_FEATURES_OF_INTEREST"]
+__all__ = ["describe_environment", "CPU_FEATURES_OF_INTEREST", "OtherProcessesMeter"]
 
 CPU_FEATURES_OF_INTEREST = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512vnni",
                             "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "neon", "asimd", "sve")
@@ -76,3 +77,34 @@ def describe_environment(threads: int | None) -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": versions,
     }
+
+
+class OtherProcessesMeter:
+    """How many cores other processes kept busy while we measured: system CPU time minus our own.
+
+    The 1-min load average cannot tell: it lags by a minute (so `compress run` saw its own distillation
+    as "other processes" in the bench that follows it) and counts our own threads.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> tuple[float, float, float] | None:
+        try:
+            import psutil
+
+            system = psutil.cpu_times()
+            busy = sum(value for name, value in system._asdict().items() if name not in ("idle", "iowait"))
+            own = psutil.Process().cpu_times()
+            return time.monotonic(), busy, own.user + own.system
+        except Exception:  # psutil missing (runtime-only install) or unsupported platform
+            return None
+
+    def busy_cores(self) -> float | None:
+        """Mean cores used by other processes since construction (None when it cannot be measured)."""
+        end = self._snapshot()
+        if self._start is None or end is None or end[0] <= self._start[0]:
+            return None
+        others = (end[1] - self._start[1]) - (end[2] - self._start[2])
+        return round(max(0.0, others) / (end[0] - self._start[0]), 2)

@@ -116,10 +116,12 @@ class BenchReport:
                   f"- threads: {env.get('threads')}; onnxruntime providers: "
                   f"{', '.join(env.get('onnxruntime_providers', []))}",
                   f"- 1-min load average (start → end): {env.get('load_average_1m', {}).get('start')} → "
-                  f"{env.get('load_average_1m', {}).get('end')}",
+                  f"{env.get('load_average_1m', {}).get('end')}; cores kept busy by other processes while it ran: "
+                  f"{env.get('other_processes_busy_cores')}",
                   "- packages: " + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v),
                   "- latency: fixed-shape batches of random token ids (no padding), warmup then repeated runs, "
-                  "models interleaved round-robin; end-to-end throughput includes tokenization.", ""]
+                  "models interleaved round-robin in blocks of 10 runs after a 50 ms pause; end-to-end throughput includes "
+                  "tokenization.", ""]
         header, rows = self.summary_rows()
         lines += ["## Summary", "", *_md_table(header, rows), ""]
         lines += ["## Models", "", *_md_table(

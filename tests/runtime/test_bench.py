@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import os
 from pathlib import Path
 
@@ -171,12 +172,21 @@ def test_unlabelled_eval_file_gives_agreement_without_accuracy(tmp_path, tiny_te
     assert any("no column 'label'" in note for note in report.notes)
 
 
-def test_busy_machine_note_discounts_our_own_threads():
+def test_busy_machine_note_reads_other_processes_cpu():
     from asdfd.runtime.bench import _busy_machine_note
 
-    def env(start, end):
-        return {"usable_cores": 2, "load_average_1m": {"start": start, "end": end}}
+    assert _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 0.1}) is None
+    assert "1.60 of 2 cores" in _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 1.6})
+    assert _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": None}) is None  # no psutil
 
-    assert _busy_machine_note(env(0.2, 2.5), threads=2) is None  # only our own 2 threads at the end
-    assert "Other processes" in _busy_machine_note(env(3.5, 6.0), threads=2)
-    assert _busy_machine_note(env(None, None), threads=2) is None  # no load average on this OS
+
+def test_other_processes_meter_subtracts_our_own_cpu_time(monkeypatch):
+    from asdfd.runtime.environment import OtherProcessesMeter
+
+    live = OtherProcessesMeter()  # the real psutil reading: present and non-negative
+    time.sleep(0.05)
+    assert live.busy_cores() is not None and live.busy_cores() >= 0
+    # (wall s, system busy CPU s, our own CPU s): over 2 s the system used 3 CPU-s, 1.8 of them ours.
+    snapshots = iter([(0.0, 10.0, 2.0), (2.0, 13.0, 3.8)])
+    monkeypatch.setattr(OtherProcessesMeter, "_snapshot", staticmethod(lambda: next(snapshots)))
+    assert OtherProcessesMeter().busy_cores() == pytest.approx(0.6)

@@ -56,10 +56,24 @@ def test_latency_summary_fields_and_order():
 def test_measure_interleaved_alternates_and_respects_budget():
     order = []
     calls = {"slow": lambda: (order.append("slow"), time.sleep(0.002)), "fast": lambda: order.append("fast")}
-    stats = measure_interleaved(calls, warmup=2, min_repeats=4, max_repeats=6, max_seconds=60)
+    stats = measure_interleaved(calls, warmup=2, min_repeats=4, max_repeats=6, max_seconds=60, block=1, pause_s=0)
     assert stats["slow"].count == stats["fast"].count == 6
     assert stats["slow"].p50 > stats["fast"].p50
     timed = order[4:]  # after 2 warmups each
     assert timed[:4] == ["slow", "fast", "fast", "slow"]  # who goes first rotates every round
     stats = measure_interleaved(calls, warmup=0, min_repeats=3, max_repeats=1000, max_seconds=0.0)
     assert stats["slow"].count == 3  # time budget spent: stops right after min_repeats
+
+
+def test_measure_interleaved_runs_in_blocks_after_a_pause():
+    """Blocks keep one model's idle-spinning thread pool from slowing the next model's runs."""
+    order = []
+    calls = {"a": lambda: order.append(("a", time.perf_counter())), "b": lambda: order.append(("b", time.perf_counter()))}
+    stats = measure_interleaved(calls, warmup=0, min_repeats=1, max_repeats=7, max_seconds=60, block=3, pause_s=0.02)
+    assert stats["a"].count == stats["b"].count == 7  # the last block is cut to max_repeats
+    names = "".join(name for name, _ in order)
+    assert names == "aaabbb" + "bbbaaa" + "ab"
+    switch = names.index("b")
+    assert order[switch][1] - order[switch - 1][1] >= 0.02  # paused before the next model's block
+    with pytest.raises(ValueError, match="block"):
+        measure_interleaved(calls, block=0)

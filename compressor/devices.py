@@ -69,16 +69,24 @@ def cpu_threads(requested: int | None) -> int:
     """Threads for CPU work: `requested`, else torch's default lowered to the cores other processes leave idle.
 
     Measured on the project's 2-core machine with two other jobs running (load average ~5): one thread ran
-    distillation steps 2.7x faster than two, because oversubscribed threads wait on each other.
+    distillation steps 2.7x faster than two, because oversubscribed threads wait on each other. Busy cores are
+    sampled over half a second, not read from the 1-min load average: that lags, so right after `make demo`
+    built the teacher it made the distiller run on one thread of an idle machine (half the steps).
     """
     if requested:
         return requested
     default = torch.get_num_threads()
+    cores = os.cpu_count() or default
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on Windows
-        return default
-    return max(1, min(default, round((os.cpu_count() or default) - load)))
+        import psutil
+
+        busy = psutil.cpu_percent(interval=0.5) / 100 * cores  # this process is idle while it samples
+    except ImportError:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not available on Windows
+            return default
+    return max(1, min(default, round(cores - busy)))
 
 
 def setup_runtime(device: str, precision: str, threads: int | None) -> Runtime:

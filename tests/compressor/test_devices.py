@@ -33,3 +33,18 @@ def test_cpu_threads_honours_a_request_and_never_exceeds_the_default():
 
     assert cpu_threads(3) == 3
     assert 1 <= cpu_threads(None) <= torch.get_num_threads()
+
+
+def test_cpu_threads_leaves_the_cores_other_processes_use(monkeypatch):
+    import psutil
+
+    from asdfd.compressor.devices import cpu_threads
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 50.0)  # 2 of 4 cores busy elsewhere
+    assert cpu_threads(None) == 2
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 100.0)
+    assert cpu_threads(None) == 1
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 0.0)
+    assert cpu_threads(None) == 4

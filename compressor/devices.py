@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 
 import torch
 
 from asdfd.errors import ConfigError
+from asdfd.runtime.environment import OtherProcessesMeter
 
 __all__ = ["Runtime", "resolve_device", "resolve_precision", "autocast_context", "cpu_threads", "setup_runtime",
            "all_reduce_mean"]
@@ -70,18 +72,17 @@ def cpu_threads(requested: int | None) -> int:
 
     Measured on the project's 2-core machine with two other jobs running (load average ~5): one thread ran
     distillation steps 2.7x faster than two, because oversubscribed threads wait on each other. Busy cores are
-    sampled over half a second, not read from the 1-min load average: that lags, so right after `make demo`
+    sampled over half a second (other processes only), not read from the 1-min load average: that lags, so right after `make demo`
     built the teacher it made the distiller run on one thread of an idle machine (half the steps).
     """
     if requested:
         return requested
     default = torch.get_num_threads()
     cores = os.cpu_count() or default
-    try:
-        import psutil
-
-        busy = psutil.cpu_percent(interval=0.5) / 100 * cores  # this process is idle while it samples
-    except ImportError:
+    meter = OtherProcessesMeter()
+    time.sleep(0.5)
+    busy = meter.busy_cores()
+    if busy is None:  # no psutil: the load average is the next best reading
         try:
             busy = os.getloadavg()[0]
         except (AttributeError, OSError):  # not available on Windows

@@ -95,7 +95,9 @@ class OtherProcessesMeter:
             import psutil
 
             system = psutil.cpu_times()
-            busy = sum(value for name, value in system._asdict().items() if name not in ("idle", "iowait"))
+            # guest time is already part of user time on Linux
+            idle = ("idle", "iowait", "guest", "guest_nice")
+            busy = sum(value for name, value in system._asdict().items() if name not in idle)
             own = psutil.Process().cpu_times()
             return time.monotonic(), busy, own.user + own.system
         except Exception:  # psutil missing (runtime-only install) or unsupported platform

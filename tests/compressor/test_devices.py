@@ -36,15 +36,14 @@ def test_cpu_threads_honours_a_request_and_never_exceeds_the_default():
 
 
 def test_cpu_threads_leaves_the_cores_other_processes_use(monkeypatch):
-    import psutil
-
     from asdfd.compressor.devices import cpu_threads
+    from asdfd.runtime.environment import OtherProcessesMeter
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     monkeypatch.setattr("os.cpu_count", lambda: 4)
-    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 50.0)  # 2 of 4 cores busy elsewhere
+    monkeypatch.setattr(OtherProcessesMeter, "busy_cores", lambda self: 2.0)  # 2 of 4 cores busy elsewhere
     assert cpu_threads(None) == 2
-    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 100.0)
+    monkeypatch.setattr(OtherProcessesMeter, "busy_cores", lambda self: 4.0)
     assert cpu_threads(None) == 1
-    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 0.0)
+    monkeypatch.setattr(OtherProcessesMeter, "busy_cores", lambda self: 0.0)
     assert cpu_threads(None) == 4

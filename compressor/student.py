@@ -1,8 +1,9 @@
-"""The student: a shallower copy of the teacher (PKD/DistilBERT-style layer selection).
+"""The student: a shallower (and optionally narrower) copy of the teacher (PKD/DistilBERT-style layer selection).
 
 Embeddings, pooler and classifier head are copied; the transformer layers are a subset of the
 teacher's, spread over the depth with the last one always kept (it feeds the pooler). Measured on the
 SST-2 MiniLM-L6 teacher before any distillation: {0,2,5} 0.773 dev, {1,3,5} 0.703, {2,5} 0.551.
+With `ffn_size`, each kept layer also loses its least important feed-forward neurons (pruning.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from torch import nn
 
 from asdfd.compressor.config import StudentConfig
+from asdfd.compressor.pruning import narrow_ffn
 from asdfd.compressor.teacher import Teacher
 from asdfd.errors import ConfigError
 
@@ -60,9 +62,12 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
     student = copy.deepcopy(teacher.model)
     teacher_layers = teacher.plug.layers(teacher.model)
     teacher.plug.set_layers(student, [copy.deepcopy(teacher_layers[i]) for i in layers])
+    if config.ffn_size is not None:
+        narrow_ffn(student, teacher.plug, config.ffn_size)
     student.requires_grad_(True)
     if config.freeze_word_embeddings:
         teacher.plug.word_embeddings(student).weight.requires_grad_(False)
     student.train()
-    logger.info("student: %d of %d teacher layers %s", len(layers), teacher.num_layers, layers)
+    logger.info("student: %d of %d teacher layers %s, FFN width %s", len(layers), teacher.num_layers, layers,
+                getattr(student.config, teacher.plug.ffn_size_key))
     return student, layers

@@ -3,7 +3,8 @@
 A pseudo sample replaces only the word-embedding lookup (`inputs_embeds=E`); each model's own
 position/segment embeddings and embedding LayerNorm still apply, so the plug fits any BERT-like
 classifier with no change to the model. Per-architecture knowledge is one small declarative `Plug`
-(optimum's per-architecture config style): where the word embeddings and the layer list live.
+(optimum's per-architecture config style): where the word embeddings, the layer list and each
+layer's feed-forward block live.
 DistilBERT has no token types or pooler; RoBERTa offsets positions by `padding_idx`: both are handled
 inside Hugging Face's own embedding modules, so nothing here depends on them.
 """
@@ -36,6 +37,12 @@ class Plug:
     """Path from the encoder to its `nn.ModuleList` of transformer layers."""
     num_layers_key: str
     """Config field holding the depth."""
+    ffn_in: str
+    """Path inside one layer to the FFN's first linear map (hidden -> neurons)."""
+    ffn_out: str
+    """Path inside one layer to the FFN's second linear map (neurons -> hidden)."""
+    ffn_size_key: str
+    """Config field holding the FFN width."""
 
     def base(self, model: nn.Module) -> nn.Module:
         return getattr(model, self.base_attr)
@@ -60,11 +67,22 @@ class Plug:
     def num_layers(self, model: nn.Module) -> int:
         return int(getattr(model.config, self.num_layers_key))
 
+    def ffn(self, layer: nn.Module) -> tuple[nn.Linear, nn.Linear]:
+        """The two linear maps of one layer's feed-forward block."""
+        return layer.get_submodule(self.ffn_in), layer.get_submodule(self.ffn_out)
 
+    def set_ffn(self, layer: nn.Module, ffn_in: nn.Linear, ffn_out: nn.Linear) -> None:
+        layer.set_submodule(self.ffn_in, ffn_in)
+        layer.set_submodule(self.ffn_out, ffn_out)
+
+
+_BERT_LIKE = dict(layers_path=("encoder", "layer"), num_layers_key="num_hidden_layers", ffn_in="intermediate.dense",
+                  ffn_out="output.dense", ffn_size_key="intermediate_size")
 PLUGS: dict[str, Plug] = {
-    "bert": Plug(base_attr="bert", layers_path=("encoder", "layer"), num_layers_key="num_hidden_layers"),
-    "distilbert": Plug(base_attr="distilbert", layers_path=("transformer", "layer"), num_layers_key="n_layers"),
-    "roberta": Plug(base_attr="roberta", layers_path=("encoder", "layer"), num_layers_key="num_hidden_layers"),
+    "bert": Plug(base_attr="bert", **_BERT_LIKE),
+    "distilbert": Plug(base_attr="distilbert", layers_path=("transformer", "layer"), num_layers_key="n_layers",
+                       ffn_in="ffn.lin1", ffn_out="ffn.lin2", ffn_size_key="hidden_dim"),
+    "roberta": Plug(base_attr="roberta", **_BERT_LIKE),
 }
 assert set(PLUGS) == set(SUPPORTED_MODEL_TYPES), "every supported model type needs a plug"
 

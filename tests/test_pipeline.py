@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 from asdfd import pipeline
 from asdfd.cli import main
+from asdfd.config_file import load_config_file
 from asdfd.errors import ConfigError
 from asdfd.pipeline import plan_run, run_pipeline
 from asdfd.runtime import Classifier
@@ -76,7 +77,7 @@ def _invoke(args: list[str]):
 def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labelled_tsv, tiny_config_file):
     out = tmp_path / "student.onnx"
     args = ["run", "--teacher", str(tiny_teacher_dir), "--out", str(out), "--eval-file", str(tiny_labelled_tsv),
-            "--config", str(tiny_config_file), "--json"]
+            "--config", str(tiny_config_file), "--student-ffn", "20", "--lr", "3e-4", "--json"]
     result = _invoke(args)
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.output.splitlines()]
@@ -92,6 +93,9 @@ def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labell
     assert len(predictions) == 2 and all(p.label in {"negative", "positive"} for p in predictions)
     saved = json.loads(Path(final["paths"]["config"]).read_text())
     assert saved["distill"]["steps"] == 6 and saved["teacher"] == str(tiny_teacher_dir)
+    assert saved["distill"]["student"]["ffn_size"] == 20  # a narrow student goes through export and bench
+    assert saved["distill"]["lr"] == 3e-4
+    assert json.loads((Path(final["paths"]["student"]) / "config.json").read_text())["intermediate_size"] == 20
 
     again = json.loads(_invoke(args).output.splitlines()[-1])
     assert again["stages"] == {"distill": "skipped", "export": "skipped", "bench": "skipped"}
@@ -163,3 +167,9 @@ def test_console_script_runs_end_to_end(tmp_path, tiny_teacher_dir, tiny_config_
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "report_md" in completed.stdout and out.is_file()
     assert set(Classifier.load(out).predict(["good"])[0].scores) == {"negative", "positive"}
+
+
+def test_example_run_config_is_valid(tmp_path, tiny_teacher_dir):
+    example = Path(__file__).resolve().parents[1] / "examples" / "run_config.yaml"
+    plan = plan_run(tiny_teacher_dir, tmp_path / "s.onnx", file_options=load_config_file(example))
+    assert plan.distill.student.layers == (0, 2, 5) and plan.distill.student.ffn_size is None

@@ -35,6 +35,9 @@ def _given(**values: Any) -> dict[str, Any]:
 @click.option("--student-layers", default=None,
               help="Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.  "
                    "[default: half]")
+@click.option("--student-ffn", type=click.IntRange(min=1), default=None,
+              help="Feed-forward neurons kept per student layer, by weight norms (narrower = faster).  "
+                   "[default: the teacher's]")
 @click.option("--steps", type=click.IntRange(min=0), default=None, help="Student steps (0 = no distillation).")
 @click.option("--max-seconds", type=_POSITIVE, default=None, help="Training time budget in seconds.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None)
@@ -96,7 +99,8 @@ def distill(ctx: click.Context, teacher: Path, out: Path, budget: str | None, st
         base = DistillConfig.for_budget(budget) if budget else DistillConfig()
         config = dataclasses.replace(
             base,
-            student=dataclasses.replace(base.student, **parse_student_layers(student_layers)),
+            student=dataclasses.replace(base.student, **parse_student_layers(student_layers),
+                                        **_given(ffn_size=o["student_ffn"])),
             guess=dataclasses.replace(base.guess, **_given(
                 steps=o["guess_steps"], lr=o["guess_lr"], init=o["guess_init"], targets=o["guess_targets"],
                 label_smoothing=o["label_smoothing"], stop_confidence=o["stop_confidence"],

@@ -16,7 +16,7 @@ def _run(*args: str):
 
 def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv):
     out = tmp_path / "student"
-    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-layers", "0,3", "--steps", "3",
+    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-layers", "0,3", "--student-ffn", "20", "--steps", "3",
                   "--batch-size", "4", "--guess-steps", "2", "--pool-size", "8", "--max-length", "12",
                   "--method", "asdfd", "--no-adversarial", "--ss-weight", "0.2", "--seed", "5", "--device", "cpu",
                   "--eval-file", str(tiny_labelled_tsv), "--json")
@@ -27,6 +27,7 @@ def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv
     assert config["method"] == "asdfd" and config["adversarial"]["enabled"] is False
     assert config["self_supervised"]["weight"] == 0.2
     assert config["seed"] == 5 and config["guess"]["pool_size"] == 8 and config["student"]["layers"] == [0, 3]
+    assert config["student"]["ffn_size"] == 20 and json.loads((out / "config.json").read_text())["intermediate_size"] == 20
     again = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--steps", "1")
     assert again.exit_code == 1 and "already exists: pass --force" in again.output
 
@@ -34,6 +35,7 @@ def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv
 @pytest.mark.parametrize("args, message", [
     (["--student-layers", "9"], "larger than the teacher"),
     (["--student-layers", "3,1"], "increasing"),
+    (["--student-ffn", "37"], "FFN size 37 must be between 1 and 36"),
     (["--method", "random-tokens", "--min-length", "30", "--max-length", "10"], "min_length"),
 ])
 def test_cli_one_line_errors(tmp_path, rule_teacher_dir, args, message):

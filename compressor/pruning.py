@@ -1,0 +1,62 @@
+"""Narrower students: keep the most important feed-forward neurons of each layer.
+
+The FFN holds two thirds of a BERT layer's multiply-adds (2·d·4d against 4·d² for attention), so
+halving its width saves a third of them, while hidden states keep the teacher's size (the plug, the
+embeddings and the hidden-state loss are unchanged). Neurons are ranked without data by
+‖w_in_j‖·‖w_out_j‖, the scale at which neuron j can move the residual stream. Measured on the SST-2
+MiniLM-L6 teacher, student layers {0,2,5} before any distillation (dev accuracy, full width 0.741):
+1024 / 768 / 512 neurons kept 0.749 / 0.731 / 0.663 by weight norms, 0.709 / 0.700 / 0.682 by mean
+|activation| on random-token inputs, hence weight norms.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from asdfd.compressor.teacher import Plug
+from asdfd.errors import ConfigError
+
+__all__ = ["ffn_neuron_importance", "keep_ffn_neurons", "narrow_ffn"]
+
+
+def ffn_neuron_importance(ffn_in: nn.Linear, ffn_out: nn.Linear) -> Tensor:
+    """Importance of each FFN neuron, shape (neurons,): norm of its input row times norm of its output column."""
+    return ffn_in.weight.detach().norm(dim=1) * ffn_out.weight.detach().norm(dim=0)
+
+
+def _linear_like(source: nn.Linear, in_features: int, out_features: int) -> nn.Linear:
+    return nn.Linear(in_features, out_features, bias=source.bias is not None, device=source.weight.device,
+                     dtype=source.weight.dtype)
+
+
+@torch.no_grad()
+def keep_ffn_neurons(ffn_in: nn.Linear, ffn_out: nn.Linear, keep: Tensor) -> tuple[nn.Linear, nn.Linear]:
+    """New (ffn_in, ffn_out) computing the FFN restricted to neurons `keep` (1-D indices, any order)."""
+    keep = keep.sort().values.to(ffn_in.weight.device)
+    new_in = _linear_like(ffn_in, ffn_in.in_features, len(keep))
+    new_in.weight.copy_(ffn_in.weight[keep])
+    if ffn_in.bias is not None:
+        new_in.bias.copy_(ffn_in.bias[keep])
+    new_out = _linear_like(ffn_out, len(keep), ffn_out.out_features)
+    new_out.weight.copy_(ffn_out.weight[:, keep])
+    if ffn_out.bias is not None:
+        new_out.bias.copy_(ffn_out.bias)
+    return new_in, new_out
+
+
+def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
+    """Keep the `size` most important FFN neurons in every layer of `model` and record the width in its config.
+
+    Raises:
+        ConfigError: `size` is not smaller than the current width.
+    """
+    width = int(getattr(model.config, plug.ffn_size_key))
+    if not 1 <= size < width:
+        raise ConfigError(f"student FFN size {size} must be between 1 and {width - 1} (the teacher's FFN has "
+                          f"{width} neurons); leave it unset to keep them all")
+    for layer in plug.layers(model):
+        ffn_in, ffn_out = plug.ffn(layer)
+        keep = ffn_neuron_importance(ffn_in, ffn_out).topk(size).indices
+        plug.set_ffn(layer, *keep_ffn_neurons(ffn_in, ffn_out, keep))
+    setattr(model.config, plug.ffn_size_key, size)

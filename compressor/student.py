@@ -3,7 +3,7 @@
 Embeddings, pooler and classifier head are copied; the transformer layers are a subset of the
 teacher's, spread over the depth with the last one always kept (it feeds the pooler). Measured on the
 SST-2 MiniLM-L6 teacher before any distillation: {0,2,5} 0.773 dev, {1,3,5} 0.703, {2,5} 0.551.
-With `ffn_size`, each kept layer also loses its least important feed-forward neurons (pruning.py).
+With `ffn_size` / `ffn_fraction`, each kept layer also loses its least important feed-forward neurons (pruning.py).
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
     student = copy.deepcopy(teacher.model)
     teacher_layers = teacher.plug.layers(teacher.model)
     teacher.plug.set_layers(student, [copy.deepcopy(teacher_layers[i]) for i in layers])
-    if config.ffn_size is not None:
-        narrow_ffn(student, teacher.plug, config.ffn_size)
+    ffn_neurons = config.ffn_neurons(int(getattr(student.config, teacher.plug.ffn_size_key)))
+    if ffn_neurons is not None:
+        narrow_ffn(student, teacher.plug, ffn_neurons)
     student.requires_grad_(True)
     if config.freeze_word_embeddings:
         teacher.plug.word_embeddings(student).weight.requires_grad_(False)

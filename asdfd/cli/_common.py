@@ -11,7 +11,7 @@ import click
 
 from asdfd.errors import AsdfdError
 
-__all__ = ["user_errors", "parse_int_list", "parse_student_layers", "print_report_summary"]
+__all__ = ["user_errors", "parse_int_list", "parse_student_layers", "parse_student_ffn", "print_report_summary"]
 
 
 @contextlib.contextmanager
@@ -64,3 +64,24 @@ def parse_student_layers(value: str | None) -> dict[str, Any]:
             raise click.BadParameter(f"expected at least 1 layer, got {count}", param_hint="--student-layers")
         return {"num_layers": count, "layers": None}
     return {"layers": tuple(parse_int_list(value, "--student-layers")), "num_layers": None}
+
+
+def parse_student_ffn(value: str | None) -> dict[str, Any]:
+    """"1024" -> that many FFN neurons per layer; "0.5" -> that share of the teacher's; "all" -> full width."""
+    if value is None:
+        return {}
+    if value.strip().lower() == "all":
+        return {"ffn_size": None, "ffn_fraction": 1.0}
+    try:
+        if "." in value:
+            fraction = float(value)
+            if not 0 < fraction <= 1:
+                raise ValueError
+            return {"ffn_size": None, "ffn_fraction": fraction}
+        count = int(value)
+        if count < 1:
+            raise ValueError
+        return {"ffn_size": count}
+    except ValueError:
+        raise click.BadParameter(f"expected a neuron count (e.g. 1024), a share in (0, 1] (e.g. 0.67) or 'all', "
+                                 f"got {value!r}", param_hint="--student-ffn") from None

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import parse_student_layers, user_errors
+from asdfd.cli._common import parse_student_ffn, parse_student_layers, user_errors
 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 _NON_NEGATIVE = click.FloatRange(min=0)
@@ -35,9 +35,9 @@ def _given(**values: Any) -> dict[str, Any]:
 @click.option("--student-layers", default=None,
               help="Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.  "
                    "[default: half]")
-@click.option("--student-ffn", type=click.IntRange(min=1), default=None,
-              help="Feed-forward neurons kept per student layer, by weight norms (narrower = faster).  "
-                   "[default: the teacher's]")
+@click.option("--student-ffn", default=None,
+              help="Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
+                   "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]")
 @click.option("--steps", type=click.IntRange(min=0), default=None, help="Student steps (0 = no distillation).")
 @click.option("--max-seconds", type=_POSITIVE, default=None, help="Training time budget in seconds.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None)
@@ -100,7 +100,7 @@ def distill(ctx: click.Context, teacher: Path, out: Path, budget: str | None, st
         config = dataclasses.replace(
             base,
             student=dataclasses.replace(base.student, **parse_student_layers(student_layers),
-                                        **_given(ffn_size=o["student_ffn"])),
+                                        **parse_student_ffn(o["student_ffn"])),
             guess=dataclasses.replace(base.guess, **_given(
                 steps=o["guess_steps"], lr=o["guess_lr"], init=o["guess_init"], targets=o["guess_targets"],
                 label_smoothing=o["label_smoothing"], stop_confidence=o["stop_confidence"],

@@ -49,3 +49,22 @@ def test_cli_missing_teacher_and_usage_errors(tmp_path):
     assert result.exit_code == 1 and "does not exist" in result.output
     assert _run("--teacher", str(tmp_path), "--out", str(tmp_path / "s"), "--student-layers", "x").exit_code == 2
     assert _run("--teacher", str(tmp_path), "--out", str(tmp_path / "s"), "--device", "tpu").exit_code == 2
+
+
+@pytest.mark.parametrize("value, budget, width", [("0.6", [], 22), ("all", ["--budget", "fast"], 37),
+                                                  ("8", ["--budget", "fast"], 8)])
+def test_cli_student_ffn_count_share_or_all(tmp_path, rule_teacher_dir, value, budget, width):
+    out = tmp_path / "student"
+    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--steps", "1", "--batch-size", "4",
+                  "--max-length", "12", "--student-ffn", value, *budget)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["intermediate_size"] == width
+
+
+def test_cli_fast_budget_student_is_narrower(tmp_path, rule_teacher_dir):
+    out = tmp_path / "student"
+    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--budget", "fast", "--steps", "1",
+                  "--batch-size", "4", "--max-length", "12")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["intermediate_size"] == 25  # round(37 * 2/3)
+    assert _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-ffn", "1.5").exit_code == 2

@@ -24,6 +24,9 @@ from asdfd.errors import ConfigError
     (lambda: StudentConfig(layers=(2, 0)), "increasing"),
     (lambda: StudentConfig(layers=(0, 0)), "repeat"),
     (lambda: StudentConfig(num_layers=2, layers=(0, 2, 5)), "disagrees"),
+    (lambda: StudentConfig(ffn_size=0), "ffn_size"),
+    (lambda: StudentConfig(ffn_fraction=0), "ffn_fraction"),
+    (lambda: StudentConfig(ffn_fraction=1.5), "ffn_fraction"),
     (lambda: GuessConfig(steps=0), "guess.steps"),
     (lambda: GuessConfig(label_smoothing=1.0), "label_smoothing"),
     (lambda: GuessConfig(targets="uniform"), "targets"),
@@ -44,5 +47,16 @@ def test_presets_and_round_trip():
     paper = DistillConfig.paper()
     assert paper.method == "asdfd" and paper.guess.targets == "balanced"
     assert paper.hidden_weight == 0 and paper.random_token_fraction == 0
-    config = dataclasses.replace(fast, student=StudentConfig(layers=(0, 2, 5)))
+    config = dataclasses.replace(fast, student=StudentConfig(layers=(0, 2, 5), ffn_fraction=0.5))
     assert DistillConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("student, width, expected", [
+    (StudentConfig(), 1536, None),  # full width
+    (StudentConfig(ffn_fraction=2 / 3), 1536, 1024),
+    (StudentConfig(ffn_fraction=2 / 3), 37, 25),
+    (StudentConfig(ffn_fraction=0.01), 37, 1),  # never zero neurons
+    (StudentConfig(ffn_fraction=0.5, ffn_size=700), 1536, 700),  # a count overrides the share
+])
+def test_ffn_neurons(student, width, expected):
+    assert student.ffn_neurons(width) == expected

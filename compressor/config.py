@@ -73,9 +73,8 @@ class StudentConfig:
         """FFN neurons each student layer keeps, or None to keep the teacher's `teacher_width`."""
         if self.ffn_size is not None:
             return self.ffn_size
-        if self.ffn_fraction >= 1:
-            return None
-        return max(1, round(teacher_width * self.ffn_fraction))
+        neurons = max(1, round(teacher_width * self.ffn_fraction))
+        return None if neurons >= teacher_width else neurons
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -54,7 +54,7 @@ def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
     width = int(getattr(model.config, plug.ffn_size_key))
     if not 1 <= size < width:
         raise ConfigError(f"student FFN size {size} must be between 1 and {width - 1} (the teacher's FFN has "
-                          f"{width} neurons); leave it unset to keep them all")
+                          f"{width} neurons); use --student-ffn all (ffn_fraction=1) to keep them all")
     for layer in plug.layers(model):
         ffn_in, ffn_out = plug.ffn(layer)
         keep = ffn_neuron_importance(ffn_in, ffn_out).topk(size).indices

@@ -56,6 +56,7 @@ def test_presets_and_round_trip():
     (StudentConfig(ffn_fraction=2 / 3), 1536, 1024),
     (StudentConfig(ffn_fraction=2 / 3), 37, 25),
     (StudentConfig(ffn_fraction=0.01), 37, 1),  # never zero neurons
+    (StudentConfig(ffn_fraction=0.99), 37, None),  # rounds to the full width
     (StudentConfig(ffn_fraction=0.5, ffn_size=700), 1536, 700),  # a count overrides the share
 ])
 def test_ffn_neurons(student, width, expected):

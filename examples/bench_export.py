@@ -94,11 +94,9 @@ def encode(tokenizer_json: str, texts: list[str], input_names: list[str], batch_
 
 
 def open_session(path: Path) -> tuple[object, dict[str, str]]:
-    import onnxruntime as ort
+    from asdfd.runtime.classifier import make_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = make_session(path, threads=1)
     return session, dict(session.get_modelmeta().custom_metadata_map)
 
 

@@ -137,7 +137,8 @@ class _Exporter:
             return
         target = self.scratch / "model.optimized.onnx"
         try:
-            audit = optimize_graph(self.fp32_path, target, num_heads=0, hidden_size=0, num_layers=self.num_layers)
+            audit = optimize_graph(self.fp32_path, target, num_heads=0, hidden_size=0, num_layers=self.num_layers,
+                                   device="cuda" if self.config.quantize == "fp16" else "cpu")
         except Exception as err:  # noqa: BLE001 - the optimizer is best-effort; the unfused graph is valid
             logger.warning("transformer optimizer failed (%s); keeping the unfused graph", str(err).splitlines()[0])
             self.optimization["reason"] = f"optimizer failed: {str(err).splitlines()[0]}"

@@ -101,13 +101,10 @@ def make_validation_set(model: Any, space: TokenSpace, input_names: tuple[str, .
 
 
 def make_session(path: Path, providers: list[str] | None = None, *, threads: int = 0) -> Any:
-    import onnxruntime as ort
+    """A session configured as the runtime's, so validation and timings see the graph users will run."""
+    from asdfd.runtime.classifier import make_session as runtime_session
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+    return runtime_session(path, threads=threads or None, providers=providers)
 
 
 def validate_graph(session: Any, validation: ValidationSet, input_names: tuple[str, ...], *, variant: str,

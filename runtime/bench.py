@@ -140,8 +140,10 @@ def _progress(items: Iterable, *, desc: str, total: int | None, enabled: bool) -
 
 
 def _fingerprint(teacher: Path, max_length: int) -> str:
-    """Changes when the teacher's weights change, so cached baselines are rebuilt."""
-    digest = hashlib.sha256(str(max_length).encode())
+    """Changes when the teacher's weights or the exporter's version change, so cached baselines are rebuilt."""
+    from asdfd import __version__
+
+    digest = hashlib.sha256(f"{max_length}:{__version__}".encode())
     for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
         path = teacher / name
         if path.is_file():

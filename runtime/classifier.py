@@ -15,7 +15,13 @@ from asdfd.runtime.artifact import SUPPORTED_INPUTS, ArtifactInfo, locate_onnx, 
 from asdfd.runtime.encoding import TextEncoder, check_texts
 from asdfd.runtime.metrics import softmax
 
-__all__ = ["Classifier", "Prediction", "make_session"]
+__all__ = ["Classifier", "Prediction", "make_session", "CPU_DISABLED_OPTIMIZERS"]
+
+CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+"""onnxruntime graph fusions turned off in CPU-only sessions. SkipLayerNormFusion would merge the
+residual Adds into SkipLayerNormalization, whose CPU kernel is 4x slower than the Adds plus the standard
+LayerNormalization (see asdfd.export.optimize); on CUDA the fused kernel is the fast one, so sessions
+with the CUDA provider keep it."""
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +59,10 @@ def make_session(onnx_path: Path, *, threads: int | None = None,
     if missing:
         raise ModelLoadError(f"onnxruntime providers {missing} are not available here: "
                              f"available are {ort.get_available_providers()}")
+    disabled = list(CPU_DISABLED_OPTIMIZERS) if providers == ["CPUExecutionProvider"] else []
     try:
-        return ort.InferenceSession(str(onnx_path), sess_options=options, providers=providers)
+        return ort.InferenceSession(str(onnx_path), sess_options=options, providers=providers,
+                                    disabled_optimizers=disabled)
     except Exception as err:  # InvalidProtobuf, Fail, NoSuchFile... all from the C++ side
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelLoadError(f"cannot load {onnx_path} as an ONNX model (corrupt or incomplete?): {first_line}") from None

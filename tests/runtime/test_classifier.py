@@ -149,3 +149,35 @@ def test_loads_the_exporters_folder_layout(tiny_teacher_dir, tiny_teacher_onnx, 
     assert clf.info.onnx_path == folder / "model.onnx" and clf.labels == ("negative", "positive")
     np.testing.assert_allclose(clf.predict_logits(TEXTS), Classifier.load(tiny_teacher_onnx).predict_logits(TEXTS),
                                atol=1e-4)
+
+
+def _optimized_ops(monkeypatch, tmp_path, open_session) -> set[str]:
+    """Op types of the graph onnxruntime actually runs, dumped by the session `open_session()` creates."""
+    import onnx
+    import onnxruntime as ort
+
+    dumped = tmp_path / "optimized.onnx"
+    plain_options = ort.SessionOptions
+
+    def dumping_options():
+        options = plain_options()
+        options.optimized_model_filepath = str(dumped)
+        return options
+
+    monkeypatch.setattr(ort, "SessionOptions", dumping_options)
+    open_session()
+    monkeypatch.undo()
+    return {node.op_type for node in onnx.load(str(dumped)).graph.node}
+
+
+def test_cpu_sessions_do_not_fuse_skip_layer_norm(tiny_teacher_onnx, monkeypatch, tmp_path):
+    import onnxruntime as ort
+
+    from asdfd.runtime.classifier import make_session
+
+    # onnxruntime on its own re-fuses the exported Add + LayerNormalization; our sessions must not
+    default = _optimized_ops(monkeypatch, tmp_path, lambda: ort.InferenceSession(
+        str(tiny_teacher_onnx), ort.SessionOptions(), providers=["CPUExecutionProvider"]))
+    assert "SkipLayerNormalization" in default
+    ours = _optimized_ops(monkeypatch, tmp_path, lambda: make_session(tiny_teacher_onnx, threads=1))
+    assert "SkipLayerNormalization" not in ours and "LayerNormalization" in ours

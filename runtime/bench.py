@@ -29,7 +29,7 @@ from asdfd.runtime import metrics
 from asdfd.runtime.artifact import locate_onnx
 from asdfd.runtime.bench_models import BenchModel, OnnxModel, PyTorchModel
 from asdfd.runtime.environment import OtherProcessesMeter, describe_environment
-from asdfd.runtime.latency import measure_interleaved
+from asdfd.runtime.latency import IDLE_PAUSE_S, measure_interleaved
 from asdfd.runtime.report import BenchReport
 
 __all__ = ["BenchConfig", "run_bench", "QUANTIZE_NAMES"]
@@ -82,8 +82,9 @@ class BenchConfig:
     """Use only the first N texts of the eval file (None: all)."""
     num_generated_texts: int = 256
     """Texts to generate from the tokenizer's vocabulary when there is no eval file."""
-    saturation_texts: int = 512
-    """Texts processed per saturated-throughput measurement (taken cyclically from the eval texts)."""
+    saturation_texts: int = 1024
+    """Texts processed per saturated-throughput measurement (taken cyclically from the eval texts), in
+    chunks of 8 batches, as the single-stream pass."""
     out: Path | None = None
     """Folder for report.json, report.md, latency.png and the cached teacher baselines (None: nothing written)."""
     show_progress: bool = True
@@ -228,9 +229,14 @@ def _measure_latency_grid(models, config, threads, report_rows, progress):
                                 "latency": latency.to_dict()})
 
 
+def _throughput_chunk(config: BenchConfig) -> int:
+    """Texts handed to `predict_logits` at a time: it sorts them by length, so batches pad little."""
+    return max(config.throughput_batch_size * 8, 64)
+
+
 def _measure_quality_and_throughput(models, texts, config, progress):
     """One interleaved end-to-end pass: logits per model and texts/s (tokenization included)."""
-    chunk = max(config.throughput_batch_size * 8, 64)
+    chunk = _throughput_chunk(config)
     spans = [(start, min(start + chunk, len(texts))) for start in range(0, len(texts), chunk)]
     logits = {m.name: np.empty((len(texts), len(m.labels)), dtype=np.float32) for m in models}
     seconds = {m.name: 0.0 for m in models}
@@ -239,18 +245,23 @@ def _measure_quality_and_throughput(models, texts, config, progress):
     rotations = _rotations(models)
     for start, stop in _progress(spans, desc="throughput + quality", total=len(spans), enabled=progress):
         for model in next(rotations):
+            time.sleep(IDLE_PAUSE_S)
             t0 = time.perf_counter()
             logits[model.name][start:stop] = model.predict_logits(texts[start:stop], config.throughput_batch_size)
             seconds[model.name] += time.perf_counter() - t0
     return logits, seconds
 
 
-def _saturated_throughput(model: BenchModel, texts: list[str], streams: int, batch_size: int) -> float:
-    """texts/s with `streams` threads each running single-threaded inference on its own batches."""
+def _saturated_throughput(model: BenchModel, texts: list[str], streams: int, batch_size: int, chunk: int) -> float:
+    """texts/s with `streams` threads each running single-threaded inference on its own chunks of texts.
+
+    Chunks are as large as in the single-stream pass, so both pad alike and their texts/s compare.
+    """
     model.set_threads(1)
-    chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    chunks = [texts[i : i + chunk] for i in range(0, len(texts), chunk)]
     lock, position = threading.Lock(), [0]
-    model.predict_logits(chunks[0], batch_size)  # warmup (new session after set_threads)
+    model.predict_logits(chunks[0][:batch_size], batch_size)  # warmup (new session after set_threads)
+    time.sleep(IDLE_PAUSE_S)
 
     def worker() -> None:
         while True:
@@ -335,7 +346,8 @@ def _measure_thread_counts(models, texts, config: BenchConfig, threads: int, pro
                 saturated_rows.append({
                     "model": model.name, "streams": count, "threads_per_stream": 1,
                     "batch_size": config.throughput_batch_size,
-                    "texts_per_s": _saturated_throughput(model, saturation_texts, count, config.throughput_batch_size)})
+                    "texts_per_s": _saturated_throughput(model, saturation_texts, count, config.throughput_batch_size,
+                                                         _throughput_chunk(config))})
     for model in models:
         model.set_threads(threads)
     order = {m.name: index for index, m in enumerate(models)}  # measured in rotating order, reported in model order

@@ -22,7 +22,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["LatencyStats", "summarize_latencies", "measure_interleaved"]
+__all__ = ["LatencyStats", "summarize_latencies", "measure_interleaved", "IDLE_PAUSE_S"]
+
+IDLE_PAUSE_S = 0.05
+"""Pause before a model's timed runs, so the previous model's spinning thread pool has gone idle."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def measure_interleaved(
     max_repeats: int = 100,
     max_seconds: float = 10.0,
     block: int = 10,
-    pause_s: float = 0.05,
+    pause_s: float = IDLE_PAUSE_S,
 ) -> dict[str, LatencyStats]:
     """Time each zero-argument callable in round-robin blocks, and summarize.
 

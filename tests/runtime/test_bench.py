@@ -190,3 +190,40 @@ def test_other_processes_meter_subtracts_our_own_cpu_time(monkeypatch):
     snapshots = iter([(0.0, 10.0, 2.0), (2.0, 13.0, 3.8)])
     monkeypatch.setattr(OtherProcessesMeter, "_snapshot", staticmethod(lambda: next(snapshots)))
     assert OtherProcessesMeter().busy_cores() == pytest.approx(0.6)
+
+
+class _RecordingModel:
+    """Stands in for a BenchModel: records what each predict_logits call got and when it started."""
+
+    name, labels = "fake", ("a", "b")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, int]] = []
+        self.threads = None
+
+    def set_threads(self, threads):
+        self.threads = threads
+
+    def predict_logits(self, texts, batch_size):
+        self.calls.append((time.perf_counter(), len(texts)))
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+
+def test_throughput_chunks_pause_and_saturated_chunks_match_single_stream(monkeypatch):
+    from asdfd.runtime import bench
+
+    slept: list[float] = []
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: slept.append(seconds))
+    config = BenchConfig(teacher=Path("unused"), **{**FAST, "throughput_batch_size": 8})
+    first, second = _RecordingModel(), _RecordingModel()
+    second.name = "other"
+    texts = [f"text {i}" for i in range(150)]  # chunks of 8 batches of 8 = 64 texts: 64 + 64 + 22
+    logits, seconds = bench._measure_quality_and_throughput([first, second], texts, config, progress=False)
+    assert [n for _, n in first.calls] == [8, 64, 64, 22] and logits["fake"].shape == (150, 2)
+    # every timed chunk of every model follows a pause (the previous model's threads go idle first)
+    assert slept == [bench.IDLE_PAUSE_S] * 6 and set(seconds) == {"fake", "other"}
+
+    saturated = _RecordingModel()
+    rate = bench._saturated_throughput(saturated, texts, 2, 8, bench._throughput_chunk(config))
+    assert saturated.threads == 1 and rate > 0
+    assert sorted(n for _, n in saturated.calls[1:]) == [22, 64, 64]  # same chunking as the single-stream pass

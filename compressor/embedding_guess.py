@@ -66,14 +66,16 @@ def nearest_token_ids(embeds: Tensor, vocabulary: Tensor, candidates: Tensor | N
 
 
 def init_pseudo_embeddings(teacher: Teacher, candidates: Tensor, count: int, min_length: int, max_length: int,
-                           init: str, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-    """Starting points for guessing.
+                           init: str, generator: torch.Generator,
+                           token_weights: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Starting points for guessing (tokens drawn with `token_weights` over `candidates`, uniform if None).
 
     Returns:
         embeds (B, L, d) on the teacher's device, attention_mask (B, L), init_ids (B, L): the token each
         position started from (Gaussian init: a random candidate token, used only for row norms).
     """
-    ids, mask = random_token_batch(candidates, count, min_length, max_length, teacher.special, generator)
+    ids, mask = random_token_batch(candidates, count, min_length, max_length, teacher.special, generator,
+                                   token_weights)
     vocabulary = teacher.word_embeddings
     ids = ids.to(vocabulary.device)
     mask = mask.to(vocabulary.device)

@@ -1,4 +1,4 @@
-"""Narrower students: keep the most important feed-forward neurons of each layer.
+"""Narrower students: keep the most important feed-forward neurons and attention heads of each layer.
 
 The FFN holds two thirds of a BERT layer's multiply-adds (2·d·4d against 4·d² for attention), so
 halving its width saves a third of them, while hidden states keep the teacher's size (the plug, the
@@ -7,6 +7,11 @@ embeddings and the hidden-state loss are unchanged). Neurons are ranked without 
 MiniLM-L6 teacher, student layers {0,2,5} before any distillation (dev accuracy, full width 0.741):
 1024 / 768 / 512 neurons kept 0.749 / 0.731 / 0.663 by weight norms, 0.709 / 0.700 / 0.682 by mean
 |activation| on random-token inputs, hence weight norms.
+
+Heads are ranked the same way, by ‖W_V,h‖·‖W_O,h‖ (what head h reads out of the residual stream and how
+strongly it writes back), and removed with Hugging Face's own `prune_heads`, which records them in
+`config.pruned_heads` so the saved student reloads, and exports, with its smaller attention. A head costs
+its share of the Q/K/V and output projections and of the attention itself.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from torch import Tensor, nn
 from asdfd.compressor.teacher import Plug
 from asdfd.errors import ConfigError
 
-__all__ = ["ffn_neuron_importance", "keep_ffn_neurons", "narrow_ffn"]
+__all__ = ["ffn_neuron_importance", "keep_ffn_neurons", "narrow_ffn", "attention_head_importance", "prune_attention_heads"]
 
 
 def ffn_neuron_importance(ffn_in: nn.Linear, ffn_out: nn.Linear) -> Tensor:
@@ -60,3 +65,32 @@ def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
         keep = ffn_neuron_importance(ffn_in, ffn_out).topk(size).indices
         plug.set_ffn(layer, *keep_ffn_neurons(ffn_in, ffn_out, keep))
     setattr(model.config, plug.ffn_size_key, size)
+
+
+def attention_head_importance(value: nn.Linear, output: nn.Linear, num_heads: int) -> Tensor:
+    """Importance of each head, shape (num_heads,): norm of its value rows times norm of its output columns."""
+    head_size = value.out_features // num_heads
+    reads = value.weight.detach().reshape(num_heads, head_size * value.in_features)
+    writes = output.weight.detach().reshape(output.out_features, num_heads, head_size).transpose(0, 1)
+    return reads.norm(dim=1) * writes.reshape(num_heads, -1).norm(dim=1)
+
+
+def prune_attention_heads(model: nn.Module, plug: Plug, keep: int) -> None:
+    """Keep the `keep` most important attention heads in every layer of `model` (Hugging Face `prune_heads`).
+
+    Raises:
+        ConfigError: `keep` is not smaller than the heads per layer.
+    """
+    if getattr(model.config, "pruned_heads", None):
+        raise ConfigError("the teacher already has pruned attention heads: --student-heads needs a teacher with all "
+                          "of its heads; leave it unset")
+    heads = int(getattr(model.config, plug.num_heads_key))
+    if not 1 <= keep < heads:
+        raise ConfigError(f"student attention heads {keep} must be between 1 and {heads - 1} (the teacher has {heads} "
+                          "per layer); use --student-heads all (heads_fraction=1) to keep them all")
+    drop = {}
+    for index, layer in enumerate(plug.layers(model)):
+        value, output = plug.attention_projections(layer)
+        ranked = attention_head_importance(value, output, heads).argsort()
+        drop[index] = sorted(ranked[: heads - keep].tolist())
+    model.prune_heads(drop)

@@ -3,18 +3,20 @@
 Embeddings, pooler and classifier head are copied; the transformer layers are a subset of the
 teacher's, spread over the depth with the last one always kept (it feeds the pooler). Measured on the
 SST-2 MiniLM-L6 teacher before any distillation: {0,2,5} 0.773 dev, {1,3,5} 0.703, {2,5} 0.551.
-With `ffn_size` / `ffn_fraction`, each kept layer also loses its least important feed-forward neurons (pruning.py).
+With `ffn_size` / `ffn_fraction` (`num_heads` / `heads_fraction`), each kept layer also loses its least important
+feed-forward neurons (attention heads); see pruning.py.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 
 from torch import nn
 
 from asdfd.compressor.config import StudentConfig
-from asdfd.compressor.pruning import narrow_ffn
+from asdfd.compressor.pruning import narrow_ffn, prune_attention_heads
 from asdfd.compressor.teacher import Teacher
 from asdfd.errors import ConfigError
 
@@ -26,8 +28,8 @@ logger = logging.getLogger(__name__)
 def select_layers(num_teacher_layers: int, config: StudentConfig) -> list[int]:
     """Teacher layers the student is initialised from.
 
-    Default: half the depth, evenly spread from the first to the last layer, e.g. 6 -> [0, 2, 5],
-    12 -> [0, 2, 4, 6, 8, 11]; 2 layers of 6 -> [0, 5].
+    Default: `depth_fraction` of the depth (half, rounded down), evenly spread from the first to the last
+    layer, e.g. 6 -> [0, 2, 5], 12 -> [0, 2, 4, 6, 8, 11]; a third of 6 -> [0, 5].
 
     Raises:
         ConfigError: a student as deep as or deeper than the teacher, or a layer the teacher lacks.
@@ -38,7 +40,9 @@ def select_layers(num_teacher_layers: int, config: StudentConfig) -> list[int]:
             raise ConfigError(f"student layer {layers[-1]} does not exist: "
                               f"the teacher has layers 0..{num_teacher_layers - 1}")
     else:
-        count = config.num_layers if config.num_layers is not None else max(1, num_teacher_layers // 2)
+        # floor, so "half" of 5 or 3 layers stays 2 or 1 (the epsilon absorbs float error, e.g. 6 * (1/3))
+        count = (config.num_layers if config.num_layers is not None
+                 else max(1, math.floor(num_teacher_layers * config.depth_fraction + 1e-9)))
         if count == 1:
             layers = [num_teacher_layers - 1]
         else:
@@ -62,13 +66,20 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
     student = copy.deepcopy(teacher.model)
     teacher_layers = teacher.plug.layers(teacher.model)
     teacher.plug.set_layers(student, [copy.deepcopy(teacher_layers[i]) for i in layers])
+    if student.config.pruned_heads:  # keyed by layer index: renumber for the student, or reloading would misprune
+        student.config.pruned_heads = {new: student.config.pruned_heads[old] for new, old in enumerate(layers)
+                                       if old in student.config.pruned_heads}
     ffn_neurons = config.ffn_neurons(int(getattr(student.config, teacher.plug.ffn_size_key)))
     if ffn_neurons is not None:
         narrow_ffn(student, teacher.plug, ffn_neurons)
+    heads = config.attention_heads(int(getattr(student.config, teacher.plug.num_heads_key)))
+    if heads is not None:
+        prune_attention_heads(student, teacher.plug, heads)
     student.requires_grad_(True)
     if config.freeze_word_embeddings:
         teacher.plug.word_embeddings(student).weight.requires_grad_(False)
     student.train()
-    logger.info("student: %d of %d teacher layers %s, FFN width %s", len(layers), teacher.num_layers, layers,
-                getattr(student.config, teacher.plug.ffn_size_key))
+    logger.info("student: %d of %d teacher layers %s, FFN width %s, %s attention heads per layer", len(layers),
+                teacher.num_layers, layers, getattr(student.config, teacher.plug.ffn_size_key),
+                heads or getattr(student.config, teacher.plug.num_heads_key))
     return student, layers

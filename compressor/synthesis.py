@@ -13,8 +13,8 @@ import torch
 
 from asdfd.compressor.teacher import SpecialTokens
 
-__all__ = ["candidate_token_ids", "sample_lengths", "layout_ids", "random_token_batch", "free_positions",
-           "PseudoPool"]
+__all__ = ["candidate_token_ids", "vocabulary_rank_weights", "sample_lengths", "layout_ids", "random_token_batch",
+           "free_positions", "PseudoPool"]
 
 _UNUSED = re.compile(r"^\[unused\d+\]$|^<.*>$")
 _WORD = re.compile(r"^[A-Za-z]+$|^[.,!?;:'\"()\-]$")
@@ -37,6 +37,23 @@ def candidate_token_ids(tokenizer, vocab_size: int, special: SpecialTokens, voca
             words.append(index)
     chosen = words if vocab_filter == "words" and len(words) >= 16 else ids
     return torch.tensor(sorted(chosen), dtype=torch.long)
+
+
+def vocabulary_rank_weights(tokenizer, candidates: torch.Tensor, exponent: float = 1.0) -> torch.Tensor:
+    """Zipf probabilities over `candidates` from their order in the vocabulary; shape (K,), summing to 1.
+
+    WordPiece and BPE vocabularies list tokens roughly from most to least frequent in the text they were
+    built from (BERT's: "the", "of", "and", ... after the alphabet), so p(token) ∝ 1 / rank^exponent
+    draws sequences whose unigram statistics look like text's, without any text. Single characters go
+    last: WordPiece vocabularies list their whole alphabet (incl. rare scripts) before the first word.
+    """
+    tokens = {index: token for token, index in tokenizer.get_vocab().items()}
+    is_word = torch.tensor([len(tokens.get(int(i), "").lstrip("#").lstrip("Ġ▁")) > 1 for i in candidates])
+    order = torch.cat([torch.nonzero(is_word).flatten(), torch.nonzero(~is_word).flatten()])  # candidates are id-sorted
+    rank = torch.empty(len(candidates), dtype=torch.float64)
+    rank[order] = torch.arange(1, len(candidates) + 1, dtype=torch.float64)
+    weights = rank.pow(-exponent)
+    return (weights / weights.sum()).float()
 
 
 def sample_lengths(count: int, min_length: int, max_length: int, generator: torch.Generator) -> torch.Tensor:
@@ -72,10 +89,18 @@ def free_positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 def random_token_batch(candidates: torch.Tensor, batch_size: int, min_length: int, max_length: int,
-                       special: SpecialTokens, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random token ids (the naive data-free input): (input_ids, attention_mask), each (B, L) int64 on CPU."""
+                       special: SpecialTokens, generator: torch.Generator,
+                       weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random token ids (the naive data-free input): (input_ids, attention_mask), each (B, L) int64 on CPU.
+
+    Tokens are uniform over `candidates`, or drawn with probabilities `weights` (K,) when given.
+    """
     lengths = sample_lengths(batch_size, min_length, max_length, generator)
-    picks = torch.randint(len(candidates), (batch_size, max_length), generator=generator)
+    if weights is None:
+        picks = torch.randint(len(candidates), (batch_size, max_length), generator=generator)
+    else:
+        picks = torch.multinomial(weights, batch_size * max_length, replacement=True,
+                                  generator=generator).view(batch_size, max_length)
     return layout_ids(candidates[picks], lengths, special)
 
 

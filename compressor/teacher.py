@@ -3,8 +3,8 @@
 A pseudo sample replaces only the word-embedding lookup (`inputs_embeds=E`); each model's own
 position/segment embeddings and embedding LayerNorm still apply, so the plug fits any BERT-like
 classifier with no change to the model. Per-architecture knowledge is one small declarative `Plug`
-(optimum's per-architecture config style): where the word embeddings, the layer list and each
-layer's feed-forward block live.
+(optimum's per-architecture config style): where the word embeddings, the layer list, and each
+layer's feed-forward block and attention projections live.
 DistilBERT has no token types or pooler; RoBERTa offsets positions by `padding_idx`: both are handled
 inside Hugging Face's own embedding modules, so nothing here depends on them.
 """
@@ -43,6 +43,12 @@ class Plug:
     """Path inside one layer to the FFN's second linear map (neurons -> hidden)."""
     ffn_size_key: str
     """Config field holding the FFN width."""
+    attention_value: str
+    """Path inside one layer to the self-attention's value projection (hidden -> heads x head size)."""
+    attention_output: str
+    """Path inside one layer to the projection after attention (heads x head size -> hidden)."""
+    num_heads_key: str
+    """Config field holding the attention heads per layer."""
 
     def base(self, model: nn.Module) -> nn.Module:
         return getattr(model, self.base_attr)
@@ -75,13 +81,19 @@ class Plug:
         layer.set_submodule(self.ffn_in, ffn_in)
         layer.set_submodule(self.ffn_out, ffn_out)
 
+    def attention_projections(self, layer: nn.Module) -> tuple[nn.Linear, nn.Linear]:
+        """(value, output) linear maps of one layer's self-attention: what each head reads out and writes back."""
+        return layer.get_submodule(self.attention_value), layer.get_submodule(self.attention_output)
+
 
 _BERT_LIKE = dict(layers_path=("encoder", "layer"), num_layers_key="num_hidden_layers", ffn_in="intermediate.dense",
-                  ffn_out="output.dense", ffn_size_key="intermediate_size")
+                  ffn_out="output.dense", ffn_size_key="intermediate_size", attention_value="attention.self.value",
+                  attention_output="attention.output.dense", num_heads_key="num_attention_heads")
 PLUGS: dict[str, Plug] = {
     "bert": Plug(base_attr="bert", **_BERT_LIKE),
     "distilbert": Plug(base_attr="distilbert", layers_path=("transformer", "layer"), num_layers_key="n_layers",
-                       ffn_in="ffn.lin1", ffn_out="ffn.lin2", ffn_size_key="hidden_dim"),
+                       ffn_in="ffn.lin1", ffn_out="ffn.lin2", ffn_size_key="hidden_dim",
+                       attention_value="attention.v_lin", attention_output="attention.out_lin", num_heads_key="n_heads"),
     "roberta": Plug(base_attr="roberta", **_BERT_LIKE),
 }
 assert set(PLUGS) == set(SUPPORTED_MODEL_TYPES), "every supported model type needs a plug"

@@ -29,7 +29,8 @@ from asdfd.compressor.experimental import snap_to_nearest_tokens
 from asdfd.compressor.losses import disagreement_loss, hidden_mse_loss, kd_loss
 from asdfd.compressor.self_supervised import MaskedEmbeddingHead, mask_embeddings, self_supervised_loss
 from asdfd.compressor.student import build_student
-from asdfd.compressor.synthesis import PseudoPool, candidate_token_ids, free_positions, random_token_batch
+from asdfd.compressor.synthesis import (PseudoPool, candidate_token_ids, free_positions, random_token_batch,
+                                        vocabulary_rank_weights)
 from asdfd.compressor.teacher import Teacher
 from asdfd.errors import TrainingDivergedError
 
@@ -61,6 +62,9 @@ class Trainer:
         self.candidates = candidate_token_ids(teacher.tokenizer, self.vocabulary.shape[0], teacher.special,
                                               config.vocab_filter)
         self.token_norm_mean = float(self.vocabulary[self.candidates.to(self.vocabulary.device)].norm(dim=-1).mean())
+        # Training draws follow the vocabulary prior; the held-out random-token diagnostic stays uniform.
+        self.token_weights = (vocabulary_rank_weights(teacher.tokenizer, self.candidates)
+                              if config.vocab_prior == "zipf" else None)
         asdfd = config.method == "asdfd"
         self.use_pool = asdfd and config.uses_pool
         self.use_ss = asdfd and config.use_stage2 and config.self_supervised.enabled
@@ -100,7 +104,8 @@ class Trainer:
         """Guess `count` pseudo samples: (E (B, L, d), mask (B, L), targets (B,), init_ids (B, L), stats)."""
         config = self.config
         embeds, mask, init_ids = init_pseudo_embeddings(self.teacher, self.candidates, count, config.min_length,
-                                                        config.max_length, config.guess.init, generator)
+                                                        config.max_length, config.guess.init, generator,
+                                                        self.token_weights)
         labels = draw_targets(self.prior, count, config.guess.targets, generator).to(self.runtime.device)
         target_norms = self.vocabulary[init_ids].norm(dim=-1).float()
         guessed, stats = guess_embeddings(self.teacher, embeds, mask, labels, config.guess, self.runtime,
@@ -200,7 +205,7 @@ class Trainer:
         parts, stats = [], {}
         if random_rows:
             ids, mask = random_token_batch(self.candidates, random_rows, config.min_length, config.max_length,
-                                           self.teacher.special, self.generator)
+                                           self.teacher.special, self.generator, self.token_weights)
             ids, mask = ids.to(self.runtime.device), mask.to(self.runtime.device)
             parts.append((self.vocabulary[ids].float(), mask))
         if config.batch_size - random_rows > 0:

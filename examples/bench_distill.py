@@ -35,22 +35,28 @@ logger = logging.getLogger("bench_distill")
 SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
 
 # Each row: a function of the common base config (budget, student, seed, lr 1e-4) -> the row's config.
+# Rows that measured the uniform-token methods pin vocab_prior, so they keep their meaning as defaults change.
 _DEFAULT = DistillConfig()
+_UNIFORM = dict(vocab_prior="uniform")
 ROWS = {
     "floor": lambda c: dataclasses.replace(c, steps=0),
-    "random-kd": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=0.0),
-    "random-kd+hidden": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0),
+    "random-kd": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=0.0, **_UNIFORM),
+    "random-kd+hidden": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0, **_UNIFORM),
+    "random-kd+hidden+zipf": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0,
+                                                           vocab_prior="zipf"),
     "stage1": lambda c: dataclasses.replace(c, method="asdfd", use_stage2=False, random_token_fraction=0.0,
-                                            hidden_weight=0.0),
-    "asdfd": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.0, hidden_weight=0.0),
-    "asdfd+mix+hidden": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.5, hidden_weight=1.0),
+                                            hidden_weight=0.0, **_UNIFORM),
+    "asdfd": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.0, hidden_weight=0.0, **_UNIFORM),
+    "asdfd+mix+hidden": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.5, hidden_weight=1.0,
+                                                      **_UNIFORM),
     "stage1+mix+hidden": lambda c: dataclasses.replace(c, method="asdfd", use_stage2=False, random_token_fraction=0.5,
-                                                       hidden_weight=1.0),
+                                                       hidden_weight=1.0, **_UNIFORM),
     "random-kd+hidden+words": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0,
-                                                            vocab_filter="words"),
-    # The library default (DistillConfig()): method, loss weights and learning rate as shipped.
+                                                            vocab_filter="words", **_UNIFORM),
+    # The library default (DistillConfig()): method, loss weights, token prior and learning rate as shipped.
     "default": lambda c: dataclasses.replace(c, method=_DEFAULT.method, lr=_DEFAULT.lr, hidden_weight=_DEFAULT.hidden_weight,
-                                             random_token_fraction=_DEFAULT.random_token_fraction),
+                                             random_token_fraction=_DEFAULT.random_token_fraction,
+                                             vocab_prior=_DEFAULT.vocab_prior),
 }
 
 

@@ -77,7 +77,7 @@ def _invoke(args: list[str]):
 def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labelled_tsv, tiny_config_file):
     out = tmp_path / "student.onnx"
     args = ["run", "--teacher", str(tiny_teacher_dir), "--out", str(out), "--eval-file", str(tiny_labelled_tsv),
-            "--config", str(tiny_config_file), "--student-ffn", "20", "--lr", "3e-4", "--json"]
+            "--config", str(tiny_config_file), "--student-ffn", "20", "--student-heads", "1", "--lr", "3e-4", "--json"]
     result = _invoke(args)
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.output.splitlines()]
@@ -94,6 +94,7 @@ def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labell
     saved = json.loads(Path(final["paths"]["config"]).read_text())
     assert saved["distill"]["steps"] == 6 and saved["teacher"] == str(tiny_teacher_dir)
     assert saved["distill"]["student"]["ffn_size"] == 20  # a narrow student goes through export and bench
+    assert saved["distill"]["student"]["num_heads"] == 1  # and so does one with pruned heads
     assert saved["distill"]["lr"] == 3e-4
     assert json.loads((Path(final["paths"]["student"]) / "config.json").read_text())["intermediate_size"] == 20
 

@@ -11,7 +11,8 @@ import click
 
 from asdfd.errors import AsdfdError
 
-__all__ = ["user_errors", "parse_int_list", "parse_student_layers", "parse_student_ffn", "print_report_summary"]
+__all__ = ["user_errors", "parse_int_list", "parse_student_layers", "parse_student_ffn", "parse_student_heads",
+           "print_report_summary"]
 
 
 @contextlib.contextmanager
@@ -68,20 +69,32 @@ def parse_student_layers(value: str | None) -> dict[str, Any]:
 
 def parse_student_ffn(value: str | None) -> dict[str, Any]:
     """"1024" -> that many FFN neurons per layer; "0.5" -> that share of the teacher's; "all" -> full width."""
+    return _parse_kept(value, option="--student-ffn", count_key="ffn_size", fraction_key="ffn_fraction",
+                       what="a neuron count (e.g. 1024)")
+
+
+def parse_student_heads(value: str | None) -> dict[str, Any]:
+    """"8" -> that many attention heads per layer; "0.67" -> that share of the teacher's; "all" -> every head."""
+    return _parse_kept(value, option="--student-heads", count_key="num_heads", fraction_key="heads_fraction",
+                       what="a head count (e.g. 8)")
+
+
+def _parse_kept(value: str | None, *, option: str, count_key: str, fraction_key: str, what: str) -> dict[str, Any]:
+    """StudentConfig fields for a count, a share in (0, 1] or "all" of something each layer keeps."""
     if value is None:
         return {}
     if value.strip().lower() == "all":
-        return {"ffn_size": None, "ffn_fraction": 1.0}
+        return {count_key: None, fraction_key: 1.0}
     try:
         if "." in value:
             fraction = float(value)
             if not 0 < fraction <= 1:
                 raise ValueError
-            return {"ffn_size": None, "ffn_fraction": fraction}
+            return {count_key: None, fraction_key: fraction}
         count = int(value)
         if count < 1:
             raise ValueError
-        return {"ffn_size": count}
+        return {count_key: count}
     except ValueError:
-        raise click.BadParameter(f"expected a neuron count (e.g. 1024), a share in (0, 1] (e.g. 0.67) or 'all', "
-                                 f"got {value!r}", param_hint="--student-ffn") from None
+        raise click.BadParameter(f"expected {what}, a share in (0, 1] (e.g. 0.67) or 'all', got {value!r}",
+                                 param_hint=option) from None

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import parse_student_ffn, parse_student_layers, user_errors
+from asdfd.cli._common import parse_student_ffn, parse_student_heads, parse_student_layers, user_errors
 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 _NON_NEGATIVE = click.FloatRange(min=0)
@@ -34,10 +34,13 @@ def _given(**values: Any) -> dict[str, Any]:
                    "equal CPU budget, see docs/distill_results.md).  [default: random-tokens]")
 @click.option("--student-layers", default=None,
               help="Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.  "
-                   "[default: half]")
+                   "[default: half; a third with --budget fast]")
 @click.option("--student-ffn", default=None,
               help="Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
                    "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]")
+@click.option("--student-heads", default=None,
+              help="Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's "
+                   "(0.67) or all.  [default: all]")
 @click.option("--steps", type=click.IntRange(min=0), default=None, help="Student steps (0 = no distillation).")
 @click.option("--max-seconds", type=_POSITIVE, default=None, help="Training time budget in seconds.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None)
@@ -48,6 +51,9 @@ def _given(**values: Any) -> dict[str, Any]:
               help="Share of random-token rows in each asdfd batch.")
 @click.option("--vocab-filter", type=click.Choice(["all", "words"]), default=None,
               help="Sample random tokens from all tokens or only whole words and punctuation.")
+@click.option("--vocab-prior", type=click.Choice(["uniform", "zipf"]), default=None,
+              help="Draw random tokens by Zipf's law over their vocabulary rank (text-like word statistics; measured "
+                   "better) or uniformly.  [default: zipf]")
 @click.option("--min-length", type=click.IntRange(min=3), default=None)
 @click.option("--max-length", type=click.IntRange(min=3), default=None)
 @click.option("--stage2/--no-stage2", default=None, help="Run stage 2 (adversarial self-supervised distillation).")
@@ -100,7 +106,7 @@ def distill(ctx: click.Context, teacher: Path, out: Path, budget: str | None, st
         config = dataclasses.replace(
             base,
             student=dataclasses.replace(base.student, **parse_student_layers(student_layers),
-                                        **parse_student_ffn(o["student_ffn"])),
+                                        **parse_student_ffn(o["student_ffn"]), **parse_student_heads(o["student_heads"])),
             guess=dataclasses.replace(base.guess, **_given(
                 steps=o["guess_steps"], lr=o["guess_lr"], init=o["guess_init"], targets=o["guess_targets"],
                 label_smoothing=o["label_smoothing"], stop_confidence=o["stop_confidence"],
@@ -115,7 +121,8 @@ def distill(ctx: click.Context, teacher: Path, out: Path, budget: str | None, st
             **_given(method=o["method"], use_stage2=o["stage2"], steps=o["steps"], max_seconds=o["max_seconds"],
                      batch_size=o["batch_size"], lr=o["lr"], temperature=o["temperature"],
                      hidden_weight=o["hidden_weight"], random_token_fraction=o["random_token_fraction"],
-                     vocab_filter=o["vocab_filter"], min_length=o["min_length"], max_length=o["max_length"],
+                     vocab_filter=o["vocab_filter"], vocab_prior=o["vocab_prior"], min_length=o["min_length"],
+                     max_length=o["max_length"],
                      device=o["device"], precision=o["precision"], threads=o["threads"], seed=o["seed"],
                      checkpoint_every=o["checkpoint_every"], eval_every=o["eval_every"],
                      text_column=o["text_column"], label_column=o["label_column"]),

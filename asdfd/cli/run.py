@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import parse_student_ffn, parse_student_layers, print_report_summary, user_errors
+from asdfd.cli._common import parse_student_ffn, parse_student_heads, parse_student_layers, print_report_summary, user_errors
 
 QUANTIZE_CHOICES = ["none", "int8", "int8-static", "fp16", "auto"]
 
@@ -30,10 +30,15 @@ QUANTIZE_CHOICES = ["none", "int8", "int8-static", "fp16", "auto"]
 @click.option("--text-column", default=None, help="Text column of --eval-file.  [default: sentence]")
 @click.option("--label-column", default=None, help="Label column of --eval-file.  [default: label]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Distillation device.")
-@click.option("--student-layers", default=None, help="Student depth N, or teacher layers to keep, e.g. 0,2,5.")
+@click.option("--student-layers", default=None,
+              help="Student depth N, or teacher layers to keep, e.g. 0,2,5.  [default: a third with --budget fast "
+                   "(the default budget), else half]")
 @click.option("--student-ffn", default=None,
               help="Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
                    "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]")
+@click.option("--student-heads", default=None,
+              help="Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's "
+                   "(0.67) or all.  [default: all]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Student peak learning rate.  [default: 3e-4 with --budget fast, else 1e-4]")
 @click.option("--seed", type=int, default=None)
@@ -42,7 +47,8 @@ QUANTIZE_CHOICES = ["none", "int8", "int8-static", "fp16", "auto"]
 @click.pass_context
 def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file: Path | None, budget: str | None,
         quantize: str | None, eval_file: Path | None, text_column: str | None, label_column: str | None,
-        device: str | None, student_layers: str | None, student_ffn: str | None, lr: float | None, seed: int | None,
+        device: str | None, student_layers: str | None, student_ffn: str | None, student_heads: str | None,
+        lr: float | None, seed: int | None,
         force: bool, as_json: bool) -> None:
     """Distill TEACHER without data, export it to ONNX (validated), and report latency and quality.
 
@@ -60,7 +66,8 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
                                  "label_column": label_column, "device": device, "quantize": quantize, "seed": seed}
         if budget:
             flags["budget"] = budget
-        student = {**parse_student_layers(student_layers), **parse_student_ffn(student_ffn)}
+        student = {**parse_student_layers(student_layers), **parse_student_ffn(student_ffn),
+                   **parse_student_heads(student_heads)}
         distill_flags = {**({"student": student} if student else {}), **({"lr": lr} if lr else {})}
         if distill_flags:
             flags["distill"] = distill_flags

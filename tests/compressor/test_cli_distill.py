@@ -16,7 +16,8 @@ def _run(*args: str):
 
 def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv):
     out = tmp_path / "student"
-    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-layers", "0,3", "--student-ffn", "20", "--steps", "3",
+    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-layers", "0,3", "--student-ffn", "20",
+                  "--student-heads", "1", "--vocab-prior", "zipf", "--steps", "3",
                   "--batch-size", "4", "--guess-steps", "2", "--pool-size", "8", "--max-length", "12",
                   "--method", "asdfd", "--no-adversarial", "--ss-weight", "0.2", "--seed", "5", "--device", "cpu",
                   "--eval-file", str(tiny_labelled_tsv), "--json")
@@ -25,9 +26,11 @@ def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv
     assert report["student_layers"] == [0, 3] and report["metrics"]["steps"] == 3
     config = json.loads((out / "distill.json").read_text())["config"]
     assert config["method"] == "asdfd" and config["adversarial"]["enabled"] is False
-    assert config["self_supervised"]["weight"] == 0.2
+    assert config["self_supervised"]["weight"] == 0.2 and config["vocab_prior"] == "zipf"
     assert config["seed"] == 5 and config["guess"]["pool_size"] == 8 and config["student"]["layers"] == [0, 3]
-    assert config["student"]["ffn_size"] == 20 and json.loads((out / "config.json").read_text())["intermediate_size"] == 20
+    saved = json.loads((out / "config.json").read_text())
+    assert config["student"]["ffn_size"] == 20 and saved["intermediate_size"] == 20
+    assert config["student"]["num_heads"] == 1 and set(saved["pruned_heads"]) == {"0", "1"}  # one of 2 heads per layer
     again = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--steps", "1")
     assert again.exit_code == 1 and "already exists: pass --force" in again.output
 
@@ -36,6 +39,7 @@ def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv
     (["--student-layers", "9"], "larger than the teacher"),
     (["--student-layers", "3,1"], "increasing"),
     (["--student-ffn", "37"], "FFN size 37 must be between 1 and 36"),
+    (["--student-heads", "2"], "attention heads 2 must be between 1 and 1"),
     (["--method", "random-tokens", "--min-length", "30", "--max-length", "10"], "min_length"),
 ])
 def test_cli_one_line_errors(tmp_path, rule_teacher_dir, args, message):
@@ -66,5 +70,7 @@ def test_cli_fast_budget_student_is_narrower(tmp_path, rule_teacher_dir):
     result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--budget", "fast", "--steps", "1",
                   "--batch-size", "4", "--max-length", "12")
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "config.json").read_text())["intermediate_size"] == 25  # round(37 * 2/3)
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["intermediate_size"] == 25 and saved["num_hidden_layers"] == 1  # round(37 * 2/3), a third of 4
     assert _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-ffn", "1.5").exit_code == 2
+    assert _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-heads", "many").exit_code == 2

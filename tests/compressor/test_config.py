@@ -61,3 +61,15 @@ def test_presets_and_round_trip():
 ])
 def test_ffn_neurons(student, width, expected):
     assert student.ffn_neurons(width) == expected
+
+
+@pytest.mark.parametrize("student, heads, expected", [
+    (StudentConfig(), 12, None),
+    (StudentConfig(heads_fraction=2 / 3), 12, 8),
+    (StudentConfig(heads_fraction=0.01), 12, 1),
+    (StudentConfig(heads_fraction=0.97), 12, None),  # rounds to every head
+    (StudentConfig(heads_fraction=0.5, num_heads=10), 12, 10),
+    (StudentConfig(ffn_fraction=0.5), 12, None),  # narrowing the FFN leaves the heads alone
+])
+def test_attention_heads(student, heads, expected):
+    assert student.attention_heads(heads) == expected

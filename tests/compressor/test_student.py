@@ -16,6 +16,10 @@ from asdfd.errors import ConfigError
     (12, StudentConfig(), [0, 2, 4, 6, 8, 11]),
     (6, StudentConfig(layers=(1, 3, 5)), [1, 3, 5]),
     (4, StudentConfig(), [0, 3]),
+    (5, StudentConfig(), [0, 4]),  # half rounds down
+    (6, StudentConfig(depth_fraction=1 / 3), [0, 5]),
+    (12, StudentConfig(depth_fraction=1 / 3), [0, 3, 7, 11]),
+    (2, StudentConfig(depth_fraction=1 / 3), [1]),  # at least one layer
 ])
 def test_select_layers_keeps_first_and_last(teacher_layers, config, expected):
     assert select_layers(teacher_layers, config) == expected

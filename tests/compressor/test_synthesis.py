@@ -1,0 +1,67 @@
+"""Random-token inputs: the candidates, the vocabulary-rank (Zipf) prior, and weighted draws."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asdfd.compressor import load_teacher
+from asdfd.compressor.synthesis import candidate_token_ids, random_token_batch, vocabulary_rank_weights
+from asdfd.compressor.trainer import Trainer
+from asdfd.compressor.config import DistillConfig
+from asdfd.compressor.devices import Runtime
+
+
+def _candidates(teacher):
+    return candidate_token_ids(teacher.tokenizer, teacher.word_embeddings.shape[0], teacher.special)
+
+
+def test_rank_weights_follow_vocabulary_order_with_single_characters_last(tiny_teacher_dir):
+    teacher = load_teacher(tiny_teacher_dir)
+    candidates = _candidates(teacher)
+    weights = vocabulary_rank_weights(teacher.tokenizer, candidates)
+    assert weights.shape == candidates.shape and abs(float(weights.sum()) - 1) < 1e-6
+    vocab = teacher.tokenizer.get_vocab()
+    position = {int(token_id): index for index, token_id in enumerate(candidates)}
+    good, movie, w73, a = (weights[position[vocab[token]]] for token in ("good", "movie", "w73", "a"))
+    assert good > movie > w73 > a  # earlier in the vocabulary = more frequent; the one-letter "a" goes last
+    torch.testing.assert_close(weights[position[vocab["good"]]] / weights[position[vocab["bad"]]],
+                               torch.tensor(2.0))  # ranks 1 and 2 under Zipf's law
+    uniform = vocabulary_rank_weights(teacher.tokenizer, candidates, exponent=0.0)
+    torch.testing.assert_close(uniform, torch.full_like(uniform, 1 / len(candidates)))
+
+
+def test_weighted_draws_follow_the_weights(tiny_teacher_dir):
+    teacher = load_teacher(tiny_teacher_dir)
+    candidates = _candidates(teacher)
+    only = torch.zeros(len(candidates))
+    only[7] = 1.0
+    ids, mask = random_token_batch(candidates, 16, 4, 10, teacher.special, torch.Generator().manual_seed(0), only)
+    inside = (mask == 1) & (ids != teacher.special.cls) & (ids != teacher.special.sep)
+    assert inside.any() and bool((ids[inside] == candidates[7]).all())
+
+
+@pytest.mark.parametrize("prior", ["uniform", "zipf"])
+def test_trainer_draws_training_tokens_by_the_prior(tiny_teacher_dir, prior, monkeypatch):
+    teacher = load_teacher(tiny_teacher_dir)
+    trainer = Trainer(teacher, DistillConfig(vocab_prior=prior, batch_size=4, max_length=12),
+                      Runtime(device=torch.device("cpu"), precision="fp32"))
+    seen = []
+    original = random_token_batch
+
+    def recording(*args, **kwargs):
+        seen.append(args[6] if len(args) > 6 else kwargs.get("weights"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("asdfd.compressor.trainer.random_token_batch", recording)
+    trainer._batch()
+    assert (seen[0] is None) == (prior == "uniform")
+    if prior == "zipf":
+        torch.testing.assert_close(seen[0], vocabulary_rank_weights(teacher.tokenizer, trainer.candidates))
+
+
+def test_unknown_prior_is_a_one_line_config_error():
+    from asdfd.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="vocab_prior must be uniform or zipf"):
+        DistillConfig(vocab_prior="bigram")

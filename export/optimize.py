@@ -67,6 +67,12 @@ def audit_fusions(model_path: Path, num_layers: int) -> FusionAudit:
     )
 
 
+def _pruned_heads_notice(record: logging.LogRecord) -> bool:
+    """False for the fusion's "Input hidden size ... is not same as ..." warning: with pruned heads the attention
+    is narrower than the hidden size by design, and the fused graph is validated anyway."""
+    return not record.getMessage().startswith("Input hidden size")
+
+
 def optimize_graph(source: Path, target: Path, *, num_heads: int, hidden_size: int, num_layers: int,
                    device: str = "cpu") -> FusionAudit:
     """Fuse `source` into `target` for `device` ("cpu" or "cuda") and return the audit.
@@ -84,12 +90,15 @@ def optimize_graph(source: Path, target: Path, *, num_heads: int, hidden_size: i
     root = logging.getLogger()
     previous = root.level
     root.setLevel(max(previous, logging.WARNING))
+    attention_logger = logging.getLogger("fusion_attention")
+    attention_logger.addFilter(_pruned_heads_notice)
     try:
         model = optimize_model(str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
                                opt_level=0, use_gpu=False, optimization_options=options)
         model.save_model_to_file(str(target))
     finally:
         root.setLevel(previous)
+        attention_logger.removeFilter(_pruned_heads_notice)
     audit = audit_fusions(target, num_layers)
     logger.info("fusions: %s", audit.summary())
     return audit

@@ -159,7 +159,11 @@ def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *
     distill_config = apply_overrides(distill_config, {**merged.get("distill", {}), **progress}, where="distill")
 
     quantize = {"quantize": merged["quantize"]} if "quantize" in merged else {}
-    export_config = apply_overrides(ExportConfig(), {**quantize, **merged.get("export", {}), **progress}, where="export")
+    # The eval file's texts also judge the quantized student (agreement with its fp32 self; labels unused).
+    real = {"validation": {"eval_file": str(eval_file), **({"text_column": columns["text_column"]}
+                                                           if "text_column" in columns else {})}} if eval_file else {}
+    export_config = apply_overrides(ExportConfig(), {**quantize, **real}, where="export")
+    export_config = apply_overrides(export_config, {**merged.get("export", {}), **progress}, where="export")
 
     bench_sections = merged.get("bench", {})
     fixed = set(BENCH_FIELDS_SET_BY_RUN) & set(bench_sections)

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from asdfd._io import atomic_dir, check_output_path, write_json_atomic
 from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, ModelLoadError
+from asdfd.models import LOCAL_ONLY, refuse_remote_code
 
 __all__ = ["TeacherRecipeConfig", "default_base_model", "train_teacher"]
 
@@ -120,9 +121,11 @@ def train_teacher(train_file: str | Path, out_dir: str | Path, config: TeacherRe
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base)
+    refuse_remote_code(base)
+    tokenizer = AutoTokenizer.from_pretrained(base, **LOCAL_ONLY)
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(names), id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+        **LOCAL_ONLY,
     )
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from asdfd.errors import ModelLoadError
-from asdfd.models import SUPPORTED_MODEL_TYPES, read_classifier_config
+from asdfd.models import LOCAL_ONLY, SUPPORTED_MODEL_TYPES, read_classifier_config
 
 __all__ = ["Plug", "PLUGS", "SpecialTokens", "Teacher", "load_teacher"]
 
@@ -165,13 +165,14 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teac
     config = read_classifier_config(folder)
     model_type = config["model_type"]
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder, **LOCAL_ONLY)
     except Exception as err:  # transformers raises many kinds; the user needs one line
         raise ModelLoadError(f"cannot load the tokenizer in {folder} ({type(err).__name__}): the distilled student "
                              "needs the teacher's tokenizer files") from None
     use_safetensors = True if (folder / "model.safetensors").is_file() else None
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=use_safetensors)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=use_safetensors,
+                                                                   **LOCAL_ONLY)
     except Exception as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelLoadError(f"cannot load the model in {folder}: {first_line}") from None

@@ -29,6 +29,7 @@ from asdfd.compressor import DistillConfig, StudentConfig, distill, load_teacher
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
 from asdfd.data import read_labelled_file
+from asdfd.models import LOCAL_ONLY
 
 logger = logging.getLogger("bench_distill")
 
@@ -109,7 +110,7 @@ class Scorer:
     def score(self, student_dir: Path) -> dict[str, float]:
         from transformers import AutoModelForSequenceClassification
 
-        student = AutoModelForSequenceClassification.from_pretrained(student_dir)
+        student = AutoModelForSequenceClassification.from_pretrained(student_dir, **LOCAL_ONLY)
         out = {}
         for name, (texts, labels, teacher_predictions) in self.sets.items():
             predictions = evaluate_texts(student, self.tokenizer, texts, self.runtime)

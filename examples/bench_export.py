@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from asdfd.data import read_labelled_file
+from asdfd.models import LOCAL_ONLY
 from asdfd.export import CalibrationConfig, ExportConfig, dynamic_preset, export_onnx, static_preset
 from asdfd.export.cpu import detect_cpu_features, preset_for_cpu
 
@@ -36,7 +37,7 @@ def truncated_student(teacher: Path, out: Path, layers: list[int]) -> Path:
 
     if (out / "config.json").exists():
         return out
-    model = AutoModelForSequenceClassification.from_pretrained(teacher)
+    model = AutoModelForSequenceClassification.from_pretrained(teacher, **LOCAL_ONLY)
     encoder = model.base_model.encoder
     encoder.layer = torch.nn.ModuleList([encoder.layer[i] for i in layers])
     model.config.num_hidden_layers = len(layers)

@@ -29,7 +29,7 @@ from asdfd.errors import ConfigError
 from asdfd.export.config import CalibrationConfig
 
 __all__ = ["TokenSpace", "random_token_batch", "CalibrationSource", "RandomTokens", "TeacherGuidedTokens",
-           "GuessedTokens", "FeedReader", "make_calibration_source"]
+           "GuessedTokens", "FeedReader", "make_calibration_source", "select_confident"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,19 +131,25 @@ class TeacherGuidedTokens(RandomTokens):
         size = self.config.batch_size
         ids, mask = random_token_batch(self.space, rng, size * self.config.oversample, self.seq_length)
         logits = self.session.run(["logits"], feeds_for(self.input_names, ids, mask))[0]
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        confidence = (shifted / shifted.sum(axis=1, keepdims=True)).max(axis=1)
-        predicted = logits.argmax(axis=1)
-        # Round-robin over classes, most confident first, until the batch is full.
-        queues = [list(np.flatnonzero(predicted == label)[np.argsort(-confidence[predicted == label])])
-                  for label in range(logits.shape[1])]
-        chosen: list[int] = []
-        while len(chosen) < size:
-            for queue in queues:
-                if queue and len(chosen) < size:
-                    chosen.append(int(queue.pop(0)))
+        chosen = select_confident(logits, size)
         # Every batch keeps the full width: histogram calibrators stack batches, which needs equal shapes.
         return ids[chosen], mask[chosen]
+
+
+def select_confident(logits: np.ndarray, size: int) -> np.ndarray:
+    """Indices of `size` rows of `logits` (N, num_labels), N >= size: round-robin over the predicted classes,
+    the most confident (largest top-1 probability) first, so every class the model predicts is represented."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    confidence = (shifted / shifted.sum(axis=1, keepdims=True)).max(axis=1)
+    predicted = logits.argmax(axis=1)
+    queues = [list(np.flatnonzero(predicted == label)[np.argsort(-confidence[predicted == label])])
+              for label in range(logits.shape[1])]
+    chosen: list[int] = []
+    while len(chosen) < min(size, len(logits)):
+        for queue in queues:
+            if queue and len(chosen) < size:
+                chosen.append(int(queue.pop(0)))
+    return np.asarray(chosen, dtype=np.int64)
 
 
 class GuessedTokens(CalibrationSource):

@@ -159,12 +159,26 @@ class ValidationConfig:
     atol: float = 1e-4
     """fp32 graphs: max |logit difference| allowed against PyTorch."""
     min_agreement: float = 0.9
-    """int8/fp16 graphs: minimum argmax agreement with the fp32 PyTorch model on generated inputs."""
+    """int8/fp16 graphs: minimum argmax agreement with the fp32 PyTorch model on the inputs that decide (real
+    texts when `eval_file` is given, else confident generated ones). Random inputs get a floor that loosens
+    with the number of classes (`asdfd.export.validate.random_agreement_floor`)."""
     batch_sizes: tuple[int, ...] = (1, 3)
     seq_lengths: tuple[int, ...] = (5, 17)
     """Shape grid checked with and without padding (lengths are capped at max_length)."""
     num_samples: int = 64
     """Extra random-length padded samples, for agreement figures with a useful resolution."""
+    confident_samples: int = 128
+    """Generated inputs on which the fp32 model is decided (class-balanced, most confident first): a quantized
+    graph must keep `min_agreement` on these (or on `eval_file`'s texts when given)."""
+    confident_oversample: int = 8
+    """Random candidates scored per confident input kept."""
+    eval_file: str | None = None
+    """CSV/TSV of real texts (labels not needed): when given, a quantized graph is judged by its agreement on
+    them instead of on confident generated inputs."""
+    text_column: str = "sentence"
+    """Text column of `eval_file`."""
+    max_eval_texts: int = 512
+    """Texts of `eval_file` used for validation (the first N)."""
     auto_num_samples: int = 512
     """--quantize auto: generated samples its agreement figures use. A 0.5-point budget needs a few
     hundred samples to resolve (with 80, one disagreement is already 1.25 points)."""
@@ -181,6 +195,8 @@ class ValidationConfig:
             raise ConfigError("validation.batch_sizes and seq_lengths must be non-empty positive integers")
         if self.num_samples < 0 or self.auto_num_samples < 0 or self.latency_runs < 1:
             raise ConfigError("validation.num_samples and auto_num_samples must be >= 0, latency_runs >= 1")
+        if self.confident_samples < 0 or self.confident_oversample < 1 or self.max_eval_texts < 1:
+            raise ConfigError("validation.confident_samples must be >= 0, confident_oversample and max_eval_texts >= 1")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,6 +225,9 @@ class ExportConfig:
     """int8 recipe; None picks one from the CPU's features (see PRESETS and asdfd.export.cpu)."""
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    strict: bool = False
+    """Fail when the quantized graph fails validation. False: try the next int8 recipe, then keep fp32, with a
+    warning (the artifact's variant says what it holds)."""
     show_progress: bool = True
 
     def __post_init__(self) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from asdfd.errors import ModelLoadError
+from asdfd.models import LOCAL_ONLY
 
 __all__ = ["ExportedGraph", "DYNAMIC_AXES", "load_torch_classifier", "torch_input_names", "export_fp32_graph"]
 
@@ -45,7 +46,7 @@ def load_torch_classifier(model_dir: Path) -> Any:
 
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, attn_implementation="eager", local_files_only=True, dtype=torch.float32
+            model_dir, attn_implementation="eager", dtype=torch.float32, **LOCAL_ONLY
         )
     except (OSError, ValueError, RuntimeError) as err:
         raise ModelLoadError(f"cannot load {model_dir} as a sequence classifier: {str(err).splitlines()[0]}") from None
@@ -83,7 +84,7 @@ def _export_with_optimum(model_dir: Path, workdir: Path, opset: int) -> Path:
     out = workdir / "optimum"
     with _quiet_export():
         main_export(str(model_dir), out, task="text-classification", opset=opset, do_validation=False,
-                    local_files_only=True, library_name="transformers", device="cpu")
+                    library_name="transformers", device="cpu", **LOCAL_ONLY)
     return out / "model.onnx"
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from asdfd._io import atomic_dir, atomic_file, check_output_path
 from asdfd.errors import ConfigError, ModelLoadError, ValidationError
 from asdfd.export.config import ExportConfig, QuantizationPreset
-from asdfd.models import read_classifier_config
+from asdfd.models import LOCAL_ONLY, read_classifier_config
 
 __all__ = ["ExportResult", "export_onnx"]
 
@@ -53,6 +53,8 @@ class ExportResult:
     optimization: dict[str, Any]
     candidates: list[dict[str, Any]] = field(default_factory=list)
     """--quantize auto: every variant tried, with agreement, latency and whether it was eligible."""
+    fallbacks: list[str] = field(default_factory=list)
+    """Quantized variants that failed validation and were replaced by the next one (their verdicts)."""
     cpu: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
@@ -63,8 +65,11 @@ class ExportResult:
 
     def summary(self) -> str:
         final = self.validation["final"]
-        return (f"{self.path} ({self.variant}, {self.size_mb:.1f} MB = {100 * self.size_mb / self.fp32_size_mb:.0f}% "
+        line = (f"{self.path} ({self.variant}, {self.size_mb:.1f} MB = {100 * self.size_mb / self.fp32_size_mb:.0f}% "
                 f"of fp32): {final['verdict']}")
+        if self.fallbacks:
+            line += f" [fallback after {len(self.fallbacks)} failed variant(s): {'; '.join(self.fallbacks)}]"
+        return line
 
 
 def _is_folder_target(out: str | os.PathLike[str]) -> bool:
@@ -83,12 +88,38 @@ def _load_tokenizer(model_dir: Path) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, use_fast=True, **LOCAL_ONLY)
     except (OSError, ValueError, TypeError) as err:
         raise ModelLoadError(f"{model_dir} has no usable tokenizer: {str(err).splitlines()[0]}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"{model_dir} has only a slow tokenizer; the artifact needs a fast one (tokenizer.json)")
     return tokenizer
+
+
+def _validation_texts(config: ExportConfig) -> list[str]:
+    """The eval file's texts that validation compares on (none when no file is given)."""
+    validation = config.validation
+    if validation.eval_file is None:
+        return []
+    from asdfd.data import read_labelled_file
+
+    data = read_labelled_file(validation.eval_file, text_column=validation.text_column, label_column=None,
+                              require_labels=False)
+    return data.texts[: validation.max_eval_texts]
+
+
+def _int8_fallbacks(preset: QuantizationPreset, dynamic: QuantizationPreset) -> list[QuantizationPreset]:
+    """The recipes tried in order when a quantized graph fails validation: the requested one, the CPU's
+    dynamic recipe (for a static request), then dynamic with fp32 word embeddings (the table is half of a
+    small model's weights and the likeliest to cost accuracy)."""
+    from asdfd.export.config import dynamic_preset
+
+    chain = [preset, dynamic, dynamic_preset(reduce_range=dynamic.reduce_range, quantize_embeddings=False)]
+    unique: list[QuantizationPreset] = []
+    for candidate in chain:
+        if candidate.name not in {c.name for c in unique}:
+            unique.append(candidate)
+    return unique
 
 
 def _size_mb(path: Path) -> float:
@@ -108,6 +139,7 @@ class _Exporter:
         self.max_length = min(config.max_length, limit)
         if self.max_length < config.max_length:
             logger.warning("--max-length %d exceeds the model's %d positions: using %d", config.max_length, limit, limit)
+        self.real_texts = _validation_texts(config)
         self.tokenizer = _load_tokenizer(model_dir)
         self.model = load_torch_classifier(model_dir)
         self.space = TokenSpace.from_tokenizer(self.tokenizer, self.model.config.vocab_size)
@@ -122,7 +154,8 @@ class _Exporter:
                                        exporter=self.config.exporter)
         self.input_names = self.graph.input_names
         self.validation_set = make_validation_set(self.model, self.space, self.input_names, self.config.validation,
-                                                  self.max_length)
+                                                  self.max_length, tokenizer=self.tokenizer,
+                                                  real_texts=self.real_texts)
         self.fp32_report = self._validate(self.graph.path, "fp32", "fp32")
         if not self.fp32_report.passed:
             raise ValidationError(f"ONNX export does not match PyTorch: {self.fp32_report.verdict()}")
@@ -161,6 +194,7 @@ class _Exporter:
         """Returns (path, variant name, validation report) of the final graph."""
         mode = self.config.quantize
         self.candidates: list[dict[str, Any]] = []
+        self.fallbacks: list[str] = []
         self.preset: QuantizationPreset | None = None
         if mode == "none":
             return self.fp32_path, "fp32", self.fp32_report
@@ -172,10 +206,17 @@ class _Exporter:
 
         kind = "static" if mode == "int8-static" else "dynamic"
         preset = self.config.preset or preset_for_cpu(kind)
-        self.preset = preset
-        path = self._int8(preset)
-        report = self._validate(path, preset.name, "int8")
-        return path, preset.name, report
+        for candidate in _int8_fallbacks(preset, preset_for_cpu("dynamic")):
+            path = self._int8(candidate)
+            report = self._validate(path, candidate.name, "int8")
+            if report.passed or self.config.strict:
+                self.preset = candidate
+                return path, candidate.name, report
+            self.fallbacks.append(report.verdict())
+            logger.warning("int8 %s failed validation; trying the next recipe (%s)", candidate.name, report.verdict())
+        logger.warning("no int8 recipe validated: the artifact is fp32 (%.1f MB). Pass --eval-file to judge int8 on "
+                       "real texts, or --quantize none to silence this", _size_mb(self.fp32_path))
+        return self.fp32_path, "fp32", self.fp32_report
 
     # -- variants ------------------------------------------------------------------------------------
     def _preprocessed(self) -> Path:
@@ -249,9 +290,10 @@ class _Exporter:
         auto_config = dataclasses.replace(self.config.validation, num_samples=self.config.validation.auto_num_samples,
                                           seed=self.config.validation.seed + 1)
         self.validation_set = make_validation_set(self.model, self.space, self.input_names, auto_config,
-                                                  self.max_length)
+                                                  self.max_length, tokenizer=self.tokenizer,
+                                                  real_texts=self.real_texts)
         self.fp32_report = self._validate(self.fp32_path, "fp32", "fp32")
-        base_agreement = self.fp32_report.agreement
+        base_agreement = self.fp32_report.primary_agreement
         fp32_ms = self._latency(self.fp32_path)
         best = (fp32_ms, self.fp32_path, "fp32", self.fp32_report)
         self.candidates.append({"variant": "fp32", "latency_ms": fp32_ms, "agreement": base_agreement,
@@ -266,9 +308,10 @@ class _Exporter:
                 self.candidates.append({"variant": preset.name, "error": str(err).splitlines()[0], "eligible": False})
                 continue
             latency = self._latency(path)
-            drop = 100 * (base_agreement - report.agreement)
-            eligible = drop <= budget
-            self.candidates.append({"variant": preset.name, "latency_ms": latency, "agreement": report.agreement,
+            drop = 100 * (base_agreement - report.primary_agreement)
+            eligible = drop <= budget and report.agreement >= report.min_random_agreement
+            self.candidates.append({"variant": preset.name, "latency_ms": latency,
+                                    "agreement": report.primary_agreement, "random_agreement": report.agreement,
                                     "agreement_drop_points": drop, "size_mb": _size_mb(path), "eligible": eligible})
             logger.info("auto: %-40s %.2f ms, agreement drop %.2f points%s", preset.name, latency, drop,
                         "" if eligible else f" (over the {budget} point budget)")
@@ -360,7 +403,7 @@ def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], 
             "opset": config.opset, "variant": variant, "fusions": audit.to_dict(), "optimization": run.optimization,
             "validation": validation, "validation_provider": getattr(run, "fp16_provider", "CPUExecutionProvider"),
             "quantization": dataclasses.asdict(run.preset) if run.preset else None, "calibration": calibration,
-            "auto_candidates": run.candidates, "cpu": cpu,
+            "auto_candidates": run.candidates, "fallbacks": run.fallbacks, "cpu": cpu,
         }
         metadata = build_metadata(id2label={int(k): v for k, v in run.model.config.id2label.items()},
                                   tokenizer_json=tokenizer_json_text(run.tokenizer, run.max_length),
@@ -370,7 +413,8 @@ def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], 
         result = ExportResult(path=out, folder=None, variant=variant, exporter=run.graph.exporter,
                               input_names=run.input_names, size_mb=_size_mb(final_path),
                               fp32_size_mb=_size_mb(run.fp32_path), validation=validation, fusions=audit.to_dict(),
-                              optimization=run.optimization, candidates=run.candidates, cpu=cpu)
+                              optimization=run.optimization, candidates=run.candidates,
+                              fallbacks=run.fallbacks, cpu=cpu)
         if folder_mode:
             result.folder, result.path = out, out / "model.onnx"
             result.elapsed_s = time.perf_counter() - started

@@ -1,13 +1,21 @@
-"""ONNX Runtime vs PyTorch on generated inputs, with a readable verdict (optimum's validate_model_outputs).
+"""ONNX Runtime vs PyTorch on generated (and, when given, real) inputs, with a readable verdict.
 
-The inputs are a shape grid (batch sizes x lengths, each unpadded and padded) plus random-length padded
-samples. fp32 graphs must match PyTorch logits within `atol`; int8/fp16 graphs are judged by argmax
-agreement with the fp32 PyTorch model (and report the max softmax-probability difference).
+Three kinds of inputs, each judged on its own (optimum's validate_model_outputs, extended):
+- random: a shape grid (batch sizes x lengths, each unpadded and padded) plus random-length padded samples.
+  fp32 graphs must match PyTorch logits within `atol` on every input.
+- confident: random candidates on which the fp32 model is most decided, balanced over its predicted classes.
+  A quantized graph is judged by argmax agreement here: on random tokens a many-class model sits near its
+  decision boundaries, where int8 noise flips the argmax without saying anything about real text.
+- real: texts of an eval file (`ValidationConfig.eval_file`); when given, they decide instead.
+
+The random-input agreement is reported beside it, with a floor that loosens with the number of classes
+(see `random_agreement_floor`), so a graph that is broken everywhere still fails.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -16,27 +24,43 @@ from typing import Any
 
 import numpy as np
 
-from asdfd.export.calibration import TokenSpace, feeds_for, random_token_batch
+from asdfd.export.calibration import TokenSpace, feeds_for, random_token_batch, select_confident
 from asdfd.export.config import ValidationConfig
 
 __all__ = ["ValidationSet", "ValidationReport", "make_validation_set", "validate_graph", "measure_latency_ms",
-           "make_session"]
+           "make_session", "random_agreement_floor", "INPUT_KINDS"]
 
 logger = logging.getLogger(__name__)
+
+INPUT_KINDS = ("random", "confident", "real")
 
 
 @dataclass
 class ValidationSet:
-    """Generated batches and the PyTorch fp32 logits for each (computed once, reused for every variant)."""
+    """Batches and the PyTorch fp32 logits for each (computed once, reused for every variant)."""
 
     batches: list[tuple[np.ndarray, np.ndarray]]
     """(input_ids (B, L), attention_mask (B, L)) int64."""
     reference_logits: list[np.ndarray]
     """(B, num_labels) float32 per batch."""
+    kinds: list[str]
+    """Per batch: one of INPUT_KINDS."""
 
     @property
     def num_samples(self) -> int:
         return sum(len(ids) for ids, _ in self.batches)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.reference_logits[0].shape[1])
+
+
+def random_agreement_floor(min_agreement: float, num_classes: int) -> float:
+    """Lowest argmax agreement on random inputs a quantized graph may have: `min_agreement` for 2 classes,
+    the allowed disagreement growing with log2(num_classes) (each extra class adds decision boundaries near
+    random inputs). 14 classes at min_agreement 0.9: 0.62; a constant-output graph still fails."""
+    allowed = (1.0 - min_agreement) * math.log2(max(num_classes, 2))
+    return max(0.0, 1.0 - allowed)
 
 
 @dataclass(frozen=True)
@@ -47,28 +71,58 @@ class ValidationReport:
     max_abs_diff: float
     max_prob_diff: float
     agreement: float
-    """Fraction of samples whose argmax matches the fp32 PyTorch model."""
+    """Argmax agreement with the fp32 PyTorch model on the random inputs."""
     num_samples: int
+    """Random inputs."""
     atol: float
     min_agreement: float
+    """Required agreement on the inputs that decide (real texts when given, else confident ones)."""
+    confident_agreement: float | None = None
+    num_confident: int = 0
+    real_agreement: float | None = None
+    num_real: int = 0
+    num_classes: int = 2
+
+    @property
+    def decided_by(self) -> str:
+        """Which inputs the quantized-graph criterion reads: "real", "confident" or "random"."""
+        if self.num_real:
+            return "real"
+        return "confident" if self.num_confident else "random"
+
+    @property
+    def primary_agreement(self) -> float:
+        """Agreement on the inputs that decide (see `decided_by`)."""
+        return {"real": self.real_agreement, "confident": self.confident_agreement,
+                "random": self.agreement}[self.decided_by]  # type: ignore[return-value]
+
+    @property
+    def min_random_agreement(self) -> float:
+        return random_agreement_floor(self.min_agreement, self.num_classes)
 
     @property
     def passed(self) -> bool:
         if self.precision == "fp32":
             return self.max_abs_diff <= self.atol
-        return self.agreement >= self.min_agreement
+        return self.primary_agreement >= self.min_agreement and self.agreement >= self.min_random_agreement
 
     def verdict(self) -> str:
-        figures = (f"max |logit diff| {self.max_abs_diff:.2e}, max prob diff {self.max_prob_diff:.2e}, "
-                   f"argmax agreement {100 * self.agreement:.2f}% on {self.num_samples} generated inputs")
+        parts = [f"max |logit diff| {self.max_abs_diff:.2e}", f"max prob diff {self.max_prob_diff:.2e}"]
+        if self.num_real:
+            parts.append(f"argmax agreement {100 * self.real_agreement:.2f}% on {self.num_real} real texts")
+        if self.num_confident:
+            parts.append(f"{100 * self.confident_agreement:.2f}% on {self.num_confident} confident generated inputs")
+        parts.append(f"{100 * self.agreement:.2f}% on {self.num_samples} random inputs")
         if self.precision == "fp32":
             rule = f"atol {self.atol:.0e}"
         else:
-            rule = f"min agreement {100 * self.min_agreement:.1f}%"
-        return f"{self.variant}: {'OK' if self.passed else 'FAILED'} ({figures}; {rule})"
+            rule = (f"min agreement {100 * self.min_agreement:.1f}% on {self.decided_by} inputs, "
+                    f"{100 * self.min_random_agreement:.1f}% on random inputs for {self.num_classes} classes")
+        return f"{self.variant}: {'OK' if self.passed else 'FAILED'} ({', '.join(parts)}; {rule})"
 
     def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "passed": self.passed}
+        return {**asdict(self), "passed": self.passed, "decided_by": self.decided_by,
+                "primary_agreement": self.primary_agreement, "min_random_agreement": self.min_random_agreement}
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -76,13 +130,31 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def make_validation_set(model: Any, space: TokenSpace, input_names: tuple[str, ...], config: ValidationConfig,
-                        max_length: int) -> ValidationSet:
-    """Build the generated inputs and run the PyTorch model on them once."""
+def _reference_logits(model: Any, input_names: tuple[str, ...], batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     import torch
 
+    feeds = {name: torch.from_numpy(value) for name, value in feeds_for(input_names, *batch).items()}
+    with torch.inference_mode():
+        return model(**feeds).logits.float().numpy()
+
+
+def _real_batches(tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 16):
+    for start in range(0, len(texts), batch_size):
+        encoded = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="np")
+        yield encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+
+
+def make_validation_set(model: Any, space: TokenSpace, input_names: tuple[str, ...], config: ValidationConfig,
+                        max_length: int, *, tokenizer: Any = None, real_texts: list[str] | None = None) -> ValidationSet:
+    """Build the inputs (random, confident, and real when `real_texts`) and run the PyTorch model once.
+
+    Args:
+        tokenizer: the model's transformers tokenizer; needed for `real_texts` only.
+        real_texts: texts the user supplied (an eval file); None or empty: generated inputs only.
+    """
     rng = np.random.default_rng(config.seed)
-    batches = []
+    batches: list[tuple[np.ndarray, np.ndarray]] = []
     for batch_size in config.batch_sizes:
         for length in config.seq_lengths:
             for padded in (False, True):
@@ -92,12 +164,27 @@ def make_validation_set(model: Any, space: TokenSpace, input_names: tuple[str, .
         size = min(16, remaining)
         batches.append(random_token_batch(space, rng, size, int(rng.integers(3, max_length + 1)), padded=True))
         remaining -= size
-    reference = []
-    with torch.no_grad():
-        for ids, mask in batches:
-            feeds = {name: torch.from_numpy(value) for name, value in feeds_for(input_names, ids, mask).items()}
-            reference.append(model(**feeds).logits.float().numpy())
-    return ValidationSet(batches=batches, reference_logits=reference)
+    reference = [_reference_logits(model, input_names, batch) for batch in batches]
+    kinds = ["random"] * len(batches)
+
+    # Confident inputs: the most decided of `confident_oversample` candidates per kept one, class-balanced.
+    remaining = config.confident_samples
+    while remaining > 0:
+        size = min(16, remaining)
+        candidates = random_token_batch(space, rng, size * config.confident_oversample,
+                                        int(rng.integers(3, min(max_length, 64) + 1)), padded=True)
+        logits = _reference_logits(model, input_names, candidates)
+        chosen = select_confident(logits, size)
+        batches.append((candidates[0][chosen], candidates[1][chosen]))
+        reference.append(logits[chosen])
+        kinds.append("confident")
+        remaining -= size
+
+    for batch in _real_batches(tokenizer, real_texts or [], max_length):
+        batches.append(batch)
+        reference.append(_reference_logits(model, input_names, batch))
+        kinds.append("real")
+    return ValidationSet(batches=batches, reference_logits=reference, kinds=kinds)
 
 
 def make_session(path: Path, providers: list[str] | None = None, *, threads: int = 0) -> Any:
@@ -109,17 +196,25 @@ def make_session(path: Path, providers: list[str] | None = None, *, threads: int
 
 def validate_graph(session: Any, validation: ValidationSet, input_names: tuple[str, ...], *, variant: str,
                    precision: str, config: ValidationConfig) -> ValidationReport:
-    """Run `session` on the validation set and compare with the PyTorch logits."""
-    max_abs, max_prob, agree, total = 0.0, 0.0, 0, 0
-    for (ids, mask), expected in zip(validation.batches, validation.reference_logits):
+    """Run `session` on the validation set and compare with the PyTorch logits, per kind of input."""
+    max_abs, max_prob = 0.0, 0.0
+    agree = dict.fromkeys(INPUT_KINDS, 0)
+    total = dict.fromkeys(INPUT_KINDS, 0)
+    for (ids, mask), expected, kind in zip(validation.batches, validation.reference_logits, validation.kinds):
         actual = session.run(["logits"], feeds_for(input_names, ids, mask))[0].astype(np.float32)
         max_abs = max(max_abs, float(np.abs(actual - expected).max()))
         max_prob = max(max_prob, float(np.abs(_softmax(actual) - _softmax(expected)).max()))
-        agree += int((actual.argmax(-1) == expected.argmax(-1)).sum())
-        total += len(ids)
+        agree[kind] += int((actual.argmax(-1) == expected.argmax(-1)).sum())
+        total[kind] += len(ids)
+
+    def share(kind: str) -> float | None:
+        return agree[kind] / total[kind] if total[kind] else None
+
     report = ValidationReport(variant=variant, precision=precision, max_abs_diff=max_abs, max_prob_diff=max_prob,
-                              agreement=agree / total, num_samples=total, atol=config.atol,
-                              min_agreement=config.min_agreement)
+                              agreement=share("random") or 0.0, num_samples=total["random"], atol=config.atol,
+                              min_agreement=config.min_agreement, confident_agreement=share("confident"),
+                              num_confident=total["confident"], real_agreement=share("real"), num_real=total["real"],
+                              num_classes=validation.num_classes)
     (logger.info if report.passed else logger.warning)("validation %s", report.verdict())
     return report
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from asdfd.data import label_ids, read_labelled_file
-from asdfd.errors import ConfigError, DataError
+from asdfd.errors import AsdfdError, ConfigError, DataError
 from asdfd.runtime import metrics
 from asdfd.runtime.artifact import locate_onnx
 from asdfd.runtime.bench_models import BenchModel, OnnxModel, PyTorchModel
@@ -167,15 +167,12 @@ def _export_teacher_baseline(teacher: Path, out: Path, *, quantize: str, max_len
     except ImportError as err:
         raise ConfigError(f"teacher ONNX baselines need the exporter ({err}): install asdfd[compress], "
                           "or pass --teacher-onnx '' to skip them") from None
-    export_onnx(teacher, out, ExportConfig(quantize=quantize, max_length=max_length), force=True)
+    # strict: a baseline that falls back to fp32 would be reported under the wrong name.
+    export_onnx(teacher, out, ExportConfig(quantize=quantize, max_length=max_length, strict=True), force=True)
 
 
-def _load_models(config: BenchConfig, threads: int, cache_dir: Path) -> list[BenchModel]:
-    from asdfd.models import read_classifier_config  # torch-free check of the folder, clear errors
-
-    read_classifier_config(config.teacher)
-    for path in config.students:  # fail on a typo before minutes of teacher export
-        locate_onnx(path)
+def _load_models(config: BenchConfig, threads: int, cache_dir: Path, notes: list[str]) -> list[BenchModel]:
+    """The teacher, its ONNX baselines and the students; a baseline that cannot be built is a note, not an error."""
     models: list[BenchModel] = []
     if config.teacher_pytorch:
         models.append(PyTorchModel("teacher PyTorch fp32", config.teacher, threads=threads,
@@ -186,7 +183,13 @@ def _load_models(config: BenchConfig, threads: int, cache_dir: Path) -> list[Ben
             path = cache_dir / f"teacher-{QUANTIZE_NAMES[quantize]}-{fingerprint}.onnx"
             if not path.is_file():
                 logger.info("exporting the teacher baseline (%s) to %s", QUANTIZE_NAMES[quantize], path)
-                _export_teacher_baseline(config.teacher, path, quantize=quantize, max_length=config.max_length)
+                try:
+                    _export_teacher_baseline(config.teacher, path, quantize=quantize, max_length=config.max_length)
+                except AsdfdError as err:
+                    note = f"The teacher ONNX {QUANTIZE_NAMES[quantize]} baseline could not be built, so it is not compared: {err}"
+                    logger.warning("%s", note)
+                    notes.append(note)
+                    continue
             role = "teacher" if not models else "baseline"
             models.append(OnnxModel(f"teacher ONNX {QUANTIZE_NAMES[quantize]}", path, role=role, threads=threads))
     for name, path in zip(_student_names(config.students), config.students):
@@ -375,6 +378,11 @@ def run_bench(config: BenchConfig) -> BenchReport:
     Raises:
         ModelLoadError, DataError, ConfigError: with one-line messages.
     """
+    from asdfd.models import read_classifier_config  # torch-free check of the folder, clear errors
+
+    read_classifier_config(config.teacher)  # before anything is written or exported
+    for path in config.students:  # fail on a typo before minutes of teacher export
+        locate_onnx(path)
     threads = config.threads or _default_threads()
     load_at_start = _load_average()
     others = OtherProcessesMeter()
@@ -390,7 +398,10 @@ def run_bench(config: BenchConfig) -> BenchReport:
     else:
         temporary = cache_dir = Path(tempfile.mkdtemp(prefix="asdfd-bench-"))
     try:
-        models = _load_models(config, threads, cache_dir)
+        models = _load_models(config, threads, cache_dir, notes)
+        if not models or models[0].role != "teacher":
+            raise ConfigError("no teacher reference could be built (see the notes above): keep teacher_pytorch, "
+                              "or give a teacher_onnx that exports")
         reference = models[0]
         for model in models[1:]:
             if model.labels != reference.labels:

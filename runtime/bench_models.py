@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from asdfd.errors import ModelLoadError
+from asdfd.models import LOCAL_ONLY
 from asdfd.runtime.classifier import Classifier
 from asdfd.runtime.encoding import TextEncoder, check_texts
 
@@ -110,7 +111,8 @@ class PyTorchModel(BenchModel):
         self._torch = torch
         self.set_threads(threads)
         try:
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32,
+                                                                            **LOCAL_ONLY)
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"cannot load teacher {model_dir}: {err}") from None
         self.model.eval()
@@ -143,7 +145,7 @@ def _tokenizer_json(model_dir: Path) -> str:
         return text
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, **LOCAL_ONLY)
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"{model_dir} has no tokenizer.json and its tokenizer has no fast version")
     return tokenizer.backend_tokenizer.to_str()

@@ -25,7 +25,7 @@ from asdfd.runtime import Classifier
 
 # Small enough for seconds on a CPU, large enough that every stage really runs.
 TINY_RUN = {
-    "distill": {"steps": 6, "max_seconds": None, "batch_size": 4, "log_every": 2, "eval_every": 3,
+    "distill": {"steps": 6, "max_seconds": None, "batch_size": 4, "log_every": 2, "eval_every": 3, "threads": 1,
                 "checkpoint_every": 3, "heldout_random": 8, "heldout_pseudo": 4, "min_length": 4, "max_length": 10,
                 "guess": {"steps": 2, "pool_size": 8}},
     "export": {"max_length": 32, "validation": {"num_samples": 8, "latency_runs": 2}},

@@ -27,24 +27,32 @@ from asdfd.cli._common import user_errors
               default="teacher-guided", show_default=True, help="int8-static: data-free calibration source.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--exporter", type=click.Choice(["optimum", "torch"]), default="optimum", show_default=True)
+@click.option("--eval-file", type=click.Path(path_type=Path), default=None,
+              help="CSV/TSV of real texts (labels unused): int8/fp16 is judged by agreement on them instead of on "
+                   "confident generated inputs.")
+@click.option("--text-column", default="sentence", show_default=True, help="Text column of --eval-file.")
+@click.option("--strict", is_flag=True,
+              help="Fail when the quantized graph fails validation, instead of trying the next recipe, then fp32.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.pass_context
 def export(ctx: click.Context, model_dir: Path, out: str, quantize: str, optimize: bool, opset: int, max_length: int,
            max_agreement_drop: float, calibration_source: str, calibration_samples: int, exporter: str,
-           as_json: bool, force: bool) -> None:
+           eval_file: Path | None, text_column: str, strict: bool, as_json: bool, force: bool) -> None:
     """Export MODEL_DIR (e.g. the student `compress distill` wrote) to a validated ONNX file.
 
     The .onnx carries labels, tokenizer, max length and provenance, so the runtime classifies raw text
     from that one file. Validation against PyTorch always runs; a failure writes nothing and exits 1.
     """
     with user_errors():
-        from asdfd.export import CalibrationConfig, ExportConfig, export_onnx
+        from asdfd.export import CalibrationConfig, ExportConfig, ValidationConfig, export_onnx
 
         config = ExportConfig(
             quantize=quantize, optimize=optimize, opset=opset, max_length=max_length,  # type: ignore[arg-type]
             max_agreement_drop=max_agreement_drop, exporter=exporter,  # type: ignore[arg-type]
             calibration=CalibrationConfig(source=calibration_source, num_samples=calibration_samples),  # type: ignore[arg-type]
+            validation=ValidationConfig(eval_file=str(eval_file) if eval_file else None, text_column=text_column),
+            strict=strict,
             show_progress=not (ctx.obj or {}).get("quiet", False),
         )
         # `out` stays a str: a trailing "/" selects the folder layout.

@@ -31,7 +31,7 @@ def small_config(**overrides) -> DistillConfig:
     """
     base = DistillConfig(method="asdfd", vocab_prior="uniform", steps=12, batch_size=8, lr=1e-3, max_length=16, heldout_random=64,
                          heldout_pseudo=16, guess=GuessConfig(steps=4, lr=0.05, pool_size=16), eval_every=4,
-                         log_every=2, checkpoint_every=4, show_progress=False, adversarial=AdversarialConfig(every=2))
+                         log_every=2, checkpoint_every=4, show_progress=False, threads=1, adversarial=AdversarialConfig(every=2))
     return dataclasses.replace(base, **overrides)
 
 

@@ -114,15 +114,16 @@ def _sabotaged_quantizer(real):
     return quantize
 
 
-def test_failed_validation_leaves_nothing_and_reports_figures(tiny_teacher_dir, tmp_path, monkeypatch, fast):
+def test_failed_validation_strict_leaves_nothing_and_reports_figures(tiny_teacher_dir, tmp_path, monkeypatch, fast):
     import asdfd.export.quantize as quantize
 
     monkeypatch.setattr(quantize, "quantize_dynamic_int8", _sabotaged_quantizer(quantize.quantize_dynamic_int8))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     # Small and quick: the torch exporter, a few validation inputs (every argmax flips anyway).
-    config = ExportConfig(exporter="torch", show_progress=False,
-                          validation=ValidationConfig(batch_sizes=(4,), seq_lengths=(9,), num_samples=8, latency_runs=2))
+    config = ExportConfig(exporter="torch", show_progress=False, strict=True,
+                          validation=ValidationConfig(batch_sizes=(4,), seq_lengths=(9,), num_samples=8,
+                                                      confident_samples=16, latency_runs=2))
     with pytest.raises(ValidationError, match=r"agreement \d+\.\d+%") as err:
         export_onnx(tiny_teacher_dir, out_dir / "student.onnx", config)
     assert "nothing written" in str(err.value)
@@ -131,9 +132,24 @@ def test_failed_validation_leaves_nothing_and_reports_figures(tiny_teacher_dir, 
         export_onnx(tiny_teacher_dir, out_dir / "student/", config)
     assert list(out_dir.iterdir()) == []
 
-    result = invoke(str(tiny_teacher_dir), "--out", str(out_dir / "student.onnx"))
+    result = invoke(str(tiny_teacher_dir), "--out", str(out_dir / "student.onnx"), "--strict")
     assert result.exit_code == 1 and "FAILED" in result.output and "agreement" in result.output
     assert list(out_dir.iterdir()) == []
+
+
+def test_failed_int8_falls_back_to_next_recipe_then_fp32(tiny_teacher_dir, tmp_path, monkeypatch, fast, caplog):
+    import asdfd.export.quantize as quantize
+
+    monkeypatch.setattr(quantize, "quantize_dynamic_int8", _sabotaged_quantizer(quantize.quantize_dynamic_int8))
+    config = ExportConfig(exporter="torch", show_progress=False, validation=fast)
+    result = export_onnx(tiny_teacher_dir, tmp_path / "student.onnx", config)
+    assert result.variant == "fp32" and len(result.fallbacks) == 2  # the CPU's recipe, then fp32 embeddings
+    assert all("FAILED" in verdict for verdict in result.fallbacks)
+    assert "no int8 recipe validated" in caplog.text
+    assert result.validation["final"]["max_abs_diff"] <= 1e-4
+    from asdfd.runtime import Classifier
+
+    assert Classifier.load(tmp_path / "student.onnx").info.provenance["variant"] == "fp32"  # says what it holds
 
 
 def test_cli_writes_folder_layout_for_trailing_slash(tiny_teacher_dir, tmp_path):

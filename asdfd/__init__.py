@@ -6,29 +6,26 @@ applications that never install torch. Heavy entry points are re-exported lazily
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from asdfd._lazy import lazy_exports
 
 __version__ = "0.2.0"
 
 _LAZY = {
-    "Classifier": "asdfd.runtime",
-    "DistillConfig": "asdfd.compressor",
-    "distill": "asdfd.compressor",
-    "ExportConfig": "asdfd.export",
-    "export_onnx": "asdfd.export",
+    "Classifier": "asdfd.runtime.classifier",
+    "DistillConfig": "asdfd.compressor.config",
+    "distill": "asdfd.compressor.distill",
+    "ExportConfig": "asdfd.export.config",
+    "export_onnx": "asdfd.export.pipeline",
 }
 
 __all__ = ["__version__", *_LAZY]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.compressor import DistillConfig, distill
-    from asdfd.export import ExportConfig, export_onnx
-    from asdfd.runtime import Classifier
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'asdfd' has no attribute {name!r}")
+    from asdfd.compressor.config import DistillConfig
+    from asdfd.compressor.distill import distill
+    from asdfd.export.config import ExportConfig
+    from asdfd.export.pipeline import export_onnx
+    from asdfd.runtime.classifier import Classifier

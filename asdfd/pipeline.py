@@ -34,7 +34,7 @@ from asdfd.export import ExportConfig, export_onnx
 from asdfd.models import read_classifier_config
 from asdfd.runtime import BenchConfig, BenchReport, run_bench
 
-__all__ = ["RunPlan", "RunResult", "plan_run", "run_pipeline", "work_dir_for", "BUDGET_BENCH"]
+__all__ = ["RunPlan", "RunResult", "plan_run", "run_pipeline", "export_artifact", "work_dir_for", "BUDGET_BENCH"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +177,23 @@ def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *
                    export=export_config, bench=bench_config)
 
 
+def export_artifact(model_dir: str | Path, out: str | Path, config: ExportConfig, *, force: bool = False) -> Any:
+    """`export_onnx`, handing it the compressor's decoded pseudo-samples when the config calibrates on them
+    (`calibration.source == "guessed"`): the exporter never imports the compressor itself."""
+    from asdfd.export.calibration import num_calibration_batches
+
+    calibration = config.calibration
+    samples = None
+    if calibration.source == "guessed" and config.quantize in ("int8-static", "auto"):
+        from asdfd.compressor import decode_pseudo_samples
+
+        read_classifier_config(model_dir)  # one-line errors before the compressor loads the folder
+        samples = decode_pseudo_samples(model_dir, num_calibration_batches(calibration) * calibration.batch_size,
+                                        seed=calibration.seed, max_length=min(calibration.seq_length,
+                                                                              config.max_length))
+    return export_onnx(model_dir, out, config, force=force, calibration_samples=samples)
+
+
 def _load_state(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -240,7 +257,7 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
         ran["distill"] = "ran"
         emit({"event": "stage", "stage": "distill", "status": "done", "metrics": result.metrics})
     if not done("export", plan.out):
-        exported = export_onnx(plan.student_dir, plan.out, plan.export, force=True)
+        exported = export_artifact(plan.student_dir, plan.out, plan.export, force=True)
         finish("export", {"validation": exported.validation})
         ran["export"] = "ran"
         emit({"event": "stage", "stage": "export", "status": "done", "validation": exported.validation})

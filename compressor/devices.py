@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from asdfd.errors import ConfigError
-from asdfd.runtime.environment import OtherProcessesMeter
+from asdfd.hardware import OtherProcessesMeter
 
 __all__ = ["Runtime", "resolve_device", "resolve_precision", "autocast_context", "cpu_threads", "setup_runtime",
            "all_reduce_mean"]

@@ -5,8 +5,8 @@ Three calibration sources (`CalibrationConfig.source`):
 - teacher-guided: `oversample` random candidates per kept sample, scored by the fp32 model being
   exported; the most confident ones are kept, balanced over predicted classes. Real sentences put a
   trained classifier in its confident regime, whose activation ranges uniform noise misses. [GUESS]
-- guessed: the compressor's stage-1 guessed embeddings decoded to their nearest tokens
-  (`asdfd.compressor.decode_pseudo_samples`, imported lazily).
+- guessed: the compressor's stage-1 guessed embeddings decoded to their nearest tokens, passed in by the
+  caller (`asdfd.compressor.decode_pseudo_samples`; the exporter never imports the compressor).
 
 Memory stays bounded: batches are produced on demand from (seed, batch index), and `FeedReader`
 exposes `set_range`, so onnxruntime's calibrator collects and merges activation ranges one chunk
@@ -19,7 +19,6 @@ import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,23 +152,22 @@ def select_confident(logits: np.ndarray, size: int) -> np.ndarray:
 
 
 class GuessedTokens(CalibrationSource):
-    """The compressor's decoded pseudo-samples (stage-1 embedding guessing), sliced into batches."""
+    """Given token sequences (the compressor's decoded pseudo-samples), sliced into batches.
+
+    The exporter does not import the compressor (they are siblings in the package graph): the caller
+    passes the samples, e.g. `asdfd.compressor.decode_pseudo_samples(model_dir, n)`; `compress export
+    --calibration guessed` and `compress run` do.
+    """
 
     name = "guessed"
 
-    def __init__(self, model_dir: Path, config: CalibrationConfig, num_batches: int, seq_length: int) -> None:
+    def __init__(self, samples: tuple[np.ndarray, np.ndarray], config: CalibrationConfig, num_batches: int) -> None:
         super().__init__(num_batches)
-        try:
-            from asdfd.compressor import decode_pseudo_samples
-        except ImportError:
-            raise ConfigError("calibration source 'guessed' needs asdfd.compressor.decode_pseudo_samples, which this "
-                              "install lacks: use --calibration teacher-guided or random") from None
-        total = num_batches * config.batch_size
-        ids, mask = decode_pseudo_samples(model_dir, total, seed=config.seed, max_length=seq_length)
-        self.input_ids = np.asarray(ids, dtype=np.int64)
-        self.attention_mask = np.asarray(mask, dtype=np.int64)
+        self.input_ids = np.asarray(samples[0], dtype=np.int64)
+        self.attention_mask = np.asarray(samples[1], dtype=np.int64)
         if self.input_ids.shape != self.attention_mask.shape or self.input_ids.ndim != 2 or len(self.input_ids) == 0:
-            raise ConfigError(f"decode_pseudo_samples returned shapes {self.input_ids.shape}/{self.attention_mask.shape}")
+            raise ConfigError(f"guessed calibration samples have shapes {self.input_ids.shape} and "
+                              f"{self.attention_mask.shape}: expected two equal (N, L) arrays, N >= 1")
         self.batch_size = config.batch_size
 
     def batch(self, index: int) -> Batch:
@@ -218,13 +216,22 @@ def num_calibration_batches(config: CalibrationConfig) -> int:
     return math.ceil(batches / config.chunk_batches) * config.chunk_batches
 
 
-def make_calibration_source(config: CalibrationConfig, *, space: TokenSpace, model_dir: Path, max_length: int,
-                            fp32_session: Any, input_names: tuple[str, ...]) -> CalibrationSource:
-    """The configured source, producing `num_calibration_batches(config)` batches."""
+def make_calibration_source(config: CalibrationConfig, *, space: TokenSpace, max_length: int, fp32_session: Any,
+                            input_names: tuple[str, ...],
+                            samples: tuple[np.ndarray, np.ndarray] | None = None) -> CalibrationSource:
+    """The configured source, producing `num_calibration_batches(config)` batches.
+
+    Args:
+        samples: (input_ids, attention_mask) for the "guessed" source.
+    """
     num_batches = num_calibration_batches(config)
     seq_length = min(config.seq_length, max_length)
     if config.source == "random":
         return RandomTokens(space, config, num_batches, seq_length)
     if config.source == "teacher-guided":
         return TeacherGuidedTokens(space, config, num_batches, seq_length, fp32_session, input_names)
-    return GuessedTokens(model_dir, config, num_batches, seq_length)
+    if samples is None:
+        raise ConfigError("calibration source 'guessed' needs the compressor's decoded samples: pass "
+                          "calibration_samples=asdfd.compressor.decode_pseudo_samples(...) to export_onnx (compress "
+                          "export does), or use --calibration teacher-guided")
+    return GuessedTokens(samples, config, num_batches)

@@ -13,17 +13,14 @@ import hashlib
 import json
 import shutil
 from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 from asdfd.runtime import metadata as keys
 
-__all__ = ["hash_model_folder", "package_versions", "tokenizer_json_text", "build_metadata", "embed_metadata",
+__all__ = ["hash_model_folder", "tokenizer_json_text", "build_metadata", "embed_metadata",
            "read_metadata", "write_folder_layout"]
 
-_VERSIONED = ("asdfd", "torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "onnxscript",
-              "tokenizers", "numpy")
 
 
 def hash_model_folder(model_dir: Path) -> str:
@@ -35,16 +32,6 @@ def hash_model_folder(model_dir: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in _VERSIONED:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def tokenizer_json_text(tokenizer: Any, max_length: int) -> str:

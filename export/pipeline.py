@@ -129,11 +129,13 @@ def _size_mb(path: Path) -> float:
 class _Exporter:
     """One export run: holds the loaded model, the validation set and the scratch folder."""
 
-    def __init__(self, model_dir: Path, config: ExportConfig, scratch: Path) -> None:
+    def __init__(self, model_dir: Path, config: ExportConfig, scratch: Path,
+                 calibration_samples: tuple[Any, Any] | None = None) -> None:
         from asdfd.export.calibration import TokenSpace
         from asdfd.export.onnx import load_torch_classifier
 
         self.model_dir, self.config, self.scratch = model_dir, config, scratch
+        self.calibration_samples = calibration_samples
         self.hf_config = read_classifier_config(model_dir)
         limit = _max_positions(self.hf_config)
         self.max_length = min(config.max_length, limit)
@@ -248,9 +250,9 @@ class _Exporter:
         from asdfd.export.validate import make_session
 
         calibration = self.config.calibration
-        source = make_calibration_source(calibration, space=self.space, model_dir=self.model_dir,
-                                         max_length=self.max_length, fp32_session=make_session(self.fp32_path),
-                                         input_names=self.input_names)
+        source = make_calibration_source(calibration, space=self.space, max_length=self.max_length,
+                                         fp32_session=make_session(self.fp32_path), input_names=self.input_names,
+                                         samples=self.calibration_samples)
         progress = tqdm(total=source.num_batches, desc=f"calibration ({source.name})", unit="batch",
                         disable=not self.config.show_progress, leave=False)
         logger.info("calibrating on %d generated batches of %d (%s), %d batches in memory at a time",
@@ -338,7 +340,7 @@ class _Exporter:
 
 
 def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], config: ExportConfig = ExportConfig(),
-                *, force: bool = False) -> ExportResult:
+                *, force: bool = False, calibration_samples: tuple[Any, Any] | None = None) -> ExportResult:
     """Export a Hugging Face sequence classifier folder to a validated, self-contained ONNX artifact.
 
     Args:
@@ -347,6 +349,8 @@ def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], 
             model.onnx, config.json and tokenizer files, loadable by Optimum and the runtime.
         config: what to do (quantization, optimization, validation); see `ExportConfig`.
         force: overwrite an existing `out`.
+        calibration_samples: (input_ids, attention_mask) int arrays for `--calibration guessed`, e.g. from
+            `asdfd.compressor.decode_pseudo_samples(model_dir, n)` (the exporter does not import the compressor).
 
     Returns:
         ExportResult with the written path and the validation figures.
@@ -371,12 +375,13 @@ def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], 
 
     from asdfd.export.cpu import detect_cpu_features
     from asdfd.export.optimize import audit_fusions
-    from asdfd.export.package import (build_metadata, embed_metadata, hash_model_folder, package_versions,
-                                      tokenizer_json_text, write_folder_layout)
+    from asdfd.export.package import (build_metadata, embed_metadata, hash_model_folder, tokenizer_json_text,
+                                      write_folder_layout)
+    from asdfd.hardware import package_versions
 
     with tempfile.TemporaryDirectory(prefix="asdfd-export-") as scratch_name:
         scratch = Path(scratch_name)
-        run = _Exporter(model_dir, config, scratch)
+        run = _Exporter(model_dir, config, scratch, calibration_samples)
         run.export_fp32()
         run.optimize()
         final_path, variant, report = run.quantize()

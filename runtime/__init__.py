@@ -1,7 +1,7 @@
-"""asdfd.runtime: run and benchmark exported students. Needs only onnxruntime, numpy and tokenizers.
+"""asdfd.runtime: run exported students. Needs only onnxruntime, numpy and tokenizers.
 
-`pip install asdfd` (the base install) is enough for `Classifier`; the benchmark's PyTorch teacher
-and baselines need the `compress` extra and import torch only when they are measured.
+`pip install asdfd` (the base install) is enough for `Classifier`. The benchmark (`asdfd.runtime.bench`)
+is a separate part, loaded only when one of its names is used: it needs the `compress` extra.
 
 Example:
     >>> from asdfd.runtime import Classifier
@@ -12,10 +12,16 @@ Example:
 
 from __future__ import annotations
 
-from asdfd.runtime.artifact import ArtifactInfo
-from asdfd.runtime.bench import BenchConfig, run_bench
-from asdfd.runtime.classifier import Classifier, Prediction
-from asdfd.runtime.latency import LatencyStats
-from asdfd.runtime.report import BenchReport
+from typing import TYPE_CHECKING
 
-__all__ = ["Classifier", "Prediction", "ArtifactInfo", "BenchConfig", "run_bench", "BenchReport", "LatencyStats"]
+from asdfd._lazy import lazy_exports
+from asdfd.runtime.artifact import ArtifactInfo
+from asdfd.runtime.classifier import Classifier, Prediction
+
+_BENCH = {name: "asdfd.runtime.bench" for name in ("BenchConfig", "run_bench", "BenchReport", "LatencyStats")}
+
+__all__ = ["Classifier", "Prediction", "ArtifactInfo", *_BENCH]
+__getattr__, __dir__ = lazy_exports(__name__, _BENCH)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from asdfd.runtime.bench import BenchConfig, BenchReport, LatencyStats, run_bench

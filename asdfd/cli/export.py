@@ -45,7 +45,8 @@ def export(ctx: click.Context, model_dir: Path, out: str, quantize: str, optimiz
     from that one file. Validation against PyTorch always runs; a failure writes nothing and exits 1.
     """
     with user_errors():
-        from asdfd.export import CalibrationConfig, ExportConfig, ValidationConfig, export_onnx
+        from asdfd.export import CalibrationConfig, ExportConfig, ValidationConfig
+        from asdfd.pipeline import export_artifact
 
         config = ExportConfig(
             quantize=quantize, optimize=optimize, opset=opset, max_length=max_length,  # type: ignore[arg-type]
@@ -56,7 +57,7 @@ def export(ctx: click.Context, model_dir: Path, out: str, quantize: str, optimiz
             show_progress=not (ctx.obj or {}).get("quiet", False),
         )
         # `out` stays a str: a trailing "/" selects the folder layout.
-        result = export_onnx(model_dir, out, config, force=force)
+        result = export_artifact(model_dir, out, config, force=force)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
     else:

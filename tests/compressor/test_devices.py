@@ -37,7 +37,7 @@ def test_cpu_threads_honours_a_request_and_never_exceeds_the_default():
 
 def test_cpu_threads_leaves_the_cores_other_processes_use(monkeypatch):
     from asdfd.compressor.devices import cpu_threads
-    from asdfd.runtime.environment import OtherProcessesMeter
+    from asdfd.hardware import OtherProcessesMeter
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     monkeypatch.setattr("os.cpu_count", lambda: 4)

@@ -8,8 +8,8 @@ from transformers import AutoTokenizer
 
 from asdfd.errors import ConfigError
 from asdfd.export.calibration import (FeedReader, GuessedTokens, RandomTokens, TeacherGuidedTokens, TokenSpace,
-                                      num_calibration_batches, random_token_batch)
-from asdfd.export.config import CalibrationConfig, static_preset
+                                      make_calibration_source, num_calibration_batches, random_token_batch)
+from asdfd.export.config import CalibrationConfig, ValidationConfig, static_preset
 from asdfd.export.quantize import preprocess_for_quantization, quantize_static_int8
 
 
@@ -54,21 +54,17 @@ def test_teacher_guided_source_balances_classes_and_prefers_confident(space):
     assert np.abs(ids[:, 2]).mean() >= np.abs(candidates[:, 2]).mean()
 
 
-def test_guessed_source_uses_the_compressor_or_says_it_is_missing(monkeypatch, space, tmp_path):
-    import asdfd.compressor as compressor
-
-    monkeypatch.delattr(compressor, "decode_pseudo_samples", raising=False)
+def test_guessed_source_needs_samples_from_the_caller(space):
+    config = CalibrationConfig(source="guessed", batch_size=4)
     with pytest.raises(ConfigError, match="guessed"):
-        GuessedTokens(tmp_path, CalibrationConfig(source="guessed"), 2, 8)
-
-    def fake(teacher_dir, num_samples, *, seed=0, max_length=32):
-        ids, mask = random_token_batch(space, np.random.default_rng(seed), num_samples, max_length)
-        return ids, mask
-
-    monkeypatch.setattr(compressor, "decode_pseudo_samples", fake, raising=False)
-    source = GuessedTokens(tmp_path, CalibrationConfig(source="guessed", batch_size=4), 3, 8)
-    ids, mask = source.batch(2)
+        make_calibration_source(config, space=space, max_length=8, fp32_session=None, input_names=("input_ids",))
+    samples = random_token_batch(space, np.random.default_rng(0), 6, 8)
+    source = make_calibration_source(config, space=space, max_length=8, fp32_session=None,
+                                     input_names=("input_ids",), samples=samples)
+    ids, mask = source.batch(2)  # rows wrap around the 6 samples
     assert ids.shape == (4, 8) and mask.dtype == np.int64
+    with pytest.raises(ConfigError, match="shapes"):
+        GuessedTokens((samples[0], samples[1][:, :3]), config, 2)
 
 
 def test_calibration_holds_one_chunk_at_a_time(fp32_export, tmp_path, monkeypatch, space):
@@ -105,14 +101,20 @@ def test_calibration_holds_one_chunk_at_a_time(fp32_export, tmp_path, monkeypatc
     assert (tmp_path / "s.onnx").is_file()
 
 
-def test_guessed_source_with_the_real_compressor(tiny_teacher_dir):
-    compressor = pytest.importorskip("asdfd.compressor")
-    if not hasattr(compressor, "decode_pseudo_samples"):
-        pytest.skip("asdfd.compressor.decode_pseudo_samples not available yet")
-    source = GuessedTokens(tiny_teacher_dir, CalibrationConfig(source="guessed", batch_size=4), 2, 12)
-    ids, mask = source.batch(1)
+def test_guessed_source_with_the_real_compressor(tiny_teacher_dir, tmp_path):
+    """`compress export --calibration guessed` decodes the compressor's pseudo-samples and calibrates on them."""
+    from asdfd.compressor import decode_pseudo_samples
+    from asdfd.export import ExportConfig
+    from asdfd.pipeline import export_artifact
+
+    ids, mask = decode_pseudo_samples(tiny_teacher_dir, 4, max_length=12)
     assert ids.shape == mask.shape == (4, 12) and ids.dtype == np.int64
     assert (mask.sum(1) >= 3).all() and (ids[:, 0] == 2).all()  # [CLS] first
+    config = ExportConfig(quantize="int8-static", show_progress=False, optimize=False,
+                          calibration=CalibrationConfig(source="guessed", num_samples=8, batch_size=4, seq_length=12),
+                          validation=ValidationConfig(num_samples=8, confident_samples=8, latency_runs=2))
+    result = export_artifact(tiny_teacher_dir, tmp_path / "g.onnx", config)
+    assert result.path.is_file()
 
 
 def test_histogram_calibration_on_teacher_guided_batches(fp32_export, tmp_path, space):

@@ -14,7 +14,7 @@ from asdfd.export.quantize import auto_candidates
 
 def features(**flags) -> CpuFeatures:
     base = dict(machine="x86_64", model="test", avx2=True, avx512f=False, avx512_vnni=False, avx_vnni=False,
-                amx=False, arm_dotprod=False, source="test")
+                amx=False, avx512_bf16=False, amx_bf16=False, arm_dotprod=False, arm_bf16=False, source="test")
     return CpuFeatures(**{**base, **flags})
 
 
@@ -59,3 +59,13 @@ def test_auto_candidates_try_reduce_range_only_without_vnni():
 def test_detect_cpu_features_reads_this_machine():
     found = detect_cpu_features()
     assert found.machine and found.preset_family in ("avx2", "avx512_vnni", "arm64")
+
+
+def test_features_from_flags_choose_kernels_by_cpu_not_by_machine():
+    from asdfd.hardware import features_from_flags
+
+    amd = features_from_flags({"avx2", "fma"}, machine="x86_64", model="AMD", source="test")
+    xeon = features_from_flags({"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"},
+                               machine="x86_64", model="Xeon", source="test")
+    assert (amd.preset_family, amd.has_bf16_matmul) == ("avx2", False)
+    assert (xeon.preset_family, xeon.has_bf16_matmul) == ("avx512_vnni", True)

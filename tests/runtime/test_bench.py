@@ -173,7 +173,7 @@ def test_unlabelled_eval_file_gives_agreement_without_accuracy(tmp_path, tiny_te
 
 
 def test_busy_machine_note_reads_other_processes_cpu():
-    from asdfd.runtime.bench import _busy_machine_note
+    from asdfd.runtime.bench.runner import _busy_machine_note
 
     assert _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 0.1}) is None
     assert "1.60 of 2 cores" in _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 1.6})
@@ -181,7 +181,7 @@ def test_busy_machine_note_reads_other_processes_cpu():
 
 
 def test_other_processes_meter_subtracts_our_own_cpu_time(monkeypatch):
-    from asdfd.runtime.environment import OtherProcessesMeter
+    from asdfd.hardware import OtherProcessesMeter
 
     live = OtherProcessesMeter()  # the real psutil reading: present and non-negative
     time.sleep(0.05)
@@ -210,7 +210,7 @@ class _RecordingModel:
 
 
 def test_throughput_chunks_pause_and_saturated_chunks_match_single_stream(monkeypatch):
-    from asdfd.runtime import bench
+    from asdfd.runtime.bench import runner as bench
 
     slept: list[float] = []
     monkeypatch.setattr(bench.time, "sleep", lambda seconds: slept.append(seconds))

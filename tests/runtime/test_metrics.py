@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from asdfd.runtime import metrics
-from asdfd.runtime.latency import LatencyStats, measure_interleaved, summarize_latencies
+from asdfd.runtime.bench.latency import LatencyStats, measure_interleaved, summarize_latencies
 
 
 def test_accuracy_agreement_confusion_on_known_arrays():

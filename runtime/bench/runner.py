@@ -27,10 +27,11 @@ from asdfd.data import label_ids, read_labelled_file
 from asdfd.errors import AsdfdError, ConfigError, DataError
 from asdfd.runtime import metrics
 from asdfd.runtime.artifact import locate_onnx
-from asdfd.runtime.bench_models import BenchModel, OnnxModel, PyTorchModel
-from asdfd.runtime.environment import OtherProcessesMeter, describe_environment
-from asdfd.runtime.latency import IDLE_PAUSE_S, measure_interleaved
-from asdfd.runtime.report import BenchReport
+from asdfd.runtime.bench.models import BenchModel, OnnxModel, PyTorchModel
+from asdfd.hardware import OtherProcessesMeter, default_threads
+from asdfd.runtime.bench.environment import describe_environment
+from asdfd.runtime.bench.latency import IDLE_PAUSE_S, measure_interleaved
+from asdfd.runtime.bench.report import BenchReport
 
 __all__ = ["BenchConfig", "run_bench", "QUANTIZE_NAMES"]
 
@@ -110,17 +111,6 @@ class BenchConfig:
             raise ConfigError("max_length must be >= 3; throughput_batch_size and saturation_texts >= 1")
         if not self.teacher_pytorch and not self.teacher_onnx:
             raise ConfigError("nothing to use as the teacher reference: keep teacher_pytorch or an ONNX baseline")
-
-
-def _default_threads() -> int:
-    try:
-        import psutil
-
-        physical = psutil.cpu_count(logical=False)
-    except ImportError:
-        physical = None
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(physical or usable, usable))
 
 
 def _load_average() -> float | None:
@@ -383,7 +373,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
     read_classifier_config(config.teacher)  # before anything is written or exported
     for path in config.students:  # fail on a typo before minutes of teacher export
         locate_onnx(path)
-    threads = config.threads or _default_threads()
+    threads = config.threads or default_threads()
     load_at_start = _load_average()
     others = OtherProcessesMeter()
     data = None

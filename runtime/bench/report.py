@@ -185,7 +185,7 @@ class BenchReport:
     def write(self, out_dir: Path) -> dict[str, Path]:
         """Write report.json, report.md and latency.png into `out_dir` (atomically each)."""
         from asdfd._io import atomic_file, write_json_atomic
-        from asdfd.runtime.plot import plot_report
+        from asdfd.runtime.bench.plot import plot_report
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

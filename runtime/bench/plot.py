@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.runtime.report import BenchReport
+    from asdfd.runtime.bench.report import BenchReport
 
 __all__ = ["plot_report"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from asdfd.errors import ConfigError
 
-__all__ = ["load_config_file", "apply_overrides", "config_to_dict"]
+__all__ = ["load_config_file", "apply_overrides", "config_to_dict", "merge_options"]
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -24,7 +25,12 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    if path.stat().st_size > 16 << 20:
+        raise ConfigError(f"config file {path} is larger than 16 MiB: is it a config file?")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.start}): save it as UTF-8") from None
     import yaml  # JSON is a subset of YAML 1.2 in practice, but json gives clearer errors for .json files
 
     try:
@@ -38,28 +44,75 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is tuple:
+        return f"a list of {_type_name(typing.get_args(annotation)[0])}"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path"}
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Convert JSON/YAML scalars and lists to the field's declared type where that is unambiguous."""
+    """Convert a YAML/JSON/command-line value to the field's declared type, or raise a one-line ConfigError.
+
+    Numbers written the usual ways are numbers ("3e-4", which PyYAML reads as a string, included); a
+    whole float is an integer where one is expected; "1,8,32" is a list.
+    """
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in typing.get_args(annotation):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
             return None
-        for option in typing.get_args(annotation):
+        for option in options:
             if option is type(None):
                 continue
             try:
                 return _coerce(value, option, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: {value!r} does not fit {annotation}")
-    if origin is tuple and isinstance(value, (list, tuple)):
-        return tuple(value)
-    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if annotation in (int, str, bool) and not isinstance(value, annotation):
-        raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
-    if annotation is int and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected int, got {value!r}")
+        expected = " or ".join(_type_name(o) if o is not type(None) else "null" for o in options)
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
+    if origin is typing.Literal:
+        if value in typing.get_args(annotation):
+            return value
+        raise ConfigError(f"{where}: expected {_type_name(annotation)}, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected {_type_name(annotation)}, got {value!r}")
+        item = typing.get_args(annotation)[0]
+        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation in (int, float):
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip()) if annotation is float or not value.strip().lstrip("+-").isdigit() \
+                    else int(value.strip())
+            except ValueError:
+                raise ConfigError(f"{where}: expected {_type_name(annotation)}, got {value!r}") from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ConfigError(f"{where}: expected {_type_name(annotation)}, got {value!r}")
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        if annotation is float:
+            return float(number)
+        if isinstance(number, float) and not number.is_integer():
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return int(number)
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if annotation is Path:
+        if isinstance(value, (str, Path)) and str(value):
+            return Path(value)
+        raise ConfigError(f"{where}: expected a path, got {value!r}")
     return value
 
 
@@ -67,24 +120,44 @@ def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str = "") 
     """Return `config` (a dataclass instance) with `overrides` applied, recursing into nested dataclasses.
 
     Raises:
-        ConfigError: an unknown key (the message lists the valid ones) or a value of the wrong type.
+        ConfigError: an unknown key (the message lists the valid ones), a value of the wrong type, or a value
+            the config rejects; each names the key.
     """
     if not isinstance(overrides, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {overrides!r}")
+        raise ConfigError(f"{where or 'config'}: expected a mapping of option names to values, got {overrides!r}")
     fields = {f.name: f for f in dataclasses.fields(config)}
     hints = typing.get_type_hints(type(config))
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
-        name = key.replace("-", "_")
+        name = str(key).replace("-", "_")
         path = f"{where}.{name}" if where else name
         if name not in fields:
             raise ConfigError(f"unknown option {path!r}; valid: {', '.join(sorted(fields))}")
         current = getattr(config, name)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: expected a mapping of {type(current).__name__} fields, got {value!r}")
             changes[name] = apply_overrides(current, value, where=path)
         else:
             changes[name] = _coerce(value, hints.get(name, Any), path)
-    return dataclasses.replace(config, **changes) if changes else config
+    if not changes:
+        return config
+    try:
+        return dataclasses.replace(config, **changes)
+    except ConfigError as err:
+        message = str(err)
+        named = where and not message.startswith(where)
+        raise ConfigError(f"{where}: {message}" if named else message) from None
+
+
+def merge_options(target: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `update` into `target` (in place) and return it: sections merge, other values replace."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_options(target[key], value)
+        else:
+            target[key] = value
+    return target
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def _flags_from_proc() -> tuple[set[str], str] | None:
 
 def _flags_from_py_cpuinfo() -> tuple[set[str], str] | None:
     try:
-        import cpuinfo  # py-cpuinfo: slower (~1 s, spawns a process), but works on macOS/Windows
+        import cpuinfo  # py-cpuinfo: slower (spawns a process), but works on macOS/Windows
     except ImportError:
         return None
     try:

@@ -28,7 +28,7 @@ from typing import Any
 from asdfd._io import write_json_atomic
 from asdfd.compressor import DistillConfig, distill
 from asdfd.compressor.config import RUNTIME_ONLY_FIELDS
-from asdfd.config_file import apply_overrides, config_to_dict
+from asdfd.config_file import apply_overrides, config_to_dict, merge_options
 from asdfd.errors import ConfigError, OutputExistsError
 from asdfd.export import ExportConfig, export_onnx
 from asdfd.models import read_classifier_config
@@ -48,6 +48,8 @@ BUDGET_BENCH: dict[str, dict[str, Any]] = {
 TOP_LEVEL_KEYS = {"teacher", "out", "budget", "eval_file", "text_column", "label_column", "device", "quantize", "seed",
                   "distill", "export", "bench"}
 """Keys a run config file may hold; `distill`, `export`, `bench` sections mirror the API's configs."""
+
+PATH_KEYS = {"teacher", "out", "eval_file"}
 
 BENCH_FIELDS_SET_BY_RUN = ("teacher", "students", "out", "eval_file")
 
@@ -136,8 +138,13 @@ def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *
             raise ConfigError(f"unknown option(s) {sorted(unknown)} in run config; valid: {sorted(TOP_LEVEL_KEYS)}")
         for key, value in source.items():
             if key in ("distill", "export", "bench"):
-                merged.setdefault(key, {}).update(value or {})
+                if value is not None and not isinstance(value, dict):
+                    raise ConfigError(f"{key}: expected a mapping of {key} options, got {value!r}")
+                merge_options(merged.setdefault(key, {}), value or {})
             elif value is not None:
+                if key in PATH_KEYS | {"budget", "text_column", "label_column", "device", "quantize"} \
+                        and not isinstance(value, (str, Path)):
+                    raise ConfigError(f"{key}: expected a string, got {value!r}")
                 merged[key] = value
     teacher = teacher or merged.get("teacher")
     out = out or merged.get("out")

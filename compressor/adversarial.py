@@ -1,6 +1,8 @@
 """Stage 2's max step: make pseudo embeddings harder for the student while the teacher stays confident.
 
-    L_E = CE(T(E), y) − λ_adv · L_ss(S, E) − β · D(T(E), S(E))          (ASDFD.md, stage 2)
+    L_E = CE(T(E), y) − λ_adv · L_ss(S, E) − β · D(T(E), S(E))
+
+(docs/method.md, section 'Stage 2: adversarial self-supervised distillation').
 
 E is updated by Adam on L_E (only free positions move); the student and teacher weights are untouched
 (gradients are taken with respect to E alone). The caller writes the result back into the pool, so the

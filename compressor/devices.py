@@ -70,10 +70,10 @@ class Runtime:
 def cpu_threads(requested: int | None) -> int:
     """Threads for CPU work: `requested`, else torch's default lowered to the cores other processes leave idle.
 
-    Measured on the project's 2-core machine with two other jobs running (load average ~5): one thread ran
-    distillation steps 2.7x faster than two, because oversubscribed threads wait on each other. Busy cores are
-    sampled over half a second (other processes only), not read from the 1-min load average: that lags, so right after `make demo`
-    built the teacher it made the distiller run on one thread of an idle machine (half the steps).
+    On a small machine that other jobs keep busy, fewer threads run distillation steps faster than one per core,
+    because oversubscribed threads wait on each other. Busy cores are sampled over half a second (other processes
+    only), not read from the 1-min load average: that lags, so right after `make demo` built the teacher it made the
+    distiller run on one thread of an idle machine (fewer steps in the same budget).
     """
     if requested:
         return requested

@@ -1,8 +1,9 @@
 """Diagnostics that tell whether synthesis is healthy, and the information-only real-text evaluation.
 
-Measured on the SST-2 teacher (ASDFD.md): agreement with the teacher on held-out random-token inputs
-tracked real accuracy and flagged the collapse of naive stage 1; agreement on pseudo samples did not
-(the student agreed on 100% of them while calling most real sentences positive). So both are logged,
+Agreement with the teacher on held-out random-token inputs tracked real accuracy and flagged the collapse
+of naive stage 1; agreement on pseudo samples did not (the student agreed on nearly all of them while calling
+most real sentences positive; measured on SST-2 teachers: docs/method.md, section 'Measured here', and
+docs/distill_results.md, section 'What the numbers say'). So both are logged,
 with the class balance of teacher and student predictions, the norm of guessed rows relative to real
 token embeddings (drift), and how many positions changed their nearest token during guessing.
 """

@@ -2,9 +2,9 @@
 
 Pseudo embeddings E (B, L, d) start from random tokens' embeddings and are optimised with Adam so the
 teacher gives them target labels: L_guess(E) = CE(T(E), y) [+ μ · distance to the nearest token].
-Only the free positions move; [CLS] and [SEP] keep the teacher's embeddings. Our fixes (measured in
-ASDFD.md, each a switch in `GuessConfig`): targets at the teacher's base rate, label smoothing and a
-stop confidence against over-confident samples, and row renormalisation against norm drift.
+Only the free positions move; [CLS] and [SEP] keep the teacher's embeddings. Our fixes (measured:
+docs/method.md, section 'Measured here'; each a switch in `GuessConfig`): targets at the teacher's base rate,
+label smoothing and a stop confidence against over-confident samples, and row renormalisation against norm drift.
 """
 
 from __future__ import annotations

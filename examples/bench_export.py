@@ -70,7 +70,7 @@ def variants(cpu_preset_dynamic, cpu_preset_static, include_guessed: bool) -> li
                   ExportConfig(quantize="int8-static", preset=static_preset(
                       reduce_range=cpu_preset_static.reduce_range, calibration_method="percentile"), **base)))
     items.append(("auto (fastest within 0.5 point)", ExportConfig(quantize="auto", **base)))
-    # Generated inputs overstate real-data disagreement about 2-3x (see docs/export_results.md).
+    # Generated inputs overstate real-data disagreement (measured: docs/export_results.md, section 'Findings').
     items.append(("auto (3-point budget)", ExportConfig(quantize="auto", max_agreement_drop=3.0, **base)))
     return items
 

@@ -45,7 +45,8 @@ class QuantizationPreset:
     """Static only: QOperator writes QLinearMatMul directly; QDQ leaves fusion to the session."""
     quantize_embeddings: bool = True
     """Quantize the word-embedding table (Gather / EmbedLayerNormalization): half of MiniLM's weights.
-    False keeps embeddings in fp32: a much larger file, sometimes a little more accurate."""
+    False keeps embeddings in fp32: a much larger file, sometimes a little more accurate (measured:
+    docs/export_results.md, section 'Findings')."""
     quantize_attention: bool = True
     """Quantize the fused Attention's QKV weights (QAttention, dynamic). Static mode has no static
     QAttention, so it adds a dynamic pass for these nodes only (a hybrid graph)."""
@@ -54,8 +55,9 @@ class QuantizationPreset:
     dynamic_nodes: tuple[str, ...] = (r"layer\.\d+/output/dense/", r"ffn/lin2/")
     """Static only: regexes of MatMul node names quantized dynamically instead of with static scales.
     Default: each layer's FFN output projection (BERT/RoBERTa `output.dense`, DistilBERT `ffn.lin2`),
-    whose input, the GELU output, is heavy-tailed; on the SST-2 MiniLM teacher this lifted argmax
-    agreement with fp32 from 96.2% to 97.9% at the same size. () makes every MatMul static."""
+    whose input, the GELU output, is heavy-tailed, so a static per-tensor scale clips it; on the SST-2 MiniLM
+    teacher this made argmax agreement with fp32 clearly higher than all-static at the same size (measured:
+    docs/export_results.md, section 'Findings'). () makes every MatMul static."""
     calibration_method: Literal["minmax", "percentile", "entropy"] = "minmax"
     """Static only: how activation ranges are computed from the (streamed) calibration batches."""
 
@@ -133,6 +135,7 @@ class CalibrationConfig:
     num_samples: int = 256
     """Calibration sequences (rounded up to whole chunks)."""
     batch_size: int = 16
+    """Sequences per calibration batch."""
     seq_length: int = 48
     """Longest generated sequence; each sample gets a random length up to this (capped at max_length)."""
     chunk_batches: int = 4
@@ -141,6 +144,7 @@ class CalibrationConfig:
     oversample: int = 4
     """teacher-guided: candidates scored per kept sample."""
     seed: int = 0
+    """Seeds the generated calibration inputs."""
 
     def __post_init__(self) -> None:
         if self.source not in CALIBRATION_SOURCES:
@@ -163,6 +167,7 @@ class ValidationConfig:
     texts when `eval_file` is given, else confident generated ones). Random inputs get a floor that loosens
     with the number of classes (`asdfd.export.validate.random_agreement_floor`)."""
     batch_sizes: tuple[int, ...] = (1, 3)
+    """Batch sizes of the shape grid."""
     seq_lengths: tuple[int, ...] = (5, 17)
     """Shape grid checked with and without padding (lengths are capped at max_length)."""
     num_samples: int = 64
@@ -185,6 +190,7 @@ class ValidationConfig:
     latency_runs: int = 20
     """Timed runs when a latency decides something (optimization kept?, --quantize auto)."""
     seed: int = 1234
+    """Seeds the generated validation inputs."""
 
     def __post_init__(self) -> None:
         if not self.atol > 0:
@@ -229,6 +235,7 @@ class ExportConfig:
     """Fail when the quantized graph fails validation. False: try the next int8 recipe, then keep fp32, with a
     warning (the artifact's variant says what it holds)."""
     show_progress: bool = True
+    """Progress bars on the terminal."""
 
     def __post_init__(self) -> None:
         if self.quantize not in QUANTIZE_CHOICES:

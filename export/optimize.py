@@ -3,13 +3,14 @@
 `optimize_model(..., model_type="bert", opt_level=0)` applies only the Python pattern fusions
 (EmbedLayerNormalization, Attention, (Bias)Gelu, and SkipLayerNormalization for CUDA) and no
 hardware-specific session optimizations, so the file stays portable across CPUs. DistilBERT and RoBERTa
-use the same BERT fusions. Unfused attention is a silent 1.5-3x latency loss, hence the audit and its warning.
+use the same BERT fusions. Unfused attention is a silent latency loss, hence the audit and its warning.
 
 Residual Add + LayerNormalization is *not* fused into SkipLayerNormalization for CPU graphs: onnxruntime's
-CPU kernel for it is a scalar loop with a division per element, 4x slower than the standard
-LayerNormalization kernel after the Adds (onnxruntime 1.32, 2 threads, 2048 x 384 floats: 2.44 ms
-against 0.61 ms), which made it a quarter of an int8 MiniLM's time at batch 32. The runtime's sessions
-keep onnxruntime from re-fusing it (`asdfd.runtime.classifier.CPU_DISABLED_OPTIMIZERS`).
+CPU kernel for it is a scalar loop with a division per element, much slower than the standard
+LayerNormalization kernel after the Adds, and a large share of an int8 MiniLM's run time (measured:
+docs/export_results.md, section 'Update 2026-12-01: residual LayerNorm is no longer fused into
+SkipLayerNormalization on CPU'). The runtime's sessions keep onnxruntime from re-fusing it
+(`asdfd.runtime.classifier.CPU_DISABLED_OPTIMIZERS`).
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ __all__ = ["Classifier", "Prediction", "make_session", "CPU_DISABLED_OPTIMIZERS"
 
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 """onnxruntime graph fusions turned off in CPU-only sessions. SkipLayerNormFusion would merge the
-residual Adds into SkipLayerNormalization, whose CPU kernel is 4x slower than the Adds plus the standard
-LayerNormalization (see asdfd.export.optimize); on CUDA the fused kernel is the fast one, so sessions
-with the CUDA provider keep it."""
+residual Adds into SkipLayerNormalization, whose CPU kernel is much slower than the Adds plus the standard
+LayerNormalization (see asdfd.export.optimize; measured: docs/export_results.md, section 'Update 2026-12-01:
+residual LayerNorm is no longer fused into SkipLayerNormalization on CPU'); on CUDA the fused kernel is the fast
+one, so sessions with the CUDA provider keep it."""
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ and the PyTorch teacher see exactly the same token ids.
 Thread safety: a `tokenizers.Tokenizer` is a PyO3 object whose methods take a runtime borrow; two
 threads that encode on the same instance while one of them (re)configures it fail with
 "RuntimeError: Already borrowed" (huggingface/tokenizers#537). So no instance is ever shared: a
-thread borrows an idle one from a small pool and gives it back; a new one (configured once, ~50 ms
-for a BERT vocabulary) is built only when all are busy, so a thread-per-request web server does not
+thread borrows an idle one from a small pool and gives it back; a new one (configured once, which is
+slow for a BERT vocabulary) is built only when all are busy, so a thread-per-request web server does not
 pay that on every request.
 """
 

@@ -12,7 +12,17 @@ import click
 from asdfd.errors import AsdfdError
 
 __all__ = ["user_errors", "parse_int_list", "parse_student_layers", "parse_student_ffn", "parse_student_heads",
-           "print_report_summary"]
+           "student_flag_values", "print_report_summary", "STUDENT_LAYERS_HELP", "STUDENT_FFN_HELP",
+           "STUDENT_HEADS_HELP"]
+
+STUDENT_LAYERS_HELP = ("Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.  "
+                       "[default: half; a third with --budget fast]")
+STUDENT_FFN_HELP = ("Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
+                    "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]")
+STUDENT_HEADS_HELP = ("Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's "
+                      "(0.67) or all.  [default: all]")
+"""The three student-shape flags have a syntax of their own (a count, a list, a share or "all"), parsed below
+into StudentConfig fields."""
 
 
 @contextlib.contextmanager
@@ -98,3 +108,12 @@ def _parse_kept(value: str | None, *, option: str, count_key: str, fraction_key:
     except ValueError:
         raise click.BadParameter(f"expected {what}, a share in (0, 1] (e.g. 0.67) or 'all', got {value!r}",
                                  param_hint=option) from None
+
+
+def student_flag_values(layers: str | None, ffn: str | None, heads: str | None) -> dict[str, tuple[str, Any]]:
+    """The student-shape flags as {config path: (flag, value)} for `asdfd.cli.options.apply_flag_values`."""
+    given: dict[str, tuple[str, Any]] = {}
+    for flag, fields in (("--student-layers", parse_student_layers(layers)), ("--student-ffn", parse_student_ffn(ffn)),
+                         ("--student-heads", parse_student_heads(heads))):
+        given.update({f"student.{name}": (flag, value) for name, value in fields.items()})
+    return given

@@ -8,9 +8,19 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import parse_student_ffn, parse_student_heads, parse_student_layers, print_report_summary, user_errors
+from asdfd.cli._common import (STUDENT_FFN_HELP, STUDENT_HEADS_HELP, STUDENT_LAYERS_HELP, print_report_summary,
+                               student_flag_values, user_errors)
+from asdfd.cli.options import (ConfigFlag, apply_flag_values, config_options, nested, parse_set_values, set_option,
+                               take_flag_values)
+from asdfd.compressor.config import BUDGETS, DistillConfig
+from asdfd.config_file import load_config_file, merge_options
+from asdfd.errors import ConfigError
+from asdfd.export.config import ExportConfig
 
-QUANTIZE_CHOICES = ["none", "int8", "int8-static", "fp16", "auto"]
+RUN_DISTILL_FLAGS = [ConfigFlag("lr"), ConfigFlag("device")]
+"""DistillConfig fields `compress run` offers as flags (the rest: --set distill.<field>=...)."""
+RUN_EXPORT_FLAGS = [ConfigFlag("quantize")]
+FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillConfig.for_budget("full")}
 
 
 @click.command()
@@ -22,34 +32,27 @@ QUANTIZE_CHOICES = ["none", "int8", "int8-static", "fp16", "auto"]
                    "unless the config file names it.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="YAML/JSON run config (see examples/run_config.yaml); flags override it.")
-@click.option("--budget", type=click.Choice(["fast", "full"]), default=None,
+@click.option("--budget", type=click.Choice(BUDGETS), default=None,
               help="fast: CPU demo (minutes); full: quality setting for a GPU.  [default: fast]")
-@click.option("--quantize", type=click.Choice(QUANTIZE_CHOICES), default=None, help="Student precision.  [default: int8]")
+@config_options(ExportConfig, RUN_EXPORT_FLAGS, defaults={"": ExportConfig()})
 @click.option("--eval-file", type=click.Path(path_type=Path), default=None,
-              help="Labelled CSV/TSV for reporting accuracy (never used to train or select).")
+              help="Labelled CSV/TSV for reporting accuracy and judging the int8 student against its fp32 self "
+                   "(never used to train).")
 @click.option("--text-column", default=None, help="Text column of --eval-file.  [default: sentence]")
 @click.option("--label-column", default=None, help="Label column of --eval-file.  [default: label]")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Distillation device.")
-@click.option("--student-layers", default=None,
-              help="Student depth N, or teacher layers to keep, e.g. 0,2,5.  [default: a third with --budget fast "
-                   "(the default budget), else half]")
-@click.option("--student-ffn", default=None,
-              help="Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
-                   "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]")
-@click.option("--student-heads", default=None,
-              help="Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's "
-                   "(0.67) or all.  [default: all]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Student peak learning rate.  [default: 3e-4 with --budget fast, else 1e-4]")
-@click.option("--seed", type=int, default=None)
+@click.option("--student-layers", default=None, help=STUDENT_LAYERS_HELP)
+@click.option("--student-ffn", default=None, help=STUDENT_FFN_HELP)
+@click.option("--student-heads", default=None, help=STUDENT_HEADS_HELP)
+@config_options(DistillConfig, RUN_DISTILL_FLAGS, defaults=FAST_DEFAULTS)
+@click.option("--seed", type=int, default=None, help="Seed of the distillation.  [default: 0]")
+@set_option("distill.guess.steps=30 (sections: distill, export, bench)")
 @click.option("--force", is_flag=True, help="Start over: redo every stage and overwrite earlier outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print progress events and the result as JSON lines.")
 @click.pass_context
 def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file: Path | None, budget: str | None,
-        quantize: str | None, eval_file: Path | None, text_column: str | None, label_column: str | None,
-        device: str | None, student_layers: str | None, student_ffn: str | None, student_heads: str | None,
-        lr: float | None, seed: int | None,
-        force: bool, as_json: bool) -> None:
+        eval_file: Path | None, text_column: str | None, label_column: str | None, student_layers: str | None,
+        student_ffn: str | None, student_heads: str | None, seed: int | None, set_values: tuple[str, ...],
+        force: bool, as_json: bool, **options: Any) -> None:
     """Distill TEACHER without data, export it to ONNX (validated), and report latency and quality.
 
     Re-running the same command resumes an interrupted run; finished stages are skipped unless --force.
@@ -57,20 +60,24 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
     repeats the run exactly.
     """
     quiet = (ctx.obj or {}).get("quiet", False) or as_json
+    distill_given = {**student_flag_values(student_layers, student_ffn, student_heads),
+                     **take_flag_values(options, RUN_DISTILL_FLAGS)}
+    export_given = take_flag_values(options, RUN_EXPORT_FLAGS)
     with user_errors():
-        from asdfd.config_file import load_config_file
         from asdfd.pipeline import plan_run, run_pipeline
 
         file_options = load_config_file(config_file) if config_file else {}
+        # Checked one by one against the preset, so a bad value is reported under the flag that gave it.
+        apply_flag_values(DistillConfig.for_budget(budget or "fast"), distill_given)
+        apply_flag_values(ExportConfig(), export_given)
         flags: dict[str, Any] = {"eval_file": str(eval_file) if eval_file else None, "text_column": text_column,
-                                 "label_column": label_column, "device": device, "quantize": quantize, "seed": seed}
-        if budget:
-            flags["budget"] = budget
-        student = {**parse_student_layers(student_layers), **parse_student_ffn(student_ffn),
-                   **parse_student_heads(student_heads)}
-        distill_flags = {**({"student": student} if student else {}), **({"lr": lr} if lr else {})}
-        if distill_flags:
-            flags["distill"] = distill_flags
+                                 "label_column": label_column, "seed": seed, "budget": budget,
+                                 "distill": _sections(distill_given), "export": _sections(export_given)}
+        for path, (flag, value) in parse_set_values(set_values).items():
+            section, _, rest = path.partition(".")
+            if section not in ("distill", "export", "bench") or not rest:
+                raise ConfigError(f"{flag}: --set takes distill.<field>, export.<field> or bench.<field>=VALUE")
+            merge_options(flags.setdefault(section, {}), nested(rest, value))
         plan = plan_run(teacher, out, file_options=file_options, flag_options=flags, show_progress=not quiet)
         echo_event = (lambda event: click.echo(json.dumps(event, default=str))) if as_json else None
         result = run_pipeline(plan, force=force, on_event=echo_event)
@@ -83,3 +90,9 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
     for name, path in result.paths.items():
         click.echo(f"{name:>12}: {path}")
 
+
+def _sections(given: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for path, (_, value) in given.items():
+        merge_options(merged, nested(path, value))
+    return merged

@@ -11,8 +11,17 @@ Example:
 
 from __future__ import annotations
 
-from asdfd.runtime.bench.latency import LatencyStats
-from asdfd.runtime.bench.report import BenchReport
-from asdfd.runtime.bench.runner import BenchConfig, run_bench
+from typing import TYPE_CHECKING
 
-__all__ = ["BenchConfig", "run_bench", "BenchReport", "LatencyStats"]
+from asdfd._lazy import lazy_exports
+
+_NAMES = {"BenchConfig": "asdfd.runtime.bench.config", "run_bench": "asdfd.runtime.bench.runner",
+          "BenchReport": "asdfd.runtime.bench.report", "LatencyStats": "asdfd.runtime.bench.latency"}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from asdfd.runtime.bench.config import BenchConfig
+    from asdfd.runtime.bench.latency import LatencyStats
+    from asdfd.runtime.bench.report import BenchReport
+    from asdfd.runtime.bench.runner import run_bench

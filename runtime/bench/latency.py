@@ -7,9 +7,10 @@ another process slows every model alike and the ratios between them stay compara
 
 Why blocks with a pause, not one run each: onnxruntime's intra-op threads (and PyTorch's OpenMP pool) keep
 spinning for a while after a run returns, waiting for more work. Alternating single runs made each model
-compete with the previous model's spinning threads: measured here at 2 threads on 2 cores, batch 1 x 64,
-the teacher's int8 ONNX took 14.8 ms interleaved run by run against 6.5 ms alone, and PyTorch 45.7 against
-18.0 ms; in blocks of 10 after a 50 ms pause they took 6.8 and 19.8 ms.
+compete with the previous model's spinning threads, which inflated every latency well above what each
+model takes alone; blocks of 10 runs after a pause (`IDLE_PAUSE_S`) brought them back to about the
+stand-alone figures (measured: docs/bench_results.md, section 'Why these figures differ from earlier runs (a
+measurement bug, fixed)').
 
 Field names follow optimum-benchmark's latency tracker (count, mean, stdev, p50, p90, p95, p99, unit).
 """

@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
+# A later -m replaces addopts' `-m 'not slow and not gpu'` (pytest keeps the last one).
 test-slow: install
 	$(PY) -m pytest -q -m slow
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from asdfd.errors import ConfigError
-from asdfd.hardware import OtherProcessesMeter
+from asdfd.hardware import OtherProcessesMeter, usable_cores
 
 __all__ = ["Runtime", "resolve_device", "resolve_precision", "autocast_context", "cpu_threads", "setup_runtime",
            "all_reduce_mean"]
@@ -78,7 +78,7 @@ def cpu_threads(requested: int | None) -> int:
     if requested:
         return requested
     default = torch.get_num_threads()
-    cores = os.cpu_count() or default
+    cores = usable_cores()
     meter = OtherProcessesMeter()
     time.sleep(0.5)
     busy = meter.busy_cores()

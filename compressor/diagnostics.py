@@ -17,8 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from asdfd.compressor.devices import Runtime
-from asdfd.compressor.embedding_guess import nearest_token_ids
-from asdfd.compressor.synthesis import free_positions
+from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
 from asdfd.data import label_ids
 
 __all__ = ["HeldOut", "predict_logits", "agreement", "class_balance", "embedding_norm_ratio", "changed_fraction",

@@ -28,7 +28,7 @@ from asdfd.compressor.config import RUNTIME_ONLY_FIELDS, DistillConfig
 from asdfd.compressor.devices import setup_runtime
 from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
 from asdfd.compressor.teacher import load_teacher
-from asdfd.compressor.trainer import Trainer
+from asdfd.compressor.loop import DistillLoop
 from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, OutputExistsError, TrainingDivergedError
 from asdfd.models import read_classifier_config
@@ -134,7 +134,7 @@ def distill(teacher_dir: str | Path, out_dir: str | Path, config: DistillConfig 
         evaluation = (texts.texts, eval_label_ids(texts.labels, teacher_config.get("id2label") or {}, eval_file))
     runtime = setup_runtime(config.device, config.precision, config.threads)
     teacher = load_teacher(teacher_dir, runtime.device)
-    trainer = Trainer(teacher, config, runtime)
+    trainer = DistillLoop(teacher, config, runtime)
     ckpt = checkpoint_dir(out_dir)
     # JSON round trip, so that tuples and lists compare equal to what the checkpoint stored.
     identity = json.loads(json.dumps({"config": _comparable(config.to_dict()), "teacher": str(teacher_dir.resolve())},
@@ -185,7 +185,7 @@ def distill(teacher_dir: str | Path, out_dir: str | Path, config: DistillConfig 
 class _Run:
     """Drives the trainer: stages, progress bar, logging, periodic checkpoints, Ctrl-C and NaN handling."""
 
-    def __init__(self, trainer: Trainer, ckpt: Path, identity: dict, on_progress) -> None:
+    def __init__(self, trainer: DistillLoop, ckpt: Path, identity: dict, on_progress) -> None:
         self.trainer, self.ckpt, self.identity, self.on_progress = trainer, ckpt, identity, on_progress
         self.config = trainer.config
         self.interrupt = _InterruptFlag()
@@ -245,24 +245,26 @@ class _Run:
     _consistent = True
 
     def _stage1(self) -> None:
+        """The synthesizer's preparation (AS-DFD's stage 1: guessing the pool), at most half the time budget."""
         trainer, config = self.trainer, self.config
-        left = trainer.stage1_batches_left()
+        synthesizer = trainer.synthesizer
+        left = synthesizer.prepare_steps()
         if not left:
             return
-        total = left + (trainer.pool.filled + config.batch_size - 1) // config.batch_size
+        done = synthesizer.prepared_steps
+        total = left + done
         budget = None if config.max_seconds is None else 0.5 * config.max_seconds
-        bar = tqdm(total=total, initial=total - left, desc="stage 1: guessing", disable=not self.show, leave=False)
-        done = total - left
-        while trainer.stage1_batches_left():
-            if budget is not None and trainer.train_seconds >= budget and trainer.pool.filled:
-                logger.warning("stage 1 stopped at %d pool samples: half the time budget is spent", trainer.pool.filled)
+        bar = tqdm(total=total, initial=done, desc="stage 1: guessing", disable=not self.show, leave=False)
+        while synthesizer.prepare_steps():
+            if budget is not None and trainer.train_seconds >= budget and synthesizer.can_start():
+                logger.warning("preparation stopped after %d of %d batches: half the time budget is spent", done, total)
                 break
             self._consistent = False
-            stats = trainer.stage1_batch()
+            stats = trainer.prepare_step()
             self._consistent = True
             done += 1
             bar.update(1)
-            bar.set_postfix(conf=f"{stats['guess_confidence']:.3f}", norm=f"{stats['norm_ratio']:.2f}")
+            bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items() if k in ("guess_confidence", "norm_ratio")})
             self.report("stage1", done, total, stats)
             self._check_interrupt()
         bar.close()
@@ -270,13 +272,11 @@ class _Run:
 
     def _train(self) -> None:
         trainer, config = self.trainer, self.config
-        stage = "stage2" if trainer.use_pool and config.use_stage2 else "kd"
+        stage = trainer.synthesizer.stage
         bar = tqdm(total=config.steps, initial=trainer.step, desc=f"{stage}: distilling", disable=not self.show)
         while trainer.step < config.steps and not trainer.over_budget():
             self._consistent = False
             losses = trainer.train_step()
-            if trainer.pool is not None and config.guess.refresh_every and trainer.step % config.guess.refresh_every == 0:
-                trainer.refresh_pool()
             self._consistent = True
             bar.update(1)
             postfix = {"loss": f"{losses['loss']:.4f}", "agree": self.latest.get("heldout_random_agreement", "-")}
@@ -300,9 +300,7 @@ class _Run:
     def final_metrics(self, evaluation: tuple[list[str], list[int]] | None) -> dict:
         trainer = self.trainer
         metrics = {"steps": trainer.step, "train_seconds": round(trainer.train_seconds, 1), **trainer.evaluate()}
-        if trainer.pool is not None:
-            metrics["pool_size"] = trainer.pool.filled
-            metrics.update({f"last_{k}": round(v, 4) for k, v in trainer.guess_stats.items()})
+        metrics.update(trainer.synthesizer.summary())
         if evaluation is not None:
             texts, labels = evaluation
             labels_tensor = torch.tensor(labels)

@@ -21,8 +21,9 @@ from torch import nn
 
 from asdfd.errors import ModelLoadError
 from asdfd.models import LOCAL_ONLY, SUPPORTED_MODEL_TYPES, read_classifier_config
+from asdfd.tokens import SpecialTokens
 
-__all__ = ["Plug", "PLUGS", "SpecialTokens", "Teacher", "load_teacher"]
+__all__ = ["Plug", "PLUGS", "Teacher", "load_teacher"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,17 +100,6 @@ PLUGS: dict[str, Plug] = {
 assert set(PLUGS) == set(SUPPORTED_MODEL_TYPES), "every supported model type needs a plug"
 
 
-@dataclass(frozen=True)
-class SpecialTokens:
-    """Token ids the synthesis needs: [CLS]/<s> first, [SEP]/</s> last, [MASK] for the pretext task, [PAD]."""
-
-    cls: int
-    sep: int
-    mask: int
-    pad: int
-    all_special: tuple[int, ...]
-
-
 @dataclass
 class Teacher:
     """A frozen fine-tuned classifier with what the distiller needs to know about it."""
@@ -133,18 +123,6 @@ class Teacher:
     def word_embeddings(self) -> torch.Tensor:
         """The frozen word-embedding matrix, shape (vocab_size, hidden)."""
         return self.plug.word_embeddings(self.model).weight
-
-
-def _special_tokens(tokenizer: Any, folder: Path) -> SpecialTokens:
-    ids = {}
-    for role, fallback in (("cls", "bos"), ("sep", "eos"), ("mask", None), ("pad", None)):
-        value = getattr(tokenizer, f"{role}_token_id", None)
-        if value is None and fallback:
-            value = getattr(tokenizer, f"{fallback}_token_id", None)
-        if value is None:
-            raise ModelLoadError(f"the tokenizer in {folder} has no {role} token: a BERT-family tokenizer is needed")
-        ids[role] = int(value)
-    return SpecialTokens(**ids, all_special=tuple(sorted(set(tokenizer.all_special_ids))))
 
 
 def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teacher:
@@ -179,7 +157,8 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teac
     if int(model.config.num_labels) < 2:
         raise ModelLoadError(f"{folder} has {model.config.num_labels} label(s): a classifier with >= 2 labels is needed")
     model.eval().requires_grad_(False).to(device)
-    special = _special_tokens(tokenizer, folder)
+    special = SpecialTokens.from_tokenizer(tokenizer, model.config.vocab_size, source=f"the tokenizer in {folder}",
+                                           require_mask=True)
     plug = PLUGS[model_type]
     logger.info("teacher %s: %s, %d layers, %d labels", folder, model_type, plug.num_layers(model), model.config.num_labels)
     return Teacher(model=model, tokenizer=tokenizer, plug=plug, model_type=model_type, folder=folder, special=special)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,10 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from asdfd.errors import ConfigError
 from asdfd.export.config import CalibrationConfig
+from asdfd.runtime.metrics import softmax
+from asdfd.tokens import SpecialTokens
 
-__all__ = ["TokenSpace", "random_token_batch", "CalibrationSource", "RandomTokens", "TeacherGuidedTokens",
+__all__ = ["random_token_batch", "CalibrationSource", "RandomTokens", "TeacherGuidedTokens",
            "GuessedTokens", "FeedReader", "make_calibration_source", "select_confident"]
 
 logger = logging.getLogger(__name__)
@@ -36,33 +37,7 @@ Batch = tuple[np.ndarray, np.ndarray]
 """(input_ids int64 (B, L), attention_mask int64 (B, L))."""
 
 
-@dataclass(frozen=True)
-class TokenSpace:
-    """Token ids a generated sequence may use, and its framing tokens."""
-
-    vocab_size: int
-    cls_id: int
-    sep_id: int
-    pad_id: int
-    special_ids: frozenset[int]
-
-    @classmethod
-    def from_tokenizer(cls, tokenizer: Any, vocab_size: int) -> TokenSpace:
-        """From a transformers tokenizer (BERT: [CLS]/[SEP]/[PAD]; RoBERTa: <s>/</s>/<pad>)."""
-        cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
-        sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        if cls_id is None or sep_id is None:
-            raise ConfigError("the tokenizer defines no [CLS]/[SEP] (or <s>/</s>) tokens")
-        return cls(vocab_size=min(vocab_size, len(tokenizer)), cls_id=int(cls_id), sep_id=int(sep_id),
-                   pad_id=int(pad_id), special_ids=frozenset(int(i) for i in tokenizer.all_special_ids))
-
-    def ordinary_ids(self) -> np.ndarray:
-        ids = np.arange(self.vocab_size, dtype=np.int64)
-        return ids[~np.isin(ids, np.fromiter(self.special_ids, dtype=np.int64))]
-
-
-def random_token_batch(space: TokenSpace, rng: np.random.Generator, batch_size: int, max_len: int, *,
+def random_token_batch(space: SpecialTokens, rng: np.random.Generator, batch_size: int, max_len: int, *,
                        padded: bool = True, min_len: int = 3) -> Batch:
     """[CLS] w1..wn [SEP] [PAD]...; lengths uniform in [min_len, max_len] when padded, else all max_len.
 
@@ -74,11 +49,11 @@ def random_token_batch(space: TokenSpace, rng: np.random.Generator, batch_size: 
     lengths = rng.integers(min(min_len, max_len), max_len + 1, size=batch_size) if padded else np.full(batch_size, max_len)
     if padded:
         lengths[rng.integers(batch_size)] = max_len  # the batch keeps its full width
-    input_ids = np.full((batch_size, max_len), space.pad_id, dtype=np.int64)
+    input_ids = np.full((batch_size, max_len), space.pad, dtype=np.int64)
     attention_mask = np.zeros((batch_size, max_len), dtype=np.int64)
     for row, length in enumerate(lengths):
         words = rng.choice(ordinary, size=max(int(length) - 2, 0))
-        sequence = np.concatenate([[space.cls_id], words, [space.sep_id]])[:length]
+        sequence = np.concatenate([[space.cls], words, [space.sep]])[:length]
         input_ids[row, : len(sequence)] = sequence
         attention_mask[row, : len(sequence)] = 1
     return input_ids, attention_mask
@@ -106,7 +81,7 @@ class CalibrationSource(ABC):
 class RandomTokens(CalibrationSource):
     name = "random"
 
-    def __init__(self, space: TokenSpace, config: CalibrationConfig, num_batches: int, seq_length: int) -> None:
+    def __init__(self, space: SpecialTokens, config: CalibrationConfig, num_batches: int, seq_length: int) -> None:
         super().__init__(num_batches)
         self.space, self.config, self.seq_length = space, config, seq_length
 
@@ -120,7 +95,7 @@ class TeacherGuidedTokens(RandomTokens):
 
     name = "teacher-guided"
 
-    def __init__(self, space: TokenSpace, config: CalibrationConfig, num_batches: int, seq_length: int,
+    def __init__(self, space: SpecialTokens, config: CalibrationConfig, num_batches: int, seq_length: int,
                  session: Any, input_names: tuple[str, ...]) -> None:
         super().__init__(space, config, num_batches, seq_length)
         self.session, self.input_names = session, input_names
@@ -138,8 +113,7 @@ class TeacherGuidedTokens(RandomTokens):
 def select_confident(logits: np.ndarray, size: int) -> np.ndarray:
     """Indices of `size` rows of `logits` (N, num_labels), N >= size: round-robin over the predicted classes,
     the most confident (largest top-1 probability) first, so every class the model predicts is represented."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    confidence = (shifted / shifted.sum(axis=1, keepdims=True)).max(axis=1)
+    confidence = softmax(logits).max(axis=1)
     predicted = logits.argmax(axis=1)
     queues = [list(np.flatnonzero(predicted == label)[np.argsort(-confidence[predicted == label])])
               for label in range(logits.shape[1])]
@@ -216,7 +190,7 @@ def num_calibration_batches(config: CalibrationConfig) -> int:
     return math.ceil(batches / config.chunk_batches) * config.chunk_batches
 
 
-def make_calibration_source(config: CalibrationConfig, *, space: TokenSpace, max_length: int, fp32_session: Any,
+def make_calibration_source(config: CalibrationConfig, *, space: SpecialTokens, max_length: int, fp32_session: Any,
                             input_names: tuple[str, ...],
                             samples: tuple[np.ndarray, np.ndarray] | None = None) -> CalibrationSource:
     """The configured source, producing `num_calibration_batches(config)` batches.

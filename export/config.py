@@ -7,6 +7,7 @@ presets below are what `--quantize int8|int8-static|auto` choose from, depending
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,9 +18,11 @@ __all__ = [
     "ExportConfig", "PRESETS", "dynamic_preset", "static_preset",
 ]
 
-QUANTIZE_CHOICES = ("none", "int8", "int8-static", "fp16", "auto")
+Quantize = Literal["none", "int8", "int8-static", "fp16", "auto"]
+QUANTIZE_CHOICES: tuple[str, ...] = typing.get_args(Quantize)
 """Values of `ExportConfig.quantize` / `--quantize`."""
-CALIBRATION_SOURCES = ("random", "teacher-guided", "guessed")
+CalibrationSource = Literal["random", "teacher-guided", "guessed"]
+CALIBRATION_SOURCES: tuple[str, ...] = typing.get_args(CalibrationSource)
 """Data-free calibration sources; see `asdfd.export.calibration`."""
 _WEIGHT_TYPES = ("qint8", "quint8")
 _CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
@@ -129,7 +132,7 @@ PRESETS: dict[str, QuantizationPreset] = {
 class CalibrationConfig:
     """Data-free calibration for `int8-static` (no dataset: inputs are generated)."""
 
-    source: Literal["random", "teacher-guided", "guessed"] = "teacher-guided"
+    source: CalibrationSource = "teacher-guided"
     """random: uniform non-special tokens; teacher-guided: random tokens kept where the fp32 model is
     confident, balanced over classes; guessed: the compressor's guessed embeddings decoded to tokens."""
     num_samples: int = 256
@@ -213,7 +216,7 @@ class ExportConfig:
         >>> ExportConfig(quantize="int8-static", calibration=CalibrationConfig(source="random"))
     """
 
-    quantize: Literal["none", "int8", "int8-static", "fp16", "auto"] = "int8"
+    quantize: Quantize = "int8"
     """none: fp32; int8: dynamic per-channel; int8-static: data-free calibrated; fp16: for the CUDA
     provider; auto: fastest int8/fp32 variant within `max_agreement_drop`."""
     optimize: bool = True

@@ -131,7 +131,7 @@ class _Exporter:
 
     def __init__(self, model_dir: Path, config: ExportConfig, scratch: Path,
                  calibration_samples: tuple[Any, Any] | None = None) -> None:
-        from asdfd.export.calibration import TokenSpace
+        from asdfd.tokens import SpecialTokens
         from asdfd.export.onnx import load_torch_classifier
 
         self.model_dir, self.config, self.scratch = model_dir, config, scratch
@@ -144,7 +144,7 @@ class _Exporter:
         self.real_texts = _validation_texts(config)
         self.tokenizer = _load_tokenizer(model_dir)
         self.model = load_torch_classifier(model_dir)
-        self.space = TokenSpace.from_tokenizer(self.tokenizer, self.model.config.vocab_size)
+        self.space = SpecialTokens.from_tokenizer(self.tokenizer, self.model.config.vocab_size, source=str(model_dir))
         self.num_layers = int(getattr(self.model.config, "num_hidden_layers", getattr(self.model.config, "n_layers", 0)))
 
     # -- steps ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Gemm nodes (pooler and classifier head) are never quantized, see `QuantizationPr
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -52,14 +53,20 @@ def preprocess_for_quantization(source: Path, target: Path) -> bool:
     """
     from onnxruntime.quantization import quant_pre_process
 
+    # When symbolic shape inference fails on a graph, onnxruntime saves `sym_shape_infer_temp.onnx` and a
+    # `<uuid>.data` weights file into the *current* directory before raising: run it inside the scratch folder.
+    previous = os.getcwd()
     try:
+        os.chdir(target.parent)
         with _quiet_quantizer():
-            quant_pre_process(str(source), str(target), skip_optimization=True)
+            quant_pre_process(str(source.resolve()), str(target.resolve()), skip_optimization=True)
         return True
     except Exception as err:  # noqa: BLE001 - symbolic shape inference has many failure modes; a copy is safe
         logger.warning("quantization pre-processing failed (%s); quantizing without it", str(err).splitlines()[0])
         shutil.copyfile(source, target)
         return False
+    finally:
+        os.chdir(previous)
 
 
 def _extra_options() -> dict[str, Any]:

@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from asdfd.export.calibration import TokenSpace, feeds_for, random_token_batch, select_confident
+from asdfd.export.calibration import feeds_for, random_token_batch, select_confident
 from asdfd.export.config import ValidationConfig
+from asdfd.runtime.metrics import softmax
+from asdfd.tokens import SpecialTokens
 
 __all__ = ["ValidationSet", "ValidationReport", "make_validation_set", "validate_graph", "measure_latency_ms",
            "make_session", "random_agreement_floor", "INPUT_KINDS"]
@@ -125,11 +127,6 @@ class ValidationReport:
                 "primary_agreement": self.primary_agreement, "min_random_agreement": self.min_random_agreement}
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 def _reference_logits(model: Any, input_names: tuple[str, ...], batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     import torch
 
@@ -145,7 +142,7 @@ def _real_batches(tokenizer: Any, texts: list[str], max_length: int, batch_size:
         yield encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
 
 
-def make_validation_set(model: Any, space: TokenSpace, input_names: tuple[str, ...], config: ValidationConfig,
+def make_validation_set(model: Any, space: SpecialTokens, input_names: tuple[str, ...], config: ValidationConfig,
                         max_length: int, *, tokenizer: Any = None, real_texts: list[str] | None = None) -> ValidationSet:
     """Build the inputs (random, confident, and real when `real_texts`) and run the PyTorch model once.
 
@@ -203,7 +200,7 @@ def validate_graph(session: Any, validation: ValidationSet, input_names: tuple[s
     for (ids, mask), expected, kind in zip(validation.batches, validation.reference_logits, validation.kinds):
         actual = session.run(["logits"], feeds_for(input_names, ids, mask))[0].astype(np.float32)
         max_abs = max(max_abs, float(np.abs(actual - expected).max()))
-        max_prob = max(max_prob, float(np.abs(_softmax(actual) - _softmax(expected)).max()))
+        max_prob = max(max_prob, float(np.abs(softmax(actual) - softmax(expected)).max()))
         agree[kind] += int((actual.argmax(-1) == expected.argmax(-1)).sum())
         total[kind] += len(ids)
 
@@ -219,7 +216,7 @@ def validate_graph(session: Any, validation: ValidationSet, input_names: tuple[s
     return report
 
 
-def measure_latency_ms(session: Any, input_names: tuple[str, ...], space: TokenSpace, *, batch_size: int = 1,
+def measure_latency_ms(session: Any, input_names: tuple[str, ...], space: SpecialTokens, *, batch_size: int = 1,
                        seq_length: int = 32, runs: int = 20) -> float:
     """Median wall time (ms) of one `session.run` on a fixed generated batch, after 3 warm-up runs."""
     ids, mask = random_token_batch(space, np.random.default_rng(0), batch_size, seq_length, padded=False)

@@ -12,7 +12,7 @@ import onnxruntime as ort
 
 from asdfd.errors import ModelLoadError
 from asdfd.runtime.artifact import SUPPORTED_INPUTS, ArtifactInfo, locate_onnx, read_artifact_info
-from asdfd.runtime.encoding import TextEncoder, check_texts
+from asdfd.runtime.encoding import TextEncoder, logits_in_batches
 from asdfd.runtime.metrics import softmax
 
 __all__ = ["Classifier", "Prediction", "make_session", "CPU_DISABLED_OPTIMIZERS"]
@@ -138,11 +138,7 @@ class Classifier:
         Raises:
             DataError: empty input, a non-string item, or batch_size < 1.
         """
-        texts = check_texts(texts)
-        logits = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for index, batch in self.encoder.batches(texts, batch_size):
-            logits[index] = self.run(batch)
-        return logits
+        return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Class probabilities, shape (len(texts), num_labels), columns in `self.labels` order."""

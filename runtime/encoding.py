@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from asdfd.errors import DataError, ModelLoadError
 
-__all__ = ["TextEncoder", "check_texts"]
+__all__ = ["TextEncoder", "check_texts", "logits_in_batches"]
 
 _PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>")
 
@@ -142,3 +141,18 @@ class TextEncoder:
         input_ids = rng.integers(low, self.vocab_size, size=(batch_size, seq_len), dtype=np.int64)
         return {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
                 "token_type_ids": np.zeros_like(input_ids)}
+
+
+def logits_in_batches(encoder: TextEncoder, run: Callable[[dict[str, np.ndarray]], np.ndarray], texts: Sequence[str],
+                      batch_size: int, num_labels: int) -> np.ndarray:
+    """Tokenize `texts`, run each length-sorted batch through `run`, return (len(texts), num_labels) float32 logits
+    in input order: the one predict loop of the runtime and the benchmark's models.
+
+    Raises:
+        DataError: empty input, a non-string item, or batch_size < 1.
+    """
+    texts = check_texts(texts)
+    logits = np.empty((len(texts), num_labels), dtype=np.float32)
+    for index, batch in encoder.batches(texts, batch_size):
+        logits[index] = run(batch)
+    return logits

@@ -1,14 +1,23 @@
-"""Shared fixtures: tiny random-weight models built in-process (never a download), session-scoped."""
+"""Shared fixtures: tiny random-weight models built in-process (never a download), session-scoped.
+
+Every tiny-model builder of the suite lives here, one per family and one size (2 layers, hidden 32, FFN 37,
+2 heads, vocabulary 99, 64 positions, labels negative/positive); a test that needs another size passes config
+overrides to the builder (e.g. `tiny_teacher_4layer_dir`, tests/test_many_classes.py). Sub-conftests add
+fixtures built from these (exports, a trained rule teacher, a 1-layer student) but no builders of their own.
+"""
 
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, DistilBertConfig,
+                          DistilBertForSequenceClassification, PreTrainedModel, RobertaConfig,
+                          RobertaForSequenceClassification)
 
 WORDS = ["good", "bad", "great", "awful", "movie", "film", "plot", "actor", "boring", "fun", "the", "a", "is",
          "was", "not", "very", "and", "but", "it", "story"]
@@ -23,20 +32,58 @@ def write_tiny_tokenizer(folder: Path) -> BertTokenizerFast:
     return tokenizer
 
 
+def copy_tokenizer(source: Path, folder: Path) -> None:
+    """Copy the tokenizer files (not the weights or config) of one model folder into another."""
+    for path in source.iterdir():
+        if path.name.startswith(("tokenizer", "vocab", "special_tokens")):
+            shutil.copy(path, folder / path.name)
+
+
+LABELS = dict(num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+
+
 def tiny_bert_config(**overrides) -> BertConfig:
     values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
-                  max_position_embeddings=64, num_labels=2, id2label={0: "negative", 1: "positive"},
-                  label2id={"negative": 0, "positive": 1})
+                  max_position_embeddings=64, **LABELS)
     values.update(overrides)
     return BertConfig(**values)
 
 
-def build_tiny_teacher(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+def tiny_distilbert_config(**overrides) -> DistilBertConfig:
+    values = dict(vocab_size=99, dim=32, n_layers=2, n_heads=2, hidden_dim=37, max_position_embeddings=64, **LABELS)
+    values.update(overrides)
+    return DistilBertConfig(**values)
+
+
+def tiny_roberta_config(**overrides) -> RobertaConfig:
+    # pad_token_id 0 matches the tiny WordPiece tokenizer; RoBERTa positions start after it (64 + 2).
+    values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
+                  max_position_embeddings=66, type_vocab_size=1, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+                  **LABELS)
+    values.update(overrides)
+    return RobertaConfig(**values)
+
+
+def _save_tiny(model_class: type[PreTrainedModel], config, folder: Path, seed: int) -> Path:
     torch.manual_seed(seed)
-    model = BertForSequenceClassification(tiny_bert_config(**config_overrides)).eval()
-    model.save_pretrained(folder, safe_serialization=True)
+    model_class(config).eval().save_pretrained(folder, safe_serialization=True)
     write_tiny_tokenizer(folder)
     return folder
+
+
+def build_tiny_teacher(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+    """A tiny BERT sequence classifier (see `tiny_bert_config`) with its tokenizer, saved in `folder`."""
+    return _save_tiny(BertForSequenceClassification, tiny_bert_config(**config_overrides), folder, seed)
+
+
+def build_tiny_distilbert(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+    """A tiny DistilBERT classifier (no token_type_ids) with the same WordPiece tokenizer."""
+    return _save_tiny(DistilBertForSequenceClassification, tiny_distilbert_config(**config_overrides), folder, seed)
+
+
+def build_tiny_roberta(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+    """A tiny RoBERTa classifier (positions offset by padding_idx); a WordPiece tokenizer stands in for BPE."""
+    return _save_tiny(RobertaForSequenceClassification, tiny_roberta_config(**config_overrides), folder, seed)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +96,16 @@ def tiny_teacher_dir(tmp_path_factory) -> Path:
 def tiny_teacher_4layer_dir(tmp_path_factory) -> Path:
     """A 4-layer variant, so a student can have 2 layers (half) or an explicit layer list."""
     return build_tiny_teacher(tmp_path_factory.mktemp("tiny-teacher-4"), num_hidden_layers=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert_dir(tmp_path_factory) -> Path:
+    return build_tiny_distilbert(tmp_path_factory.mktemp("tiny-distilbert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_roberta_dir(tmp_path_factory) -> Path:
+    return build_tiny_roberta(tmp_path_factory.mktemp("tiny-roberta"))
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ FOLDERS = {"asdfd": "asdfd", "compressor": "asdfd.compressor", "export": "asdfd.
 
 LAYERS = [  # (layer, module prefixes), bottom first; a module may import its own layer and the ones below
     ("core", ("asdfd.errors", "asdfd._io", "asdfd._lazy", "asdfd.data", "asdfd.models", "asdfd.config_file",
-              "asdfd.hardware", "asdfd.config_docs")),
+              "asdfd.hardware", "asdfd.config_docs", "asdfd.tokens")),
     ("runtime", ("asdfd.runtime",)),
     ("export", ("asdfd.export",)),
     ("compressor", ("asdfd.compressor",)),

@@ -17,7 +17,7 @@ import numpy as np
 from asdfd.errors import ModelLoadError
 from asdfd.models import LOCAL_ONLY
 from asdfd.runtime.classifier import Classifier
-from asdfd.runtime.encoding import TextEncoder, check_texts
+from asdfd.runtime.encoding import TextEncoder, logits_in_batches
 
 __all__ = ["BenchModel", "OnnxModel", "PyTorchModel", "onnx_parameter_count"]
 
@@ -50,11 +50,7 @@ class BenchModel:
 
     def predict_logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """(len(texts), num_labels) logits in input order, tokenization included."""
-        texts = check_texts(texts)
-        logits = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for index, batch in self.encoder.batches(texts, batch_size):
-            logits[index] = self.run(batch)
-        return logits
+        return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels))
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "role": self.role, "kind": self.kind, "path": str(self.path),

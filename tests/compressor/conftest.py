@@ -3,25 +3,18 @@
 The shared random-weight teachers (tests/conftest.py) predict one class for every input, so agreement
 and confidence cannot move; `rule_teacher_dir` is a 4-layer tiny BERT trained in-process for a few
 seconds on a token-counting rule (label 1 when ids 5-24 outnumber ids 25-44), so it has input-dependent,
-confident predictions. Nothing is downloaded.
+confident predictions. Nothing is downloaded. The DistilBERT/RoBERTa plugs are tests/conftest.py's.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import (AutoModelForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification,
-                          RobertaConfig, RobertaForSequenceClassification)
+from transformers import AutoModelForSequenceClassification
 
-
-
-def copy_tokenizer(source: Path, folder: Path) -> None:
-    for path in source.iterdir():
-        if path.name.startswith(("tokenizer", "vocab", "special_tokens")):
-            shutil.copy(path, folder / path.name)
+from tests.conftest import copy_tokenizer
 
 
 @pytest.fixture(autouse=True)
@@ -60,29 +53,4 @@ def rule_teacher_dir(tmp_path_factory, tiny_teacher_4layer_dir) -> Path:
     model.eval().save_pretrained(folder, safe_serialization=True)
     copy_tokenizer(tiny_teacher_4layer_dir, folder)
     torch.set_num_threads(threads)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_distilbert_dir(tmp_path_factory, tiny_teacher_dir) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-distilbert")
-    torch.manual_seed(0)
-    config = DistilBertConfig(vocab_size=99, dim=32, n_layers=2, n_heads=2, hidden_dim=37, max_position_embeddings=64,
-                              num_labels=2, id2label={0: "negative", 1: "positive"},
-                              label2id={"negative": 0, "positive": 1})
-    DistilBertForSequenceClassification(config).eval().save_pretrained(folder, safe_serialization=True)
-    copy_tokenizer(tiny_teacher_dir, folder)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_roberta_dir(tmp_path_factory, tiny_teacher_dir) -> Path:
-    """A tiny RoBERTa classifier (positions offset by padding_idx); a WordPiece tokenizer stands in for BPE."""
-    folder = tmp_path_factory.mktemp("tiny-roberta")
-    torch.manual_seed(0)
-    config = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                           intermediate_size=37, max_position_embeddings=80, pad_token_id=0, bos_token_id=2,
-                           eos_token_id=3, num_labels=2)
-    RobertaForSequenceClassification(config).eval().save_pretrained(folder, safe_serialization=True)
-    copy_tokenizer(tiny_teacher_dir, folder)
     return folder

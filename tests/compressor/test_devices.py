@@ -40,7 +40,7 @@ def test_cpu_threads_leaves_the_cores_other_processes_use(monkeypatch):
     from asdfd.hardware import OtherProcessesMeter
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
-    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("asdfd.compressor.devices.usable_cores", lambda: 4)
     monkeypatch.setattr(OtherProcessesMeter, "busy_cores", lambda self: 2.0)  # 2 of 4 cores busy elsewhere
     assert cpu_threads(None) == 2
     monkeypatch.setattr(OtherProcessesMeter, "busy_cores", lambda self: 4.0)

@@ -17,7 +17,7 @@ from asdfd.compressor.checkpoint import checkpoint_dir
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.diagnostics import predict_logits
 from asdfd.compressor.losses import kd_loss
-from asdfd.compressor.trainer import Trainer
+from asdfd.compressor.loop import DistillLoop
 from asdfd.errors import ConfigError, DataError, ModelLoadError, OutputExistsError, TrainingDivergedError
 
 CPU = Runtime(device=torch.device("cpu"), precision="fp32")
@@ -35,7 +35,7 @@ def small_config(**overrides) -> DistillConfig:
     return dataclasses.replace(base, **overrides)
 
 
-def _heldout_pseudo_kl(trainer: Trainer) -> float:
+def _heldout_pseudo_kl(trainer: DistillLoop) -> float:
     heldout = trainer.heldouts[1]
     assert heldout.name == "heldout_pseudo"
     logits = predict_logits(trainer.student, heldout.embeds, heldout.attention_mask, CPU)
@@ -51,13 +51,13 @@ def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher
     snapshot = {k: v.clone() for k, v in teacher.model.state_dict().items()}
     config = small_config(steps=60, batch_size=16, student=StudentConfig(layers=(0,)),
                           guess=GuessConfig(steps=10, lr=0.05, pool_size=64), heldout_random=256, heldout_pseudo=64)
-    trainer = Trainer(teacher, config, CPU)
+    trainer = DistillLoop(teacher, config, CPU)
     trainer.build_heldouts()
     before = trainer.evaluate()
     kl_before = _heldout_pseudo_kl(trainer)
     frozen = trainer.teacher.plug.word_embeddings(trainer.student).weight.clone()
-    while trainer.stage1_batches_left():
-        trainer.stage1_batch()
+    while trainer.synthesizer.prepare_steps():
+        trainer.prepare_step()
     for _ in range(config.steps):
         losses = trainer.train_step()
     after = trainer.evaluate()
@@ -142,7 +142,7 @@ def test_resume_with_other_options_is_refused(tmp_path, rule_teacher_dir):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, rule_teacher_dir, monkeypatch):
-    import asdfd.compressor.trainer as trainer_module
+    import asdfd.compressor.loop as trainer_module
 
     calls = {"n": 0}
     real_kd_loss = trainer_module.kd_loss

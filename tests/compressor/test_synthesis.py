@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from asdfd.compressor import load_teacher
-from asdfd.compressor.synthesis import candidate_token_ids, random_token_batch, vocabulary_rank_weights
-from asdfd.compressor.trainer import Trainer
+from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
+from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.config import DistillConfig
 from asdfd.compressor.devices import Runtime
 
@@ -42,10 +42,10 @@ def test_weighted_draws_follow_the_weights(tiny_teacher_dir):
 
 
 @pytest.mark.parametrize("prior", ["uniform", "zipf"])
-def test_trainer_draws_training_tokens_by_the_prior(tiny_teacher_dir, prior, monkeypatch):
+def test_training_tokens_are_drawn_by_the_prior(tiny_teacher_dir, prior, monkeypatch):
     teacher = load_teacher(tiny_teacher_dir)
-    trainer = Trainer(teacher, DistillConfig(vocab_prior=prior, batch_size=4, max_length=12),
-                      Runtime(device=torch.device("cpu"), precision="fp32"))
+    loop = DistillLoop(teacher, DistillConfig(vocab_prior=prior, batch_size=4, max_length=12),
+                       Runtime(device=torch.device("cpu"), precision="fp32"))
     seen = []
     original = random_token_batch
 
@@ -53,11 +53,12 @@ def test_trainer_draws_training_tokens_by_the_prior(tiny_teacher_dir, prior, mon
         seen.append(args[6] if len(args) > 6 else kwargs.get("weights"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr("asdfd.compressor.trainer.random_token_batch", recording)
-    trainer._batch()
+    monkeypatch.setattr("asdfd.compressor.synthesis.random_tokens.random_token_batch", recording)
+    batch = loop.synthesizer.next_batch(0)
+    assert batch.input_ids.shape == batch.attention_mask.shape and batch.input_ids.shape[0] == 4
     assert (seen[0] is None) == (prior == "uniform")
     if prior == "zipf":
-        torch.testing.assert_close(seen[0], vocabulary_rank_weights(teacher.tokenizer, trainer.candidates))
+        torch.testing.assert_close(seen[0], vocabulary_rank_weights(teacher.tokenizer, loop.context.candidates))
 
 
 def test_unknown_prior_is_a_one_line_config_error():

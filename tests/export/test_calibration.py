@@ -7,15 +7,16 @@ import pytest
 from transformers import AutoTokenizer
 
 from asdfd.errors import ConfigError
-from asdfd.export.calibration import (FeedReader, GuessedTokens, RandomTokens, TeacherGuidedTokens, TokenSpace,
+from asdfd.export.calibration import (FeedReader, GuessedTokens, RandomTokens, TeacherGuidedTokens,
                                       make_calibration_source, num_calibration_batches, random_token_batch)
 from asdfd.export.config import CalibrationConfig, ValidationConfig, static_preset
 from asdfd.export.quantize import preprocess_for_quantization, quantize_static_int8
+from asdfd.tokens import SpecialTokens
 
 
 @pytest.fixture(scope="module")
-def space(tiny_teacher_dir) -> TokenSpace:
-    return TokenSpace.from_tokenizer(AutoTokenizer.from_pretrained(tiny_teacher_dir), 99)
+def space(tiny_teacher_dir) -> SpecialTokens:
+    return SpecialTokens.from_tokenizer(AutoTokenizer.from_pretrained(tiny_teacher_dir), 99)
 
 
 def test_random_batches_are_framed_padded_and_free_of_special_tokens(space):
@@ -24,9 +25,9 @@ def test_random_batches_are_framed_padded_and_free_of_special_tokens(space):
     lengths = mask.sum(1)
     assert lengths.max() == 12 and lengths.min() >= 3
     for row, length in zip(ids, lengths):
-        assert row[0] == space.cls_id and row[length - 1] == space.sep_id
-        assert (row[length:] == space.pad_id).all()
-        assert not set(row[1 : length - 1].tolist()) & set(space.special_ids)
+        assert row[0] == space.cls and row[length - 1] == space.sep
+        assert (row[length:] == space.pad).all()
+        assert not set(row[1 : length - 1].tolist()) & set(space.all_special)
 
 
 def test_sources_are_deterministic_per_batch(space):

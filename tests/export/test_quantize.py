@@ -116,3 +116,14 @@ def test_preset_mode_must_match_quantize(quantize):
     wrong = static_preset() if quantize == "int8" else dynamic_preset()
     with pytest.raises(ConfigError, match="preset"):
         ExportConfig(quantize=quantize, preset=wrong)
+
+
+def test_unfused_int8_export_writes_nothing_into_the_working_directory(tiny_teacher_dir, tmp_path, monkeypatch, fast):
+    """onnxruntime's shape inference fails on the unfused graph and saves a temp model + `<uuid>.data` into the
+    cwd; the exporter runs it inside its scratch folder, so the user's directory stays clean."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    export_onnx(tiny_teacher_dir, tmp_path / "s.onnx", ExportConfig(optimize=False, validation=fast,
+                                                                    show_progress=False))
+    assert list(cwd.iterdir()) == []

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import build_tiny_teacher
 
 
 def export_artifact(model_dir: Path, out: Path, *, quantize: str = "none", max_length: int = 64) -> Path:
-    """Export with `compress export`'s Python API (validated against PyTorch by the exporter itself).
-
-    Runs with the output's folder as working directory: the exporter's toolchain currently leaves a
-    `<uuid>.data` external-weights file in the cwd, which must not land in the repository.
-    """
+    """Export with `compress export`'s Python API (validated against PyTorch by the exporter itself)."""
     from asdfd.export import ExportConfig, export_onnx
 
-    previous = os.getcwd()
-    os.chdir(Path(out).parent)
-    try:
-        export_onnx(model_dir, out, ExportConfig(quantize=quantize, max_length=max_length), force=True)
-    finally:
-        os.chdir(previous)
+    export_onnx(model_dir, out, ExportConfig(quantize=quantize, max_length=max_length), force=True)
     return out
 
 
@@ -34,20 +25,9 @@ def tiny_teacher_onnx(tiny_teacher_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_student_dir(tiny_teacher_dir, tmp_path_factory) -> Path:
+def tiny_student_dir(tmp_path_factory) -> Path:
     """A 1-layer 'student' with the teacher's tokenizer and labels (random weights, seed 1)."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    folder = tmp_path_factory.mktemp("tiny-student")
-    config = BertConfig.from_pretrained(tiny_teacher_dir)
-    config.num_hidden_layers = 1
-    torch.manual_seed(1)
-    BertForSequenceClassification(config).eval().save_pretrained(folder, safe_serialization=True)
-    for path in tiny_teacher_dir.iterdir():
-        if path.name.startswith(("tokenizer", "vocab", "special_tokens")):
-            shutil.copy(path, folder / path.name)
-    return folder
+    return build_tiny_teacher(tmp_path_factory.mktemp("tiny-student"), seed=1, num_hidden_layers=1)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,23 +21,12 @@ FAST = dict(batch_sizes=(1, 4), seq_lens=(8, 16), threads=1, warmup=1, min_repea
             max_seconds_per_cell=5.0, throughput_batch_size=4, saturation_texts=16, show_progress=False)
 
 
-@pytest.fixture(autouse=True)
-def _cwd_in_tmp(tmp_path, monkeypatch):
-    """The exporter's toolchain may drop a <uuid>.data file in the cwd: keep it out of the repository."""
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture(scope="module")
 def labelled_report(tiny_teacher_dir, tiny_student_onnx, tiny_labelled_tsv, tmp_path_factory) -> tuple[BenchReport, Path]:
     out = tmp_path_factory.mktemp("bench") / "report"
     config = BenchConfig(teacher=tiny_teacher_dir, students=(tiny_student_onnx,), eval_file=tiny_labelled_tsv,
                          thread_sweep=(1, 2), out=out, **FAST)
-    previous = os.getcwd()
-    os.chdir(out.parent)
-    try:
-        return run_bench(config), out
-    finally:
-        os.chdir(previous)
+    return run_bench(config), out
 
 
 def test_report_has_every_model_and_cell(labelled_report):

@@ -138,11 +138,10 @@ def test_runtime_never_imports_torch(tiny_teacher_onnx):
     assert result.stdout.strip() == "[]"
 
 
-def test_loads_the_exporters_folder_layout(tiny_teacher_dir, tiny_teacher_onnx, tmp_path, monkeypatch):
+def test_loads_the_exporters_folder_layout(tiny_teacher_dir, tiny_teacher_onnx, tmp_path):
     """Contract with `compress export`: its folder output loads and predicts like its single-file output."""
     from asdfd.export import ExportConfig, export_onnx
 
-    monkeypatch.chdir(tmp_path)  # the exporter's toolchain may drop a <uuid>.data file in the cwd
     folder = tmp_path / "exported"
     export_onnx(tiny_teacher_dir, folder, ExportConfig(quantize="none", max_length=64))
     clf = Classifier.load(folder)

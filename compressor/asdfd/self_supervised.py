@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from asdfd.compressor.embedding_guess import nearest_token_ids
+from asdfd.compressor.synthesis.tokens import nearest_token_ids
 from asdfd.compressor.losses import masked_token_loss
 
 __all__ = ["MaskedEmbeddingHead", "mask_embeddings", "self_supervised_loss"]

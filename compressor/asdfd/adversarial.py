@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 from torch import Tensor
+
+from asdfd.compressor.asdfd.free_rows import adam_on_free_rows
 
 __all__ = ["harden_embeddings"]
 
 
 def harden_embeddings(embeds: Tensor, free: Tensor, objective: Callable[[Tensor], tuple[Tensor, dict[str, float]]], *,
                       steps: int, lr: float, target_norms: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
-    """Minimise `objective(E)` over the free rows of E with Adam.
+    """Minimise `objective(E)` over the free rows of E with Adam (`adam_on_free_rows`).
 
     Args:
         embeds: (B, L, d) pseudo embeddings (not modified in place).
@@ -31,17 +32,6 @@ def harden_embeddings(embeds: Tensor, free: Tensor, objective: Callable[[Tensor]
     Returns:
         The harder embeddings (B, L, d), detached, and the stats of the last step.
     """
-    embeds = embeds.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([embeds], lr=lr)
-    keep = free.unsqueeze(-1)
-    stats: dict[str, float] = {}
-    for _ in range(steps):
-        loss, stats = objective(embeds)
-        (grad,) = torch.autograd.grad(loss, embeds)
-        embeds.grad = grad * keep
-        optimizer.step()
-        if target_norms is not None:
-            with torch.no_grad():
-                scale = target_norms / embeds.norm(dim=-1).clamp(min=1e-6)
-                embeds.mul_(torch.where(free, scale, torch.ones_like(scale)).unsqueeze(-1))
-    return embeds.detach(), stats
+    harder, stats, _ = adam_on_free_rows(embeds, free, lambda e: (*objective(e), None), steps=steps, lr=lr,
+                                         target_norms=target_norms)
+    return harder, stats

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from asdfd.compressor.embedding_guess import nearest_token_ids
-from asdfd.compressor.synthesis import free_positions
+from asdfd.compressor.synthesis.tokens import nearest_token_ids
+from asdfd.compressor.synthesis.tokens import free_positions
 
 __all__ = ["snap_to_nearest_tokens"]
 

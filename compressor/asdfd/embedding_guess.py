@@ -19,11 +19,13 @@ from torch import Tensor
 from asdfd.compressor.config import GuessConfig
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.losses import guess_loss, nearest_token_distance
-from asdfd.compressor.synthesis import candidate_token_ids, free_positions, layout_ids, random_token_batch
+from asdfd.compressor.asdfd.free_rows import adam_on_free_rows
+from asdfd.compressor.synthesis.tokens import (candidate_token_ids, free_positions, layout_ids, nearest_token_ids,
+                                               random_token_batch)
 from asdfd.compressor.teacher import Teacher, load_teacher
 from asdfd.errors import ConfigError
 
-__all__ = ["draw_targets", "init_pseudo_embeddings", "guess_embeddings", "nearest_token_ids", "decode_pseudo_samples",
+__all__ = ["draw_targets", "init_pseudo_embeddings", "guess_embeddings", "decode_pseudo_samples",
            "teacher_base_rate"]
 
 logger = logging.getLogger(__name__)
@@ -48,23 +50,6 @@ def teacher_base_rate(teacher_logits: Tensor, floor: float = 0.05) -> Tensor:
 
 
 @torch.no_grad()
-def nearest_token_ids(embeds: Tensor, vocabulary: Tensor, candidates: Tensor | None = None, chunk: int = 2048) -> Tensor:
-    """Nearest vocabulary row (L2) for each embedding: (..., d) -> (...) int64.
-
-    Args:
-        candidates: (K,) ids to choose from (e.g. no special tokens: in random-init models [PAD] is the zero
-            vector and would be "nearest" to everything); None = the whole vocabulary.
-    """
-    flat = embeds.reshape(-1, embeds.shape[-1]).float()
-    rows = vocabulary.float() if candidates is None else vocabulary[candidates.to(vocabulary.device)].float()
-    squared_norms = (rows**2).sum(-1)
-    out = [(part @ rows.T * 2 - squared_norms).argmax(-1) for part in flat.split(chunk)]
-    index = torch.cat(out) if out else flat.new_zeros(0, dtype=torch.long)
-    if candidates is not None:
-        index = candidates.to(index.device)[index]
-    return index.reshape(embeds.shape[:-1])
-
-
 def init_pseudo_embeddings(teacher: Teacher, candidates: Tensor, count: int, min_length: int, max_length: int,
                            init: str, generator: torch.Generator,
                            token_weights: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -100,34 +85,26 @@ def guess_embeddings(teacher: Teacher, embeds: Tensor, attention_mask: Tensor, l
     Returns:
         The guessed embeddings (B, L, d), detached, and stats (teacher confidence in the targets, steps run).
     """
-    free = free_positions(attention_mask).unsqueeze(-1)
+    free = free_positions(attention_mask)
     labels = labels.to(embeds.device)
     if target_norms is None:
         target_norms = embeds.norm(dim=-1)
-    embeds = embeds.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([embeds], lr=config.lr)
     vocabulary = teacher.word_embeddings
-    steps_run = 0
-    for _ in range(config.steps):
+
+    def objective(current: torch.Tensor):
         with runtime.autocast():
-            logits = teacher.model(inputs_embeds=embeds, attention_mask=attention_mask).logits.float()
+            logits = teacher.model(inputs_embeds=current, attention_mask=attention_mask).logits.float()
         confidence = logits.softmax(-1).gather(1, labels[:, None]).squeeze(1)
         active = confidence < config.stop_confidence if config.stop_confidence is not None else None
         if active is not None and not bool(active.any()):
-            break
+            return None, {}, active  # every sample is confident enough
         loss = guess_loss(logits, labels, label_smoothing=config.label_smoothing, active=active)
         if config.nearest_token_weight > 0:
-            rows = embeds[free.squeeze(-1)]
-            loss = loss + config.nearest_token_weight * nearest_token_distance(rows, vocabulary)
-        (grad,) = torch.autograd.grad(loss, embeds)
-        keep = free if active is None else free & active[:, None, None]
-        embeds.grad = grad * keep  # AS-DFD: only the free positions of unfinished samples move
-        optimizer.step()
-        steps_run += 1
-        if config.renormalize:
-            with torch.no_grad():
-                scale = target_norms / embeds.norm(dim=-1).clamp(min=1e-6)
-                embeds.mul_(torch.where(free.squeeze(-1), scale, torch.ones_like(scale)).unsqueeze(-1))
+            loss = loss + config.nearest_token_weight * nearest_token_distance(current[free], vocabulary)
+        return loss, {}, active  # AS-DFD: only the free positions of unfinished samples move
+
+    embeds, _, steps_run = adam_on_free_rows(embeds, free, objective, steps=config.steps, lr=config.lr,
+                                             target_norms=target_norms if config.renormalize else None)
     with torch.no_grad(), runtime.autocast():
         logits = teacher.model(inputs_embeds=embeds, attention_mask=attention_mask).logits.float()
     confidence = logits.softmax(-1).gather(1, labels[:, None]).squeeze(1)

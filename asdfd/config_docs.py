@@ -12,13 +12,13 @@ import dataclasses
 import inspect
 import textwrap
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 __all__ = ["field_docs", "field_type", "resolve_field"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_docs(cls: type) -> dict[str, str]:
     """{field name: its docstring, whitespace folded} for a dataclass (fields without one are left out)."""
     try:
@@ -28,8 +28,13 @@ def field_docs(cls: type) -> dict[str, str]:
     body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
     for node, following in zip(body, body[1:]):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr)
-                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
             docs[node.target.id] = " ".join(inspect.cleandoc(following.value.value).split())
     return docs
 

@@ -92,8 +92,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         number = value
         if isinstance(value, str):
             try:
-                number = float(value.strip()) if annotation is float or not value.strip().lstrip("+-").isdigit() \
+                number = (
+                    float(value.strip())
+                    if annotation is float or not value.strip().lstrip("+-").isdigit()
                     else int(value.strip())
+                )
             except ValueError:
                 raise ConfigError(f"{where}: expected {_type_name(annotation)}, got {value!r}") from None
         if isinstance(number, bool) or not isinstance(number, (int, float)):

@@ -82,6 +82,8 @@ def label_ids(labels: Sequence[str], label_names: Sequence[str], source: str | P
         elif label.lstrip("-").isdigit() and 0 <= int(label) < len(label_names):
             ids.append(int(label))
         else:
-            raise DataError(f"{source}: label {label!r} is neither a label of the model ({list(label_names)}) "
-                            f"nor an id in 0..{len(label_names) - 1}")
+            raise DataError(
+                f"{source}: label {label!r} is neither a label of the model ({list(label_names)}) "
+                f"nor an id in 0..{len(label_names) - 1}"
+            )
     return ids

@@ -6,8 +6,15 @@ Everything the product raises on bad input derives from `AsdfdError`; the CLI tu
 
 from __future__ import annotations
 
-__all__ = ["AsdfdError", "ConfigError", "ModelLoadError", "DataError", "OutputExistsError",
-           "TrainingDivergedError", "ValidationError"]
+__all__ = [
+    "AsdfdError",
+    "ConfigError",
+    "ModelLoadError",
+    "DataError",
+    "OutputExistsError",
+    "TrainingDivergedError",
+    "ValidationError",
+]
 
 
 class AsdfdError(Exception):

@@ -17,13 +17,31 @@ from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-__all__ = ["CpuFeatures", "detect_cpu_features", "physical_cores", "usable_cores", "default_threads",
-           "OtherProcessesMeter", "package_versions", "VERSIONED_PACKAGES"]
+__all__ = [
+    "CpuFeatures",
+    "detect_cpu_features",
+    "physical_cores",
+    "usable_cores",
+    "default_threads",
+    "OtherProcessesMeter",
+    "package_versions",
+    "VERSIONED_PACKAGES",
+]
 
 logger = logging.getLogger(__name__)
 
-VERSIONED_PACKAGES = ("asdfd", "numpy", "onnxruntime", "tokenizers", "onnx", "torch", "transformers", "optimum",
-                      "optimum-onnx", "onnxscript")
+VERSIONED_PACKAGES = (
+    "asdfd",
+    "numpy",
+    "onnxruntime",
+    "tokenizers",
+    "onnx",
+    "torch",
+    "transformers",
+    "optimum",
+    "optimum-onnx",
+    "onnxscript",
+)
 """Packages whose versions are recorded beside every artifact and benchmark."""
 
 
@@ -66,8 +84,12 @@ class CpuFeatures:
         return "avx512_vnni" if self.has_vnni else "avx2"
 
     def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "has_vnni": self.has_vnni, "has_bf16_matmul": self.has_bf16_matmul,
-                "preset_family": self.preset_family}
+        return {
+            **asdict(self),
+            "has_vnni": self.has_vnni,
+            "has_bf16_matmul": self.has_bf16_matmul,
+            "preset_family": self.preset_family,
+        }
 
 
 def _flags_from_proc() -> tuple[set[str], str] | None:
@@ -102,13 +124,17 @@ def _flags_from_py_cpuinfo() -> tuple[set[str], str] | None:
 def features_from_flags(flags: set[str], *, machine: str, model: str, source: str) -> CpuFeatures:
     """CpuFeatures from a set of /proc/cpuinfo-style flag names."""
     return CpuFeatures(
-        machine=machine, model=model,
-        avx2="avx2" in flags, avx512f="avx512f" in flags,
+        machine=machine,
+        model=model,
+        avx2="avx2" in flags,
+        avx512f="avx512f" in flags,
         avx512_vnni="avx512_vnni" in flags or "avx512vnni" in flags,
         avx_vnni="avx_vnni" in flags or "avxvnni" in flags,
         amx="amx_int8" in flags or "amx_tile" in flags,
-        avx512_bf16="avx512_bf16" in flags, amx_bf16="amx_bf16" in flags,
-        arm_dotprod="asimddp" in flags or "dotprod" in flags, arm_bf16="bf16" in flags and "asimd" in flags,
+        avx512_bf16="avx512_bf16" in flags,
+        amx_bf16="amx_bf16" in flags,
+        arm_dotprod="asimddp" in flags or "dotprod" in flags,
+        arm_bf16="bf16" in flags and "asimd" in flags,
         source=source,
     )
 
@@ -120,11 +146,22 @@ def detect_cpu_features() -> CpuFeatures:
     if found is None:
         found, source = _flags_from_py_cpuinfo(), "py-cpuinfo"
     flags, model = found if found is not None else (set(), "")
-    features = features_from_flags(flags, machine=platform.machine(), model=model or platform.processor(),
-                                   source=source if found is not None else "none")
-    logger.info("CPU %s (%s): avx2=%s avx512f=%s vnni=%s bf16=%s arm_dotprod=%s", features.model or "?",
-                features.machine, features.avx2, features.avx512f, features.has_vnni, features.has_bf16_matmul,
-                features.arm_dotprod)
+    features = features_from_flags(
+        flags,
+        machine=platform.machine(),
+        model=model or platform.processor(),
+        source=source if found is not None else "none",
+    )
+    logger.info(
+        "CPU %s (%s): avx2=%s avx512f=%s vnni=%s bf16=%s arm_dotprod=%s",
+        features.model or "?",
+        features.machine,
+        features.avx2,
+        features.avx512f,
+        features.has_vnni,
+        features.has_bf16_matmul,
+        features.arm_dotprod,
+    )
     return features
 
 

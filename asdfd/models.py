@@ -48,7 +48,8 @@ def refuse_remote_code(model_dir: str | Path) -> None:
         if isinstance(data, dict) and data.get("auto_map"):
             raise ModelLoadError(
                 f"{path} asks to run custom code (auto_map: {sorted(data['auto_map'])}), which asdfd never does: "
-                "remove the auto_map entry and use a built-in transformers class")
+                "remove the auto_map entry and use a built-in transformers class"
+            )
 
 
 def read_classifier_config(model_dir: str | Path) -> dict[str, Any]:
@@ -71,13 +72,15 @@ def read_classifier_config(model_dir: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelLoadError(f"cannot read {config_path}: {err}") from None
     if not isinstance(config, dict):
-        raise ModelLoadError(f"{config_path} holds a JSON {type(config).__name__}, not an object: "
-                             "is it a Hugging Face config.json?")
+        raise ModelLoadError(
+            f"{config_path} holds a JSON {type(config).__name__}, not an object: is it a Hugging Face config.json?"
+        )
     refuse_remote_code(model_dir)
     model_type = config.get("model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise ModelLoadError(
-            f"unsupported architecture {model_type!r} in {config_path}: supported are {', '.join(SUPPORTED_MODEL_TYPES)}"
+            f"unsupported architecture {model_type!r} in {config_path}: "
+            f"supported are {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     architectures = config.get("architectures") or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):

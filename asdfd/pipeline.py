@@ -14,7 +14,6 @@ from its last checkpoint. Changing an option that alters the result requires `fo
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -45,8 +44,20 @@ BUDGET_BENCH: dict[str, dict[str, Any]] = {
 }
 """Bench settings per budget, applied before the config file and flags."""
 
-TOP_LEVEL_KEYS = {"teacher", "out", "budget", "eval_file", "text_column", "label_column", "device", "quantize", "seed",
-                  "distill", "export", "bench"}
+TOP_LEVEL_KEYS = {
+    "teacher",
+    "out",
+    "budget",
+    "eval_file",
+    "text_column",
+    "label_column",
+    "device",
+    "quantize",
+    "seed",
+    "distill",
+    "export",
+    "bench",
+}
 """Keys a run config file may hold; `distill`, `export`, `bench` sections mirror the API's configs."""
 
 PATH_KEYS = {"teacher", "out", "eval_file"}
@@ -90,9 +101,15 @@ class RunPlan:
         bench = config_to_dict(self.bench)
         for name in BENCH_FIELDS_SET_BY_RUN:
             bench.pop(name)
-        return {"teacher": str(self.teacher), "out": str(self.out), "budget": self.budget,
-                "eval_file": str(self.eval_file) if self.eval_file else None,
-                "distill": config_to_dict(self.distill), "export": config_to_dict(self.export), "bench": bench}
+        return {
+            "teacher": str(self.teacher),
+            "out": str(self.out),
+            "budget": self.budget,
+            "eval_file": str(self.eval_file) if self.eval_file else None,
+            "distill": config_to_dict(self.distill),
+            "export": config_to_dict(self.export),
+            "bench": bench,
+        }
 
     def fingerprint(self) -> str:
         """Hash of what determines the outputs; progress/device/thread settings are left out."""
@@ -113,14 +130,25 @@ class RunResult:
 
     @property
     def paths(self) -> dict[str, Path]:
-        return {"onnx": self.plan.out, "student": self.plan.student_dir, "report_md": self.plan.report_dir / "report.md",
-                "report_json": self.plan.report_dir / "report.json", "latency_png": self.plan.report_dir / "latency.png",
-                "config": self.plan.work_dir / "run_config.json"}
+        return {
+            "onnx": self.plan.out,
+            "student": self.plan.student_dir,
+            "report_md": self.plan.report_dir / "report.md",
+            "report_json": self.plan.report_dir / "report.json",
+            "latency_png": self.plan.report_dir / "latency.png",
+            "config": self.plan.work_dir / "run_config.json",
+        }
 
 
-def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *, budget: str = "fast",
-             file_options: dict[str, Any] | None = None, flag_options: dict[str, Any] | None = None,
-             show_progress: bool = True) -> RunPlan:
+def plan_run(
+    teacher: str | Path | None = None,
+    out: str | Path | None = None,
+    *,
+    budget: str = "fast",
+    file_options: dict[str, Any] | None = None,
+    flag_options: dict[str, Any] | None = None,
+    show_progress: bool = True,
+) -> RunPlan:
     """Resolve a run's options: budget preset, then the config file, then command-line flags.
 
     `file_options` and `flag_options` use the config-file schema: top-level `teacher`, `out`, `budget`,
@@ -142,8 +170,13 @@ def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *
                     raise ConfigError(f"{key}: expected a mapping of {key} options, got {value!r}")
                 merge_options(merged.setdefault(key, {}), value or {})
             elif value is not None:
-                if key in PATH_KEYS | {"budget", "text_column", "label_column", "device", "quantize"} \
-                        and not isinstance(value, (str, Path)):
+                if key in PATH_KEYS | {
+                    "budget",
+                    "text_column",
+                    "label_column",
+                    "device",
+                    "quantize",
+                } and not isinstance(value, (str, Path)):
                     raise ConfigError(f"{key}: expected a string, got {value!r}")
                 merged[key] = value
     teacher = teacher or merged.get("teacher")
@@ -167,8 +200,16 @@ def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *
 
     quantize = {"quantize": merged["quantize"]} if "quantize" in merged else {}
     # The eval file's texts also judge the quantized student (agreement with its fp32 self; labels unused).
-    real = {"validation": {"eval_file": str(eval_file), **({"text_column": columns["text_column"]}
-                                                           if "text_column" in columns else {})}} if eval_file else {}
+    real = (
+        {
+            "validation": {
+                "eval_file": str(eval_file),
+                **({"text_column": columns["text_column"]} if "text_column" in columns else {}),
+            }
+        }
+        if eval_file
+        else {}
+    )
     export_config = apply_overrides(ExportConfig(), {**quantize, **real}, where="export")
     export_config = apply_overrides(export_config, {**merged.get("export", {}), **progress}, where="export")
 
@@ -176,12 +217,24 @@ def plan_run(teacher: str | Path | None = None, out: str | Path | None = None, *
     fixed = set(BENCH_FIELDS_SET_BY_RUN) & set(bench_sections)
     if fixed:
         raise ConfigError(f"bench.{sorted(fixed)[0]} is set by the run itself; use the top-level options instead")
-    bench_config = BenchConfig(teacher=teacher, students=(out,), eval_file=eval_file, out=work_dir_for(out) / "report",
-                               max_length=export_config.max_length)
+    bench_config = BenchConfig(
+        teacher=teacher,
+        students=(out,),
+        eval_file=eval_file,
+        out=work_dir_for(out) / "report",
+        max_length=export_config.max_length,
+    )
     bench_config = apply_overrides(bench_config, {**BUDGET_BENCH[budget], **columns}, where="bench")
     bench_config = apply_overrides(bench_config, {**bench_sections, **progress}, where="bench")
-    return RunPlan(teacher=teacher, out=out, budget=budget, eval_file=eval_file, distill=distill_config,
-                   export=export_config, bench=bench_config)
+    return RunPlan(
+        teacher=teacher,
+        out=out,
+        budget=budget,
+        eval_file=eval_file,
+        distill=distill_config,
+        export=export_config,
+        bench=bench_config,
+    )
 
 
 def export_artifact(model_dir: str | Path, out: str | Path, config: ExportConfig, *, force: bool = False) -> Any:
@@ -195,9 +248,12 @@ def export_artifact(model_dir: str | Path, out: str | Path, config: ExportConfig
         from asdfd.compressor import decode_pseudo_samples
 
         read_classifier_config(model_dir)  # one-line errors before the compressor loads the folder
-        samples = decode_pseudo_samples(model_dir, num_calibration_batches(calibration) * calibration.batch_size,
-                                        seed=calibration.seed, max_length=min(calibration.seq_length,
-                                                                              config.max_length))
+        samples = decode_pseudo_samples(
+            model_dir,
+            num_calibration_batches(calibration) * calibration.batch_size,
+            seed=calibration.seed,
+            max_length=min(calibration.seq_length, config.max_length),
+        )
     return export_onnx(model_dir, out, config, force=force, calibration_samples=samples)
 
 
@@ -231,8 +287,9 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
     state = {} if force else _load_state(state_path)
     fingerprint = plan.fingerprint()
     if state and state.get("fingerprint") != fingerprint:
-        raise ConfigError(f"{plan.work_dir} holds a run with other options: pass --force to start over, "
-                          "or choose another --out")
+        raise ConfigError(
+            f"{plan.work_dir} holds a run with other options: pass --force to start over, or choose another --out"
+        )
     if plan.out.exists() and "export" not in state.get("stages", {}) and not force:
         raise OutputExistsError(f"{plan.out} already exists: pass --force to overwrite it")
     if force and plan.work_dir.exists():
@@ -258,8 +315,14 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
         return finished
 
     if not done("distill", plan.student_dir):
-        result = distill(plan.teacher, plan.student_dir, plan.distill, eval_file=plan.eval_file, resume=True,
-                         on_progress=lambda progress: emit({"event": "progress", **progress}))
+        result = distill(
+            plan.teacher,
+            plan.student_dir,
+            plan.distill,
+            eval_file=plan.eval_file,
+            resume=True,
+            on_progress=lambda progress: emit({"event": "progress", **progress}),
+        )
         finish("distill", {"metrics": result.metrics})
         ran["distill"] = "ran"
         emit({"event": "stage", "stage": "distill", "status": "done", "metrics": result.metrics})

@@ -33,8 +33,9 @@ class SpecialTokens:
     """Ids usable as input: the model's embedding rows (at most the tokenizer's size)."""
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any, vocab_size: int, *, source: str = "the tokenizer",
-                       require_mask: bool = False) -> SpecialTokens:
+    def from_tokenizer(
+        cls, tokenizer: Any, vocab_size: int, *, source: str = "the tokenizer", require_mask: bool = False
+    ) -> SpecialTokens:
         """From a transformers tokenizer (BERT: [CLS]/[SEP]; RoBERTa: <s>/</s>, its bos/eos).
 
         Raises:
@@ -49,9 +50,14 @@ class SpecialTokens:
         missing = [role for role in ("cls", "sep") + (("mask",) if require_mask else ()) if ids[role] is None]
         if missing:
             raise ModelLoadError(f"{source} has no {'/'.join(missing)} token: a BERT-family tokenizer is needed")
-        return cls(cls=ids["cls"], sep=ids["sep"], pad=ids["pad"] if ids["pad"] is not None else 0,  # type: ignore[arg-type]
-                   mask=ids["mask"], all_special=tuple(sorted({int(i) for i in tokenizer.all_special_ids})),
-                   vocab_size=min(int(vocab_size), len(tokenizer)))
+        return cls(
+            cls=ids["cls"],
+            sep=ids["sep"],
+            pad=ids["pad"] if ids["pad"] is not None else 0,  # type: ignore[arg-type]
+            mask=ids["mask"],
+            all_special=tuple(sorted({int(i) for i in tokenizer.all_special_ids})),
+            vocab_size=min(int(vocab_size), len(tokenizer)),
+        )
 
     def ordinary_ids(self) -> np.ndarray:
         """Ids of the ordinary tokens, ascending, int64."""

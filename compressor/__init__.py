@@ -17,20 +17,29 @@ from typing import TYPE_CHECKING
 from asdfd._lazy import lazy_exports
 
 _NAMES = {
-    **dict.fromkeys(("DistillConfig", "StudentConfig", "GuessConfig", "SelfSupervisedConfig", "AdversarialConfig"),
-                    "asdfd.compressor.config"),
-    "distill": "asdfd.compressor.distill", "DistillResult": "asdfd.compressor.distill",
+    **dict.fromkeys(
+        ("DistillConfig", "StudentConfig", "GuessConfig", "SelfSupervisedConfig", "AdversarialConfig"),
+        "asdfd.compressor.config",
+    ),
+    "distill": "asdfd.compressor.distill",
+    "DistillResult": "asdfd.compressor.distill",
     "decode_pseudo_samples": "asdfd.compressor.asdfd.embedding_guess",
-    "build_student": "asdfd.compressor.student", "select_layers": "asdfd.compressor.student",
+    "build_student": "asdfd.compressor.student",
+    "select_layers": "asdfd.compressor.student",
     "load_teacher": "asdfd.compressor.teacher",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.compressor.config import (AdversarialConfig, DistillConfig, GuessConfig, SelfSupervisedConfig,
-                                         StudentConfig)
-    from asdfd.compressor.distill import DistillResult, distill
     from asdfd.compressor.asdfd.embedding_guess import decode_pseudo_samples
+    from asdfd.compressor.config import (
+        AdversarialConfig,
+        DistillConfig,
+        GuessConfig,
+        SelfSupervisedConfig,
+        StudentConfig,
+    )
+    from asdfd.compressor.distill import DistillResult, distill
     from asdfd.compressor.student import build_student, select_layers
     from asdfd.compressor.teacher import load_teacher

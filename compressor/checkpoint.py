@@ -54,10 +54,14 @@ def load_checkpoint(folder: Path) -> dict[str, Any] | None:
     try:
         state = torch.load(target, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ModelLoadError(f"cannot read checkpoint {target} ({type(err).__name__}): delete it to start over") from None
+        raise ModelLoadError(
+            f"cannot read checkpoint {target} ({type(err).__name__}): delete it to start over"
+        ) from None
     if state.get("format") != CHECKPOINT_FORMAT:
-        raise ModelLoadError(f"checkpoint {target} has format {state.get('format')}, expected {CHECKPOINT_FORMAT}: "
-                             "delete it to start over")
+        raise ModelLoadError(
+            f"checkpoint {target} has format {state.get('format')}, expected {CHECKPOINT_FORMAT}: "
+            "delete it to start over"
+        )
     return state
 
 

@@ -13,8 +13,16 @@ from typing import Any, Literal
 
 from asdfd.errors import ConfigError
 
-__all__ = ["StudentConfig", "GuessConfig", "SelfSupervisedConfig", "AdversarialConfig", "DistillConfig",
-           "TeacherRecipeConfig", "BUDGETS", "RUNTIME_ONLY_FIELDS"]
+__all__ = [
+    "StudentConfig",
+    "GuessConfig",
+    "SelfSupervisedConfig",
+    "AdversarialConfig",
+    "DistillConfig",
+    "TeacherRecipeConfig",
+    "BUDGETS",
+    "RUNTIME_ONLY_FIELDS",
+]
 
 Method = Literal["asdfd", "random-tokens"]
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -23,8 +31,18 @@ Precision = Literal["auto", "fp32", "bf16"]
 BUDGETS = ("fast", "full")
 """Names accepted by `DistillConfig.for_budget`."""
 
-RUNTIME_ONLY_FIELDS = ("device", "precision", "threads", "show_progress", "log_every", "checkpoint_every",
-                       "eval_every", "text_column", "label_column", "eval_max_length")
+RUNTIME_ONLY_FIELDS = (
+    "device",
+    "precision",
+    "threads",
+    "show_progress",
+    "log_every",
+    "checkpoint_every",
+    "eval_every",
+    "text_column",
+    "label_column",
+    "eval_max_length",
+)
 """Fields that may differ between a checkpoint and `--resume` (they do not change what is learned)."""
 
 
@@ -69,10 +87,13 @@ class StudentConfig:
             _check(len(self.layers) > 0, "student layers must not be empty")
             _check(all(x >= 0 for x in self.layers), f"student layers must be >= 0, got {list(self.layers)}")
             _check(len(set(self.layers)) == len(self.layers), f"student layers repeat: {list(self.layers)}")
-            _check(list(self.layers) == sorted(self.layers),
-                   f"student layers must be increasing, got {list(self.layers)}")
-            _check(self.num_layers is None or self.num_layers == len(self.layers),
-                   f"student num_layers={self.num_layers} disagrees with layers {list(self.layers)}")
+            _check(
+                list(self.layers) == sorted(self.layers), f"student layers must be increasing, got {list(self.layers)}"
+            )
+            _check(
+                self.num_layers is None or self.num_layers == len(self.layers),
+                f"student num_layers={self.num_layers} disagrees with layers {list(self.layers)}",
+            )
         if self.num_layers is not None:
             _check(self.num_layers >= 1, f"student num_layers must be >= 1, got {self.num_layers}")
         _check(0 < self.depth_fraction < 1, f"student depth_fraction must be in (0, 1), got {self.depth_fraction}")
@@ -131,12 +152,18 @@ class GuessConfig:
         _check(self.steps >= 1, f"guess.steps must be >= 1, got {self.steps}")
         _check(self.lr > 0, f"guess.lr must be > 0, got {self.lr}")
         _check(self.init in ("tokens", "gaussian"), f"guess.init must be tokens or gaussian, got {self.init!r}")
-        _check(self.targets in ("teacher-prior", "balanced"),
-               f"guess.targets must be teacher-prior or balanced, got {self.targets!r}")
+        _check(
+            self.targets in ("teacher-prior", "balanced"),
+            f"guess.targets must be teacher-prior or balanced, got {self.targets!r}",
+        )
         _check(0 <= self.label_smoothing < 1, f"guess.label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        _check(self.stop_confidence is None or 0 < self.stop_confidence <= 1,
-               f"guess.stop_confidence must be in (0, 1], got {self.stop_confidence}")
-        _check(self.nearest_token_weight >= 0, f"guess.nearest_token_weight must be >= 0, got {self.nearest_token_weight}")
+        _check(
+            self.stop_confidence is None or 0 < self.stop_confidence <= 1,
+            f"guess.stop_confidence must be in (0, 1], got {self.stop_confidence}",
+        )
+        _check(
+            self.nearest_token_weight >= 0, f"guess.nearest_token_weight must be >= 0, got {self.nearest_token_weight}"
+        )
         _check(self.pool_size >= 1, f"guess.pool_size must be >= 1, got {self.pool_size}")
         _check(self.refresh_every >= 0, f"guess.refresh_every must be >= 0, got {self.refresh_every}")
 
@@ -176,8 +203,10 @@ class AdversarialConfig:
 
     def __post_init__(self) -> None:
         _check(self.weight >= 0, f"adversarial.weight must be >= 0, got {self.weight}")
-        _check(self.disagreement_weight >= 0,
-               f"adversarial.disagreement_weight must be >= 0, got {self.disagreement_weight}")
+        _check(
+            self.disagreement_weight >= 0,
+            f"adversarial.disagreement_weight must be >= 0, got {self.disagreement_weight}",
+        )
         _check(self.steps >= 1, f"adversarial.steps must be >= 1, got {self.steps}")
         _check(self.lr > 0, f"adversarial.lr must be > 0, got {self.lr}")
         _check(self.every >= 1, f"adversarial.every must be >= 1, got {self.every}")
@@ -273,16 +302,31 @@ class DistillConfig:
         _check(0 <= self.warmup_fraction < 1, f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         _check(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
         _check(self.hidden_weight >= 0, f"hidden_weight must be >= 0, got {self.hidden_weight}")
-        _check(0 <= self.random_token_fraction <= 1,
-               f"random_token_fraction must be in [0, 1], got {self.random_token_fraction}")
+        _check(
+            0 <= self.random_token_fraction <= 1,
+            f"random_token_fraction must be in [0, 1], got {self.random_token_fraction}",
+        )
         _check(self.vocab_filter in ("all", "words"), f"vocab_filter must be all or words, got {self.vocab_filter!r}")
-        _check(self.vocab_prior in ("uniform", "zipf"), f"vocab_prior must be uniform or zipf, got {self.vocab_prior!r}")
-        _check(3 <= self.min_length <= self.max_length,
-               f"need 3 <= min_length <= max_length, got {self.min_length} and {self.max_length}")
+        _check(
+            self.vocab_prior in ("uniform", "zipf"), f"vocab_prior must be uniform or zipf, got {self.vocab_prior!r}"
+        )
+        _check(
+            3 <= self.min_length <= self.max_length,
+            f"need 3 <= min_length <= max_length, got {self.min_length} and {self.max_length}",
+        )
         _check(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
-        _check(self.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        _check(
+            self.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, got {self.precision!r}"
+        )
         _check(self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}")
-        for name in ("checkpoint_every", "eval_every", "log_every", "heldout_random", "heldout_pseudo", "eval_max_length"):
+        for name in (
+            "checkpoint_every",
+            "eval_every",
+            "log_every",
+            "heldout_random",
+            "heldout_pseudo",
+            "eval_max_length",
+        ):
             _check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
 
     @property
@@ -304,11 +348,27 @@ class DistillConfig:
             ConfigError: unknown name.
         """
         if name == "fast":
-            base = cls(steps=1500, max_seconds=330.0, checkpoint_every=100, eval_every=100, heldout_random=128,
-                       heldout_pseudo=32, student=StudentConfig(depth_fraction=1 / 3, ffn_fraction=2 / 3), lr=3e-4)
+            base = cls(
+                steps=1500,
+                max_seconds=330.0,
+                checkpoint_every=100,
+                eval_every=100,
+                heldout_random=128,
+                heldout_pseudo=32,
+                student=StudentConfig(depth_fraction=1 / 3, ffn_fraction=2 / 3),
+                lr=3e-4,
+            )
         elif name == "full":
-            base = cls(steps=20000, batch_size=64, lr=1e-4, checkpoint_every=1000, eval_every=500, heldout_random=1024,
-                       heldout_pseudo=256, guess=GuessConfig(steps=30, pool_size=8192, refresh_every=10))
+            base = cls(
+                steps=20000,
+                batch_size=64,
+                lr=1e-4,
+                checkpoint_every=1000,
+                eval_every=500,
+                heldout_random=1024,
+                heldout_pseudo=256,
+                guess=GuessConfig(steps=30, pool_size=8192, refresh_every=10),
+            )
         else:
             raise ConfigError(f"unknown budget {name!r}: choose one of {', '.join(BUDGETS)}")
         return dataclasses.replace(base, **overrides)
@@ -316,9 +376,15 @@ class DistillConfig:
     @classmethod
     def paper(cls, **overrides: Any) -> DistillConfig:
         """AS-DFD as reconstructed in docs/method.md, without any of our fixes or improvements."""
-        base = cls(method="asdfd", guess=GuessConfig(steps=50, targets="balanced", label_smoothing=0.0,
-                                                     stop_confidence=None, renormalize=False),
-                   hidden_weight=0.0, random_token_fraction=0.0, vocab_prior="uniform")
+        base = cls(
+            method="asdfd",
+            guess=GuessConfig(
+                steps=50, targets="balanced", label_smoothing=0.0, stop_confidence=None, renormalize=False
+            ),
+            hidden_weight=0.0,
+            random_token_fraction=0.0,
+            vocab_prior="uniform",
+        )
         return dataclasses.replace(base, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -327,8 +393,12 @@ class DistillConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DistillConfig:
         values = dict(values)
-        parts = {"student": StudentConfig, "guess": GuessConfig, "self_supervised": SelfSupervisedConfig,
-                 "adversarial": AdversarialConfig}
+        parts = {
+            "student": StudentConfig,
+            "guess": GuessConfig,
+            "self_supervised": SelfSupervisedConfig,
+            "adversarial": AdversarialConfig,
+        }
         for key, part in parts.items():
             if isinstance(values.get(key), dict):
                 values[key] = part(**values[key])

@@ -17,12 +17,19 @@ import torch
 from asdfd.errors import ConfigError
 from asdfd.hardware import OtherProcessesMeter, usable_cores
 
-__all__ = ["Runtime", "resolve_device", "resolve_precision", "autocast_context", "cpu_threads", "setup_runtime",
-           "all_reduce_mean"]
+__all__ = [
+    "Runtime",
+    "resolve_device",
+    "resolve_precision",
+    "autocast_context",
+    "cpu_threads",
+    "setup_runtime",
+    "all_reduce_mean",
+]
 
 
 def resolve_device(name: str = "auto", *, local_rank: int = 0) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is a one-line error."""
+    """ "auto" -> CUDA when available, else CPU; "cuda" without a GPU is a one-line error."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
@@ -35,7 +42,7 @@ def resolve_device(name: str = "auto", *, local_rank: int = 0) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" -> "bf16" on CUDA, "fp32" on CPU (CPU bf16 autocast is slower on most CPUs)."""
+    """ "auto" -> "bf16" on CUDA, "fp32" on CPU (CPU bf16 autocast is slower on most CPUs)."""
     if precision == "auto":
         return "bf16" if device.type == "cuda" else "fp32"
     if precision not in ("fp32", "bf16"):

@@ -20,8 +20,17 @@ from asdfd.compressor.devices import Runtime
 from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
 from asdfd.data import label_ids
 
-__all__ = ["HeldOut", "predict_logits", "agreement", "class_balance", "embedding_norm_ratio", "changed_fraction",
-           "evaluate_heldout", "eval_label_ids", "evaluate_texts"]
+__all__ = [
+    "HeldOut",
+    "predict_logits",
+    "agreement",
+    "class_balance",
+    "embedding_norm_ratio",
+    "changed_fraction",
+    "evaluate_heldout",
+    "eval_label_ids",
+    "evaluate_texts",
+]
 
 
 @dataclass
@@ -35,16 +44,19 @@ class HeldOut:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, embeds: Tensor, attention_mask: Tensor, runtime: Runtime,
-                   batch_size: int = 64) -> Tensor:
+def predict_logits(
+    model: nn.Module, embeds: Tensor, attention_mask: Tensor, runtime: Runtime, batch_size: int = 64
+) -> Tensor:
     """Logits (N, C) in float32 for pseudo embeddings (N, L, d), in eval mode (restored afterwards)."""
     was_training = model.training
     model.eval()
     out = []
     for start in range(0, len(embeds), batch_size):
         with runtime.autocast():
-            logits = model(inputs_embeds=embeds[start : start + batch_size],
-                           attention_mask=attention_mask[start : start + batch_size]).logits
+            logits = model(
+                inputs_embeds=embeds[start : start + batch_size],
+                attention_mask=attention_mask[start : start + batch_size],
+            ).logits
         out.append(logits.float())
     model.train(was_training)
     return torch.cat(out)
@@ -69,8 +81,9 @@ def embedding_norm_ratio(embeds: Tensor, attention_mask: Tensor, token_norm_mean
     return float(embeds[free].float().norm(dim=-1).mean()) / token_norm_mean
 
 
-def changed_fraction(embeds: Tensor, init_ids: Tensor, attention_mask: Tensor, vocabulary: Tensor,
-                     candidates: Tensor | None = None) -> float:
+def changed_fraction(
+    embeds: Tensor, init_ids: Tensor, attention_mask: Tensor, vocabulary: Tensor, candidates: Tensor | None = None
+) -> float:
     """Fraction of free positions whose nearest vocabulary token is no longer the token they started from."""
     free = free_positions(attention_mask)
     if not bool(free.any()):
@@ -101,15 +114,17 @@ def eval_label_ids(labels: list[str], id2label: dict, source: str | Path) -> lis
 
 
 @torch.no_grad()
-def evaluate_texts(model: nn.Module, tokenizer, texts: list[str], runtime: Runtime, *, max_length: int = 128,
-                   batch_size: int = 64) -> Tensor:
+def evaluate_texts(
+    model: nn.Module, tokenizer, texts: list[str], runtime: Runtime, *, max_length: int = 128, batch_size: int = 64
+) -> Tensor:
     """Predicted class ids (N,) for real texts (information only: never used to train or select)."""
     was_training = model.training
     model.eval()
     out = []
     for start in range(0, len(texts), batch_size):
-        batch = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True,
-                          return_tensors="pt")
+        batch = tokenizer(
+            texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+        )
         batch = {key: value.to(runtime.device) for key, value in batch.items()}
         with runtime.autocast():
             out.append(model(**batch).logits.float().argmax(-1).cpu())

@@ -27,8 +27,8 @@ from asdfd.compressor.checkpoint import checkpoint_dir, load_checkpoint, remove_
 from asdfd.compressor.config import RUNTIME_ONLY_FIELDS, DistillConfig
 from asdfd.compressor.devices import setup_runtime
 from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
-from asdfd.compressor.teacher import load_teacher
 from asdfd.compressor.loop import DistillLoop
+from asdfd.compressor.teacher import load_teacher
 from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, OutputExistsError, TrainingDivergedError
 from asdfd.models import read_classifier_config
@@ -50,8 +50,12 @@ class DistillResult:
     student_layers: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"student_dir": str(self.student_dir), "student_layers": self.student_layers,
-                "metrics": self.metrics, "config": self.config}
+        return {
+            "student_dir": str(self.student_dir),
+            "student_layers": self.student_layers,
+            "metrics": self.metrics,
+            "config": self.config,
+        }
 
 
 class _InterruptFlag:
@@ -90,19 +94,34 @@ def _versions() -> dict[str, str]:
 
     from asdfd import __version__
 
-    return {"asdfd": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version()}
+    return {
+        "asdfd": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _finished_result(out_dir: Path) -> DistillResult:
     summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    return DistillResult(student_dir=out_dir, metrics=summary.get("metrics", {}), config=summary.get("config", {}),
-                         student_layers=summary.get("student_layers", []))
+    return DistillResult(
+        student_dir=out_dir,
+        metrics=summary.get("metrics", {}),
+        config=summary.get("config", {}),
+        student_layers=summary.get("student_layers", []),
+    )
 
 
-def distill(teacher_dir: str | Path, out_dir: str | Path, config: DistillConfig = DistillConfig(), *,
-            eval_file: str | Path | None = None, resume: bool = False, force: bool = False,
-            on_progress: Callable[[dict], None] | None = None) -> DistillResult:
+def distill(
+    teacher_dir: str | Path,
+    out_dir: str | Path,
+    config: DistillConfig = DistillConfig(),
+    *,
+    eval_file: str | Path | None = None,
+    resume: bool = False,
+    force: bool = False,
+    on_progress: Callable[[dict], None] | None = None,
+) -> DistillResult:
     """Distill a fine-tuned BERT-family classifier into a shallower student without any data (AS-DFD).
 
     Example:
@@ -137,16 +156,19 @@ def distill(teacher_dir: str | Path, out_dir: str | Path, config: DistillConfig 
     trainer = DistillLoop(teacher, config, runtime)
     ckpt = checkpoint_dir(out_dir)
     # JSON round trip, so that tuples and lists compare equal to what the checkpoint stored.
-    identity = json.loads(json.dumps({"config": _comparable(config.to_dict()), "teacher": str(teacher_dir.resolve())},
-                                     default=str))
+    identity = json.loads(
+        json.dumps({"config": _comparable(config.to_dict()), "teacher": str(teacher_dir.resolve())}, default=str)
+    )
     state = load_checkpoint(ckpt) if resume else None
     if state is not None:
         saved = json.loads(state["identity"])
         if saved != identity:
             keys = set(saved["config"]) | set(identity["config"])
             changed = sorted(k for k in keys if saved["config"].get(k) != identity["config"].get(k))
-            raise ConfigError(f"the checkpoint in {ckpt} was made with other options ({', '.join(changed) or 'teacher'}): "
-                              "resume with the same options, or drop --resume to start over")
+            raise ConfigError(
+                f"the checkpoint in {ckpt} was made with other options ({', '.join(changed) or 'teacher'}): "
+                "resume with the same options, or drop --resume to start over"
+            )
         trainer.load_state_dict(state)
         logger.info("resuming from step %d (checkpoint %s)", trainer.step, ckpt)
     elif resume:
@@ -161,14 +183,25 @@ def distill(teacher_dir: str | Path, out_dir: str | Path, config: DistillConfig 
     run.execute()
     metrics = run.final_metrics(evaluation)
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
-    summary = {"teacher": str(teacher_dir), "student_layers": trainer.layers, "config": config.to_dict(),
-               "seed": config.seed, "device": str(runtime.device), "precision": runtime.precision,
-               "world_size": runtime.world_size, "versions": _versions(),
-               "timings": {"train_seconds": metrics["train_seconds"], "total_seconds": metrics["total_seconds"],
-                           "seconds_per_step": round(metrics["train_seconds"] / max(1, trainer.step), 3)},
-               "metrics": metrics, "history": run.history,
-               "eval_file": str(eval_file) if eval_file is not None else None,
-               "note": "eval_file accuracy is for information only: never used to train or select checkpoints"}
+    summary = {
+        "teacher": str(teacher_dir),
+        "student_layers": trainer.layers,
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "device": str(runtime.device),
+        "precision": runtime.precision,
+        "world_size": runtime.world_size,
+        "versions": _versions(),
+        "timings": {
+            "train_seconds": metrics["train_seconds"],
+            "total_seconds": metrics["total_seconds"],
+            "seconds_per_step": round(metrics["train_seconds"] / max(1, trainer.step), 3),
+        },
+        "metrics": metrics,
+        "history": run.history,
+        "eval_file": str(eval_file) if eval_file is not None else None,
+        "note": "eval_file accuracy is for information only: never used to train or select checkpoints",
+    }
     if runtime.is_main:
         trainer.student.eval()
         with atomic_dir(out_dir) as tmp:
@@ -204,11 +237,22 @@ class _Run:
 
     def report(self, stage: str, step: int, total: int, figures: dict) -> None:
         self.latest.update({k: v for k, v in figures.items() if isinstance(v, (int, float))})
-        payload = {"stage": stage, "step": step, "total": total, **self.latest,
-                   "train_seconds": round(self.trainer.train_seconds, 1), "eta_s": round(self._eta(step, total), 1)}
+        payload = {
+            "stage": stage,
+            "step": step,
+            "total": total,
+            **self.latest,
+            "train_seconds": round(self.trainer.train_seconds, 1),
+            "eta_s": round(self._eta(step, total), 1),
+        }
         if self.trainer.runtime.is_main:
-            logger.info("%s %d/%d %s", stage, step, total,
-                        " ".join(f"{k}={v:.4g}" for k, v in payload.items() if isinstance(v, float)))
+            logger.info(
+                "%s %d/%d %s",
+                stage,
+                step,
+                total,
+                " ".join(f"{k}={v:.4g}" for k, v in payload.items() if isinstance(v, float)),
+            )
             if self.on_progress is not None:
                 self.on_progress(payload)
 
@@ -235,11 +279,16 @@ class _Run:
             except KeyboardInterrupt:
                 if self.trainer.runtime.is_main and not self.interrupt.requested and self._consistent:
                     self.save()
-                logger.warning("interrupted at step %d; checkpoint in %s: run again with --resume", trainer.step, self.ckpt)
+                logger.warning(
+                    "interrupted at step %d; checkpoint in %s: run again with --resume", trainer.step, self.ckpt
+                )
                 raise
             except TrainingDivergedError as err:
-                kept = (f"the last good checkpoint (step {self.last_checkpoint_step}) is kept in {self.ckpt}"
-                        if self.last_checkpoint_step is not None else "no checkpoint was written yet")
+                kept = (
+                    f"the last good checkpoint (step {self.last_checkpoint_step}) is kept in {self.ckpt}"
+                    if self.last_checkpoint_step is not None
+                    else "no checkpoint was written yet"
+                )
                 raise TrainingDivergedError(f"{err}; {kept}") from None
 
     _consistent = True
@@ -295,7 +344,9 @@ class _Run:
             self._check_interrupt()
         bar.close()
         if trainer.over_budget() and trainer.step < config.steps:
-            logger.info("time budget of %.0f s reached at step %d of %d", config.max_seconds, trainer.step, config.steps)
+            logger.info(
+                "time budget of %.0f s reached at step %d of %d", config.max_seconds, trainer.step, config.steps
+            )
 
     def final_metrics(self, evaluation: tuple[list[str], list[int]] | None) -> dict:
         trainer = self.trainer
@@ -304,14 +355,28 @@ class _Run:
         if evaluation is not None:
             texts, labels = evaluation
             labels_tensor = torch.tensor(labels)
-            student = evaluate_texts(trainer.student, trainer.teacher.tokenizer, texts, trainer.runtime,
-                                     max_length=self.config.eval_max_length)
-            teacher = evaluate_texts(trainer.teacher.model, trainer.teacher.tokenizer, texts, trainer.runtime,
-                                     max_length=self.config.eval_max_length)
+            student = evaluate_texts(
+                trainer.student,
+                trainer.teacher.tokenizer,
+                texts,
+                trainer.runtime,
+                max_length=self.config.eval_max_length,
+            )
+            teacher = evaluate_texts(
+                trainer.teacher.model,
+                trainer.teacher.tokenizer,
+                texts,
+                trainer.runtime,
+                max_length=self.config.eval_max_length,
+            )
             metrics["eval_accuracy"] = round(float((student == labels_tensor).float().mean()), 4)
             metrics["teacher_eval_accuracy"] = round(float((teacher == labels_tensor).float().mean()), 4)
             metrics["eval_agreement"] = round(float((student == teacher).float().mean()), 4)
             metrics["eval_rows"] = len(texts)
-            logger.info("information only: student accuracy %.4f, teacher %.4f on %d rows", metrics["eval_accuracy"],
-                        metrics["teacher_eval_accuracy"], len(texts))
+            logger.info(
+                "information only: student accuracy %.4f, teacher %.4f on %d rows",
+                metrics["eval_accuracy"],
+                metrics["teacher_eval_accuracy"],
+                len(texts),
+            )
         return metrics

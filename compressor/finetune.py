@@ -18,8 +18,8 @@ import torch
 from tqdm.auto import tqdm
 
 from asdfd._io import atomic_dir, check_output_path, write_json_atomic
-from asdfd.data import read_labelled_file
 from asdfd.compressor.config import TeacherRecipeConfig
+from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, ModelLoadError
 from asdfd.models import LOCAL_ONLY, refuse_remote_code
 
@@ -49,16 +49,23 @@ def _accuracy(model, tokenizer, texts: list[str], label_ids: list[int], config: 
     model.eval()
     correct = 0
     for start in range(0, len(texts), 64):
-        batch = tokenizer(texts[start : start + 64], truncation=True, max_length=config.max_length,
-                          padding=True, return_tensors="pt")
+        batch = tokenizer(
+            texts[start : start + 64], truncation=True, max_length=config.max_length, padding=True, return_tensors="pt"
+        )
         predictions = model(**batch).logits.argmax(-1)
         correct += int((predictions == torch.tensor(label_ids[start : start + 64])).sum())
     model.train()
     return correct / len(texts)
 
 
-def train_teacher(train_file: str | Path, out_dir: str | Path, config: TeacherRecipeConfig = TeacherRecipeConfig(),
-                  *, eval_file: str | Path | None = None, force: bool = False) -> dict:
+def train_teacher(
+    train_file: str | Path,
+    out_dir: str | Path,
+    config: TeacherRecipeConfig = TeacherRecipeConfig(),
+    *,
+    eval_file: str | Path | None = None,
+    force: bool = False,
+) -> dict:
     """Fine-tune `config.base_model` on `train_file` and save a Hugging Face classifier folder.
 
     Example:
@@ -97,12 +104,17 @@ def train_teacher(train_file: str | Path, out_dir: str | Path, config: TeacherRe
     refuse_remote_code(base)
     tokenizer = AutoTokenizer.from_pretrained(base, **LOCAL_ONLY)
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=len(names), id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+        base,
+        num_labels=len(names),
+        id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)},
         **LOCAL_ONLY,
     )
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
-    schedule = get_linear_schedule_with_warmup(optimizer, math.ceil(config.warmup_fraction * config.steps), config.steps)
+    schedule = get_linear_schedule_with_warmup(
+        optimizer, math.ceil(config.warmup_fraction * config.steps), config.steps
+    )
     order: list[int] = []
     started = time.perf_counter()
     progress = tqdm(range(config.steps), desc="teacher", disable=not config.show_progress)
@@ -110,8 +122,13 @@ def train_teacher(train_file: str | Path, out_dir: str | Path, config: TeacherRe
         if len(order) < config.batch_size:
             order += rng.sample(range(len(train.texts)), len(train.texts))
         batch_rows, order = order[: config.batch_size], order[config.batch_size :]
-        batch = tokenizer([train.texts[i] for i in batch_rows], truncation=True, max_length=config.max_length,
-                          padding=True, return_tensors="pt")
+        batch = tokenizer(
+            [train.texts[i] for i in batch_rows],
+            truncation=True,
+            max_length=config.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
         loss = model(**batch, labels=torch.tensor([train_ids[i] for i in batch_rows])).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -120,8 +137,14 @@ def train_teacher(train_file: str | Path, out_dir: str | Path, config: TeacherRe
         optimizer.zero_grad(set_to_none=True)
         progress.set_postfix(loss=f"{loss.item():.3f}")
     seconds = time.perf_counter() - started
-    summary = {"base_model": str(base), "train_file": str(train_file), "rows": len(train.texts),
-               "labels": dict(zip(raw_labels, names)), "seconds": round(seconds, 1), "config": asdict(config)}
+    summary = {
+        "base_model": str(base),
+        "train_file": str(train_file),
+        "rows": len(train.texts),
+        "labels": dict(zip(raw_labels, names)),
+        "seconds": round(seconds, 1),
+        "config": asdict(config),
+    }
     if evaluation is not None:
         eval_ids = [label_to_id[x] for x in evaluation.labels]
         summary["eval_file"] = str(eval_file)

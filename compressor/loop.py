@@ -19,11 +19,11 @@ from typing import Any
 
 import torch
 
+from asdfd.compressor.asdfd.embedding_guess import teacher_base_rate
 from asdfd.compressor.asdfd.synthesizer import guess_batch
 from asdfd.compressor.config import DistillConfig
 from asdfd.compressor.devices import Runtime, all_reduce_mean
 from asdfd.compressor.diagnostics import HeldOut, evaluate_heldout, predict_logits
-from asdfd.compressor.asdfd.embedding_guess import teacher_base_rate
 from asdfd.compressor.losses import hidden_mse_loss, kd_loss
 from asdfd.compressor.student import build_student
 from asdfd.compressor.synthesis import SynthContext, make_synthesizer
@@ -65,8 +65,15 @@ class DistillLoop:
         candidates = candidate_token_ids(teacher.tokenizer, vocabulary.shape[0], teacher.special, config.vocab_filter)
         # Training draws follow the vocabulary prior; the held-out random-token diagnostic stays uniform.
         weights = vocabulary_rank_weights(teacher.tokenizer, candidates) if config.vocab_prior == "zipf" else None
-        self.context = SynthContext(teacher=teacher, config=config, runtime=runtime, generator=self.generator,
-                                    candidates=candidates, token_weights=weights, student=self.student)
+        self.context = SynthContext(
+            teacher=teacher,
+            config=config,
+            runtime=runtime,
+            generator=self.generator,
+            candidates=candidates,
+            token_weights=weights,
+            student=self.student,
+        )
         self.synthesizer = make_synthesizer(config.method, self.context)
         self.parameters = [p for p in self.student.parameters() if p.requires_grad] + self.synthesizer.parameters()
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.weight_decay)
@@ -82,8 +89,9 @@ class DistillLoop:
     def build_heldouts(self) -> None:
         config, teacher, context = self.config, self.teacher, self.context
         generator = torch.Generator().manual_seed(config.seed + HELDOUT_SEED_OFFSET)
-        ids, mask = random_token_batch(context.candidates, config.heldout_random, config.min_length,
-                                       config.max_length, teacher.special, generator)
+        ids, mask = random_token_batch(
+            context.candidates, config.heldout_random, config.min_length, config.max_length, teacher.special, generator
+        )
         ids, mask = ids.to(self.runtime.device), mask.to(self.runtime.device)
         embeds = self.vocabulary[ids].float()
         logits = predict_logits(teacher.model, embeds, mask, self.runtime)
@@ -91,8 +99,9 @@ class DistillLoop:
         context.prior = teacher_base_rate(logits)
         logger.info("teacher base rate on random tokens: %s", [round(float(x), 3) for x in context.prior])
         embeds, mask, _, _, _ = guess_batch(context, config.heldout_pseudo, generator)
-        self.heldouts.append(HeldOut("heldout_pseudo", embeds, mask, predict_logits(teacher.model, embeds, mask,
-                                                                                    self.runtime)))
+        self.heldouts.append(
+            HeldOut("heldout_pseudo", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
+        )
 
     # ---- preparation (AS-DFD's stage 1), timed against the budget ----
     def prepare_step(self) -> dict[str, float]:
@@ -165,8 +174,9 @@ class DistillLoop:
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
             finite = not bool(flag.item())
         if not finite:
-            raise TrainingDivergedError(f"loss became {losses['loss']} at step {self.step + 1} ({losses}); "
-                                        "lower --lr or --temperature")
+            raise TrainingDivergedError(
+                f"loss became {losses['loss']} at step {self.step + 1} ({losses}); lower --lr or --temperature"
+            )
 
     # ---- diagnostics ----
     def evaluate(self) -> dict:
@@ -174,11 +184,16 @@ class DistillLoop:
 
     # ---- checkpoint state ----
     def state_dict(self) -> dict:
-        return {"step": self.step, "train_seconds": self.train_seconds,
-                "student": {k: v.detach().cpu() for k, v in self.student.state_dict().items()},
-                "synthesizer": self.synthesizer.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(self.runtime.device) if self.runtime.device.type == "cuda" else None}
+        return {
+            "step": self.step,
+            "train_seconds": self.train_seconds,
+            "student": {k: v.detach().cpu() for k, v in self.student.state_dict().items()},
+            "synthesizer": self.synthesizer.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.runtime.device) if self.runtime.device.type == "cuda" else None,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.student.load_state_dict(state["student"])

@@ -6,8 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["kd_loss", "hidden_mse_loss", "guess_loss", "disagreement_loss", "masked_token_loss",
-           "nearest_token_distance"]
+__all__ = [
+    "kd_loss",
+    "hidden_mse_loss",
+    "guess_loss",
+    "disagreement_loss",
+    "masked_token_loss",
+    "nearest_token_distance",
+]
 
 
 def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 1.0) -> Tensor:
@@ -38,8 +44,9 @@ def hidden_mse_loss(student_hidden: list[Tensor], teacher_hidden: list[Tensor], 
     return total / len(student_hidden)
 
 
-def guess_loss(teacher_logits: Tensor, targets: Tensor, *, label_smoothing: float = 0.0,
-               active: Tensor | None = None) -> Tensor:
+def guess_loss(
+    teacher_logits: Tensor, targets: Tensor, *, label_smoothing: float = 0.0, active: Tensor | None = None
+) -> Tensor:
     """Stage-1 objective CE(T(E), y), summed over active samples and divided by the batch size.
 
     Args:

@@ -22,7 +22,13 @@ from torch import Tensor, nn
 from asdfd.compressor.teacher import Plug
 from asdfd.errors import ConfigError
 
-__all__ = ["ffn_neuron_importance", "keep_ffn_neurons", "narrow_ffn", "attention_head_importance", "prune_attention_heads"]
+__all__ = [
+    "ffn_neuron_importance",
+    "keep_ffn_neurons",
+    "narrow_ffn",
+    "attention_head_importance",
+    "prune_attention_heads",
+]
 
 
 def ffn_neuron_importance(ffn_in: nn.Linear, ffn_out: nn.Linear) -> Tensor:
@@ -31,8 +37,9 @@ def ffn_neuron_importance(ffn_in: nn.Linear, ffn_out: nn.Linear) -> Tensor:
 
 
 def _linear_like(source: nn.Linear, in_features: int, out_features: int) -> nn.Linear:
-    return nn.Linear(in_features, out_features, bias=source.bias is not None, device=source.weight.device,
-                     dtype=source.weight.dtype)
+    return nn.Linear(
+        in_features, out_features, bias=source.bias is not None, device=source.weight.device, dtype=source.weight.dtype
+    )
 
 
 @torch.no_grad()
@@ -58,8 +65,10 @@ def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
     """
     width = int(getattr(model.config, plug.ffn_size_key))
     if not 1 <= size < width:
-        raise ConfigError(f"student FFN size {size} must be between 1 and {width - 1} (the teacher's FFN has "
-                          f"{width} neurons); use --student-ffn all (ffn_fraction=1) to keep them all")
+        raise ConfigError(
+            f"student FFN size {size} must be between 1 and {width - 1} (the teacher's FFN has "
+            f"{width} neurons); use --student-ffn all (ffn_fraction=1) to keep them all"
+        )
     for layer in plug.layers(model):
         ffn_in, ffn_out = plug.ffn(layer)
         keep = ffn_neuron_importance(ffn_in, ffn_out).topk(size).indices
@@ -82,12 +91,16 @@ def prune_attention_heads(model: nn.Module, plug: Plug, keep: int) -> None:
         ConfigError: `keep` is not smaller than the heads per layer.
     """
     if getattr(model.config, "pruned_heads", None):
-        raise ConfigError("the teacher already has pruned attention heads: --student-heads needs a teacher with all "
-                          "of its heads; leave it unset")
+        raise ConfigError(
+            "the teacher already has pruned attention heads: --student-heads needs a teacher with all "
+            "of its heads; leave it unset"
+        )
     heads = int(getattr(model.config, plug.num_heads_key))
     if not 1 <= keep < heads:
-        raise ConfigError(f"student attention heads {keep} must be between 1 and {heads - 1} (the teacher has {heads} "
-                          "per layer); use --student-heads all (heads_fraction=1) to keep them all")
+        raise ConfigError(
+            f"student attention heads {keep} must be between 1 and {heads - 1} (the teacher has {heads} "
+            "per layer); use --student-heads all (heads_fraction=1) to keep them all"
+        )
     drop = {}
     for index, layer in enumerate(plug.layers(model)):
         value, output = plug.attention_projections(layer)

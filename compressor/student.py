@@ -38,12 +38,16 @@ def select_layers(num_teacher_layers: int, config: StudentConfig) -> list[int]:
     if config.layers is not None:
         layers = list(config.layers)
         if layers[-1] >= num_teacher_layers:
-            raise ConfigError(f"student layer {layers[-1]} does not exist: "
-                              f"the teacher has layers 0..{num_teacher_layers - 1}")
+            raise ConfigError(
+                f"student layer {layers[-1]} does not exist: the teacher has layers 0..{num_teacher_layers - 1}"
+            )
     else:
         # floor, so "half" of 5 or 3 layers stays 2 or 1 (the epsilon absorbs float error, e.g. 6 * (1/3))
-        count = (config.num_layers if config.num_layers is not None
-                 else max(1, math.floor(num_teacher_layers * config.depth_fraction + 1e-9)))
+        count = (
+            config.num_layers
+            if config.num_layers is not None
+            else max(1, math.floor(num_teacher_layers * config.depth_fraction + 1e-9))
+        )
         if count == 1:
             layers = [num_teacher_layers - 1]
         else:
@@ -68,8 +72,11 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
     teacher_layers = teacher.plug.layers(teacher.model)
     teacher.plug.set_layers(student, [copy.deepcopy(teacher_layers[i]) for i in layers])
     if student.config.pruned_heads:  # keyed by layer index: renumber for the student, or reloading would misprune
-        student.config.pruned_heads = {new: student.config.pruned_heads[old] for new, old in enumerate(layers)
-                                       if old in student.config.pruned_heads}
+        student.config.pruned_heads = {
+            new: student.config.pruned_heads[old]
+            for new, old in enumerate(layers)
+            if old in student.config.pruned_heads
+        }
     ffn_neurons = config.ffn_neurons(int(getattr(student.config, teacher.plug.ffn_size_key)))
     if ffn_neurons is not None:
         narrow_ffn(student, teacher.plug, ffn_neurons)
@@ -80,7 +87,12 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
     if config.freeze_word_embeddings:
         teacher.plug.word_embeddings(student).weight.requires_grad_(False)
     student.train()
-    logger.info("student: %d of %d teacher layers %s, FFN width %s, %s attention heads per layer", len(layers),
-                teacher.num_layers, layers, getattr(student.config, teacher.plug.ffn_size_key),
-                heads or getattr(student.config, teacher.plug.num_heads_key))
+    logger.info(
+        "student: %d of %d teacher layers %s, FFN width %s, %s attention heads per layer",
+        len(layers),
+        teacher.num_layers,
+        layers,
+        getattr(student.config, teacher.plug.ffn_size_key),
+        heads or getattr(student.config, teacher.plug.num_heads_key),
+    )
     return student, layers

@@ -87,14 +87,29 @@ class Plug:
         return layer.get_submodule(self.attention_value), layer.get_submodule(self.attention_output)
 
 
-_BERT_LIKE = dict(layers_path=("encoder", "layer"), num_layers_key="num_hidden_layers", ffn_in="intermediate.dense",
-                  ffn_out="output.dense", ffn_size_key="intermediate_size", attention_value="attention.self.value",
-                  attention_output="attention.output.dense", num_heads_key="num_attention_heads")
+_BERT_LIKE = dict(
+    layers_path=("encoder", "layer"),
+    num_layers_key="num_hidden_layers",
+    ffn_in="intermediate.dense",
+    ffn_out="output.dense",
+    ffn_size_key="intermediate_size",
+    attention_value="attention.self.value",
+    attention_output="attention.output.dense",
+    num_heads_key="num_attention_heads",
+)
 PLUGS: dict[str, Plug] = {
     "bert": Plug(base_attr="bert", **_BERT_LIKE),
-    "distilbert": Plug(base_attr="distilbert", layers_path=("transformer", "layer"), num_layers_key="n_layers",
-                       ffn_in="ffn.lin1", ffn_out="ffn.lin2", ffn_size_key="hidden_dim",
-                       attention_value="attention.v_lin", attention_output="attention.out_lin", num_heads_key="n_heads"),
+    "distilbert": Plug(
+        base_attr="distilbert",
+        layers_path=("transformer", "layer"),
+        num_layers_key="n_layers",
+        ffn_in="ffn.lin1",
+        ffn_out="ffn.lin2",
+        ffn_size_key="hidden_dim",
+        attention_value="attention.v_lin",
+        attention_output="attention.out_lin",
+        num_heads_key="n_heads",
+    ),
     "roberta": Plug(base_attr="roberta", **_BERT_LIKE),
 }
 assert set(PLUGS) == set(SUPPORTED_MODEL_TYPES), "every supported model type needs a plug"
@@ -145,20 +160,28 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teac
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, **LOCAL_ONLY)
     except Exception as err:  # transformers raises many kinds; the user needs one line
-        raise ModelLoadError(f"cannot load the tokenizer in {folder} ({type(err).__name__}): the distilled student "
-                             "needs the teacher's tokenizer files") from None
+        raise ModelLoadError(
+            f"cannot load the tokenizer in {folder} ({type(err).__name__}): the distilled student "
+            "needs the teacher's tokenizer files"
+        ) from None
     use_safetensors = True if (folder / "model.safetensors").is_file() else None
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=use_safetensors,
-                                                                   **LOCAL_ONLY)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, use_safetensors=use_safetensors, **LOCAL_ONLY
+        )
     except Exception as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelLoadError(f"cannot load the model in {folder}: {first_line}") from None
     if int(model.config.num_labels) < 2:
-        raise ModelLoadError(f"{folder} has {model.config.num_labels} label(s): a classifier with >= 2 labels is needed")
+        raise ModelLoadError(
+            f"{folder} has {model.config.num_labels} label(s): a classifier with >= 2 labels is needed"
+        )
     model.eval().requires_grad_(False).to(device)
-    special = SpecialTokens.from_tokenizer(tokenizer, model.config.vocab_size, source=f"the tokenizer in {folder}",
-                                           require_mask=True)
+    special = SpecialTokens.from_tokenizer(
+        tokenizer, model.config.vocab_size, source=f"the tokenizer in {folder}", require_mask=True
+    )
     plug = PLUGS[model_type]
-    logger.info("teacher %s: %s, %d layers, %d labels", folder, model_type, plug.num_layers(model), model.config.num_labels)
+    logger.info(
+        "teacher %s: %s, %d layers, %d labels", folder, model_type, plug.num_layers(model), model.config.num_labels
+    )
     return Teacher(model=model, tokenizer=tokenizer, plug=plug, model_type=model_type, folder=folder, special=special)

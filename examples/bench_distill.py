@@ -44,26 +44,36 @@ ROWS = {
     "floor": lambda c: dataclasses.replace(c, steps=0),
     "random-kd": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=0.0, **_UNIFORM),
     "random-kd+hidden": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0, **_UNIFORM),
-    "random-kd+hidden+zipf": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0,
-                                                           vocab_prior="zipf"),
-    "stage1": lambda c: dataclasses.replace(c, method="asdfd", use_stage2=False, random_token_fraction=0.0,
-                                            hidden_weight=0.0, **_UNIFORM),
+    "random-kd+hidden+zipf": lambda c: dataclasses.replace(
+        c, method="random-tokens", hidden_weight=1.0, vocab_prior="zipf"
+    ),
+    "stage1": lambda c: dataclasses.replace(
+        c, method="asdfd", use_stage2=False, random_token_fraction=0.0, hidden_weight=0.0, **_UNIFORM
+    ),
     "asdfd": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.0, hidden_weight=0.0, **_UNIFORM),
-    "asdfd+mix+hidden": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.5, hidden_weight=1.0,
-                                                      **_UNIFORM),
-    "stage1+mix+hidden": lambda c: dataclasses.replace(c, method="asdfd", use_stage2=False, random_token_fraction=0.5,
-                                                       hidden_weight=1.0, **_UNIFORM),
-    "random-kd+hidden+words": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0,
-                                                            vocab_filter="words", **_UNIFORM),
+    "asdfd+mix+hidden": lambda c: dataclasses.replace(
+        c, method="asdfd", random_token_fraction=0.5, hidden_weight=1.0, **_UNIFORM
+    ),
+    "stage1+mix+hidden": lambda c: dataclasses.replace(
+        c, method="asdfd", use_stage2=False, random_token_fraction=0.5, hidden_weight=1.0, **_UNIFORM
+    ),
+    "random-kd+hidden+words": lambda c: dataclasses.replace(
+        c, method="random-tokens", hidden_weight=1.0, vocab_filter="words", **_UNIFORM
+    ),
     # The library default (DistillConfig()): method, loss weights, token prior and learning rate as shipped.
-    "default": lambda c: dataclasses.replace(c, method=_DEFAULT.method, lr=_DEFAULT.lr, hidden_weight=_DEFAULT.hidden_weight,
-                                             random_token_fraction=_DEFAULT.random_token_fraction,
-                                             vocab_prior=_DEFAULT.vocab_prior),
+    "default": lambda c: dataclasses.replace(
+        c,
+        method=_DEFAULT.method,
+        lr=_DEFAULT.lr,
+        hidden_weight=_DEFAULT.hidden_weight,
+        random_token_fraction=_DEFAULT.random_token_fraction,
+        vocab_prior=_DEFAULT.vocab_prior,
+    ),
 }
 
 
 def row_config(row: str, base: DistillConfig) -> DistillConfig:
-    """"name" or "name@field=value@..." (top-level DistillConfig fields, e.g. "default@lr=3e-4")."""
+    """ "name" or "name@field=value@..." (top-level DistillConfig fields, e.g. "default@lr=3e-4")."""
     name, *overrides = row.split("@")
     config = ROWS[name](base)
     for override in overrides:
@@ -139,12 +149,19 @@ def markdown_table(results: list[dict], teacher: dict[str, float]) -> str:
                 cells.append(f"{gap:+.2f}")
             else:
                 cells.append("-")
-        cells += [f"{r.get('heldout_random_agreement', float('nan')):.3f}",
-                  f"{r.get('heldout_pseudo_agreement', float('nan')):.3f}"]
+        cells += [
+            f"{r.get('heldout_random_agreement', float('nan')):.3f}",
+            f"{r.get('heldout_pseudo_agreement', float('nan')):.3f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     teacher_line = ", ".join(f"{name} {value:.4f}" for name, value in teacher.items())
-    return (f"Teacher accuracy: {teacher_line}\n\n" + seed_summary(results, teacher) + "\nEvery row:\n\n"
-            + "\n".join(lines) + "\n")
+    return (
+        f"Teacher accuracy: {teacher_line}\n\n"
+        + seed_summary(results, teacher)
+        + "\nEvery row:\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -168,9 +185,12 @@ def seed_summary(results: list[dict], teacher: dict[str, float]) -> str:
         for name in sets:
             cells.append(_mean_sd([r[f"{name}_accuracy"] for r in rows]))
             # Gap recovered per seed against that seed's floor (the floor does not depend on the seed today).
-            gaps = [(r[f"{name}_accuracy"] - floors[r["seed"]][f"{name}_accuracy"])
-                    / (teacher[name] - floors[r["seed"]][f"{name}_accuracy"])
-                    for r in rows if r["seed"] in floors and teacher[name] > floors[r["seed"]][f"{name}_accuracy"]]
+            gaps = [
+                (r[f"{name}_accuracy"] - floors[r["seed"]][f"{name}_accuracy"])
+                / (teacher[name] - floors[r["seed"]][f"{name}_accuracy"])
+                for r in rows
+                if r["seed"] in floors and teacher[name] > floors[r["seed"]][f"{name}_accuracy"]
+            ]
             cells.append(f"{statistics.fmean(gaps):+.2f}" if gaps else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "Mean (± sd) over seeds:\n\n" + "\n".join(lines) + "\n"
@@ -185,19 +205,35 @@ def main() -> None:
     parser.add_argument("--heldout-rows", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=240.0, help="Training budget per row.")
     parser.add_argument("--layers", default="0,2,5;0,5", help="Student layer lists separated by ';'.")
-    parser.add_argument("--rows", default="floor,random-kd,stage1,asdfd,asdfd+mix+hidden,default",
-                        help="Comma-separated ROWS names, each optionally with @field=value overrides.")
+    parser.add_argument(
+        "--rows",
+        default="floor,random-kd,stage1,asdfd,asdfd+mix+hidden,default",
+        help="Comma-separated ROWS names, each optionally with @field=value overrides.",
+    )
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU).")
-    parser.add_argument("--merge", type=Path, nargs="*", default=[],
-                        help="results.jsonl files of other runs (e.g. one process per depth) to add to the table.")
-    parser.add_argument("--base", choices=["default", "fast"], default="fast",
-                        help="Config the rows start from (their budget is --seconds either way).")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="results.jsonl files of other runs (e.g. one process per depth) to add to the table.",
+    )
+    parser.add_argument(
+        "--base",
+        choices=["default", "fast"],
+        default="fast",
+        help="Config the rows start from (their budget is --seconds either way).",
+    )
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
     torch.set_num_threads(args.threads)
     files = {"dev": args.dev}
     heldout = build_heldout(args.teacher_train, args.out / "heldout.tsv", args.heldout_rows)
@@ -208,8 +244,9 @@ def main() -> None:
     results = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.is_file() else []
     done = {(r["layers"], r["row"], r["seed"]) for r in results}
     for other in args.merge:
-        results += [r for r in map(json.loads, other.read_text().splitlines())
-                    if (r["layers"], r["row"], r["seed"]) not in done]
+        results += [
+            r for r in map(json.loads, other.read_text().splitlines()) if (r["layers"], r["row"], r["seed"]) not in done
+        ]
         done = {(r["layers"], r["row"], r["seed"]) for r in results}
     for layers_text in args.layers.split(";"):
         layers = tuple(int(x) for x in layers_text.split(","))
@@ -219,22 +256,38 @@ def main() -> None:
                 if key in done:
                     continue
                 base = DistillConfig.for_budget("fast") if args.base == "fast" else DistillConfig()
-                base = dataclasses.replace(base, student=StudentConfig(layers=layers), seed=seed, steps=100_000, lr=1e-4,
-                                           max_seconds=args.seconds, threads=args.threads, show_progress=False,
-                                           heldout_random=256, heldout_pseudo=32, eval_every=10_000,
-                                           checkpoint_every=10_000)
+                base = dataclasses.replace(
+                    base,
+                    student=StudentConfig(layers=layers),
+                    seed=seed,
+                    steps=100_000,
+                    lr=1e-4,
+                    max_seconds=args.seconds,
+                    threads=args.threads,
+                    show_progress=False,
+                    heldout_random=256,
+                    heldout_pseudo=32,
+                    eval_every=10_000,
+                    checkpoint_every=10_000,
+                )
                 config = row_config(row, base)
                 student_dir = args.out / f"l{layers_text.replace(',', '')}" / f"{row}-s{seed}"
                 student_dir.parent.mkdir(parents=True, exist_ok=True)
                 logger.info("row %s layers %s seed %d", row, layers_text, seed)
                 started = time.perf_counter()
                 result = distill(args.teacher, student_dir, config, force=True)
-                record = {"layers": layers_text, "row": row, "seed": seed, "steps": result.metrics["steps"],
-                          "train_seconds": result.metrics["train_seconds"],
-                          "wall_seconds": round(time.perf_counter() - started, 1),
-                          "heldout_random_agreement": result.metrics.get("heldout_random_agreement"),
-                          "heldout_pseudo_agreement": result.metrics.get("heldout_pseudo_agreement"),
-                          **scorer.score(student_dir), "config": config.to_dict()}
+                record = {
+                    "layers": layers_text,
+                    "row": row,
+                    "seed": seed,
+                    "steps": result.metrics["steps"],
+                    "train_seconds": result.metrics["train_seconds"],
+                    "wall_seconds": round(time.perf_counter() - started, 1),
+                    "heldout_random_agreement": result.metrics.get("heldout_random_agreement"),
+                    "heldout_pseudo_agreement": result.metrics.get("heldout_pseudo_agreement"),
+                    **scorer.score(student_dir),
+                    "config": config.to_dict(),
+                }
                 logger.info("result %s", {k: v for k, v in record.items() if k != "config"})
                 with results_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")

@@ -30,8 +30,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    config = BenchConfig(teacher=args.teacher, students=tuple(args.student), eval_file=args.eval_file,
-                         threads=args.threads, out=args.out)
+    config = BenchConfig(
+        teacher=args.teacher, students=tuple(args.student), eval_file=args.eval_file, threads=args.threads, out=args.out
+    )
     report = run_bench(config)
     Console().print(report.summary_table())
     headline = report.headline_cell()

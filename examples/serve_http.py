@@ -120,16 +120,23 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(405, f"{path} takes {ROUTES[path]}, not {self.command}", {"Allow": ROUTES[path]})
         if path == "/health":
             server = self.server
-            return 200, {"status": "ok", "model": server.model_name, "labels": list(server.classifier.labels),
-                         "max_length": server.classifier.max_length}
+            return 200, {
+                "status": "ok",
+                "model": server.model_name,
+                "labels": list(server.classifier.labels),
+                "max_length": server.classifier.max_length,
+            }
         texts = self.read_texts()
         try:
             predictions = self.server.classifier.predict(texts, batch_size=self.server.batch_size)
         except DataError as err:
             raise RequestError(400, str(err)) from None
-        return 200, {"predictions": [
-            {"label": p.label, "score": round(p.score, 6), "scores": {k: round(v, 6) for k, v in p.scores.items()}}
-            for p in predictions]}
+        return 200, {
+            "predictions": [
+                {"label": p.label, "score": round(p.score, 6), "scores": {k: round(v, 6) for k, v in p.scores.items()}}
+                for p in predictions
+            ]
+        }
 
     def content_length(self) -> int:
         """The checked Content-Length, before a byte of the body is read."""
@@ -174,8 +181,11 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(text, str):
                 raise RequestError(400, f"text #{index} is {type(text).__name__}, not a string")
             if match := LONE_SURROGATE.search(text):
-                raise RequestError(400, f"text #{index} is not valid Unicode: lone surrogate "
-                                        f"{match.group()!r} at character {match.start()}")
+                raise RequestError(
+                    400,
+                    f"text #{index} is not valid Unicode: lone surrogate "
+                    f"{match.group()!r} at character {match.start()}",
+                )
         return texts
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -188,8 +198,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.connection.settimeout(self.timeout)  # the reads left a shorter one
             self.send_response(status)
-            for name, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
-                                "Connection": "close", **(headers or {})}.items():
+            for name, value in {
+                "Content-Type": "application/json",
+                "Content-Length": str(len(body)),
+                "Connection": "close",
+                **(headers or {}),
+            }.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
@@ -197,9 +211,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             self.close_connection = True  # the client went away or stopped reading
-        logger.info("access client=%s method=%s path=%s status=%d bytes=%d ms=%.1f", self.client_address[0],
-                    self.command or "-", json.dumps(getattr(self, "path", "")[:200]), status, len(body),
-                    1000 * (time.monotonic() - self.started))
+        logger.info(
+            "access client=%s method=%s path=%s status=%d bytes=%d ms=%.1f",
+            self.client_address[0],
+            self.command or "-",
+            json.dumps(getattr(self, "path", "")[:200]),
+            status,
+            len(body),
+            1000 * (time.monotonic() - self.started),
+        )
 
     def finish(self) -> None:
         super().finish()
@@ -227,8 +247,18 @@ class ClassifyServer(ThreadingHTTPServer):
 
     daemon_threads = False
 
-    def __init__(self, address: tuple[str, int], classifier: Classifier, *, model_name: str, batch_size: int,
-                 timeout: float, max_body_bytes: int, max_texts: int, max_connections: int) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        classifier: Classifier,
+        *,
+        model_name: str,
+        batch_size: int,
+        timeout: float,
+        max_body_bytes: int,
+        max_texts: int,
+        max_connections: int,
+    ) -> None:
         self.classifier, self.model_name, self.batch_size = classifier, model_name, batch_size
         self.request_timeout, self.max_body_bytes, self.max_texts = timeout, max_body_bytes, max_texts
         self.slots = threading.BoundedSemaphore(max_connections)
@@ -239,8 +269,10 @@ class ClassifyServer(ThreadingHTTPServer):
             body = b'{"error": "server busy: too many connections, retry shortly"}'
             try:
                 request.setblocking(False)
-                request.send(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1"
-                             b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+                request.send(
+                    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1"
+                    b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                )
             except OSError:
                 pass
             logger.warning("busy client=%s status=503", client_address[0])
@@ -258,10 +290,18 @@ class ClassifyServer(ThreadingHTTPServer):
         logger.exception("error serving client=%s", client_address[0])
 
 
-def make_server(model: str | Path | Classifier, host: str = "127.0.0.1", port: int = 8000, *,
-                threads: int | None = None, batch_size: int = 32, timeout: float = TIMEOUT_S,
-                max_body_bytes: int = MAX_BODY_BYTES, max_texts: int = MAX_TEXTS,
-                max_connections: int = MAX_CONNECTIONS) -> ClassifyServer:
+def make_server(
+    model: str | Path | Classifier,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    threads: int | None = None,
+    batch_size: int = 32,
+    timeout: float = TIMEOUT_S,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_texts: int = MAX_TEXTS,
+    max_connections: int = MAX_CONNECTIONS,
+) -> ClassifyServer:
     """A bound, not yet serving server for a model path (or a loaded `Classifier`); port 0 picks a free port.
 
     Raises:
@@ -271,8 +311,16 @@ def make_server(model: str | Path | Classifier, host: str = "127.0.0.1", port: i
         classifier, name = model, Path(model.info.onnx_path).name
     else:
         classifier, name = Classifier.load(model, threads=threads), Path(model).name
-    return ClassifyServer((host, port), classifier, model_name=name, batch_size=batch_size, timeout=timeout,
-                          max_body_bytes=max_body_bytes, max_texts=max_texts, max_connections=max_connections)
+    return ClassifyServer(
+        (host, port),
+        classifier,
+        model_name=name,
+        batch_size=batch_size,
+        timeout=timeout,
+        max_body_bytes=max_body_bytes,
+        max_texts=max_texts,
+        max_connections=max_connections,
+    )
 
 
 def positive(kind: type):
@@ -281,6 +329,7 @@ def positive(kind: type):
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
         return value
+
     return parse
 
 
@@ -291,8 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port (logged)")
     parser.add_argument("--threads", type=positive(int), default=None, help="onnxruntime intra-op threads")
     parser.add_argument("--batch-size", type=positive(int), default=32)
-    parser.add_argument("--timeout", type=positive(float), default=TIMEOUT_S,
-                        help="seconds for a request to arrive in full, and per response write")
+    parser.add_argument(
+        "--timeout",
+        type=positive(float),
+        default=TIMEOUT_S,
+        help="seconds for a request to arrive in full, and per response write",
+    )
     parser.add_argument("--max-body-bytes", type=positive(int), default=MAX_BODY_BYTES)
     parser.add_argument("--max-texts", type=positive(int), default=MAX_TEXTS, help="texts per request")
     parser.add_argument("--max-connections", type=positive(int), default=MAX_CONNECTIONS)
@@ -300,9 +353,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        server = make_server(args.model, args.host, args.port, threads=args.threads, batch_size=args.batch_size,
-                             timeout=args.timeout, max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
-                             max_connections=args.max_connections)
+        server = make_server(
+            args.model,
+            args.host,
+            args.port,
+            threads=args.threads,
+            batch_size=args.batch_size,
+            timeout=args.timeout,
+            max_body_bytes=args.max_body_bytes,
+            max_texts=args.max_texts,
+            max_connections=args.max_connections,
+        )
     except AsdfdError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1

@@ -28,12 +28,16 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     config = TeacherRecipeConfig(
-        steps=args.steps, text_column=args.text_column, label_column=args.label_column,
+        steps=args.steps,
+        text_column=args.text_column,
+        label_column=args.label_column,
         label_names=tuple(args.label_names.split(",")) if args.label_names else None,
     )
     summary = train_teacher(args.train, args.out, config, eval_file=args.eval, force=args.force)
-    print(f"teacher in {args.out}: accuracy {summary.get('eval_accuracy', float('nan')):.4f} "
-          f"after {config.steps} steps ({summary['seconds']:.0f} s)")
+    print(
+        f"teacher in {args.out}: accuracy {summary.get('eval_accuracy', float('nan')):.4f} "
+        f"after {config.steps} steps ({summary['seconds']:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,21 @@ from typing import TYPE_CHECKING
 from asdfd._lazy import lazy_exports
 
 _NAMES = {
-    "export_onnx": "asdfd.export.pipeline", "ExportResult": "asdfd.export.pipeline",
-    **dict.fromkeys(("ExportConfig", "CalibrationConfig", "ValidationConfig", "QuantizationPreset", "PRESETS",
-                     "QUANTIZE_CHOICES", "dynamic_preset", "static_preset"), "asdfd.export.config"),
+    "export_onnx": "asdfd.export.pipeline",
+    "ExportResult": "asdfd.export.pipeline",
+    **dict.fromkeys(
+        (
+            "ExportConfig",
+            "CalibrationConfig",
+            "ValidationConfig",
+            "QuantizationPreset",
+            "PRESETS",
+            "QUANTIZE_CHOICES",
+            "dynamic_preset",
+            "static_preset",
+        ),
+        "asdfd.export.config",
+    ),
     **dict.fromkeys(("CpuFeatures", "detect_cpu_features", "preset_for_cpu"), "asdfd.export.cpu"),
     **dict.fromkeys(("FusionAudit", "audit_fusions"), "asdfd.export.optimize"),
     "read_metadata": "asdfd.export.package",
@@ -28,8 +40,16 @@ __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.export.config import (PRESETS, QUANTIZE_CHOICES, CalibrationConfig, ExportConfig, QuantizationPreset,
-                                     ValidationConfig, dynamic_preset, static_preset)
+    from asdfd.export.config import (
+        PRESETS,
+        QUANTIZE_CHOICES,
+        CalibrationConfig,
+        ExportConfig,
+        QuantizationPreset,
+        ValidationConfig,
+        dynamic_preset,
+        static_preset,
+    )
     from asdfd.export.cpu import CpuFeatures, detect_cpu_features, preset_for_cpu
     from asdfd.export.optimize import FusionAudit, audit_fusions
     from asdfd.export.package import read_metadata

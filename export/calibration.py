@@ -28,8 +28,16 @@ from asdfd.export.config import CalibrationConfig
 from asdfd.runtime.metrics import softmax
 from asdfd.tokens import SpecialTokens
 
-__all__ = ["random_token_batch", "CalibrationSource", "RandomTokens", "TeacherGuidedTokens",
-           "GuessedTokens", "FeedReader", "make_calibration_source", "select_confident"]
+__all__ = [
+    "random_token_batch",
+    "CalibrationSource",
+    "RandomTokens",
+    "TeacherGuidedTokens",
+    "GuessedTokens",
+    "FeedReader",
+    "make_calibration_source",
+    "select_confident",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +45,15 @@ Batch = tuple[np.ndarray, np.ndarray]
 """(input_ids int64 (B, L), attention_mask int64 (B, L))."""
 
 
-def random_token_batch(space: SpecialTokens, rng: np.random.Generator, batch_size: int, max_len: int, *,
-                       padded: bool = True, min_len: int = 3) -> Batch:
+def random_token_batch(
+    space: SpecialTokens,
+    rng: np.random.Generator,
+    batch_size: int,
+    max_len: int,
+    *,
+    padded: bool = True,
+    min_len: int = 3,
+) -> Batch:
     """[CLS] w1..wn [SEP] [PAD]...; lengths uniform in [min_len, max_len] when padded, else all max_len.
 
     Returns:
@@ -46,7 +61,9 @@ def random_token_batch(space: SpecialTokens, rng: np.random.Generator, batch_siz
     """
     max_len = max(max_len, 2)
     ordinary = space.ordinary_ids()
-    lengths = rng.integers(min(min_len, max_len), max_len + 1, size=batch_size) if padded else np.full(batch_size, max_len)
+    lengths = (
+        rng.integers(min(min_len, max_len), max_len + 1, size=batch_size) if padded else np.full(batch_size, max_len)
+    )
     if padded:
         lengths[rng.integers(batch_size)] = max_len  # the batch keeps its full width
     input_ids = np.full((batch_size, max_len), space.pad, dtype=np.int64)
@@ -95,8 +112,15 @@ class TeacherGuidedTokens(RandomTokens):
 
     name = "teacher-guided"
 
-    def __init__(self, space: SpecialTokens, config: CalibrationConfig, num_batches: int, seq_length: int,
-                 session: Any, input_names: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        space: SpecialTokens,
+        config: CalibrationConfig,
+        num_batches: int,
+        seq_length: int,
+        session: Any,
+        input_names: tuple[str, ...],
+    ) -> None:
         super().__init__(space, config, num_batches, seq_length)
         self.session, self.input_names = session, input_names
 
@@ -115,8 +139,10 @@ def select_confident(logits: np.ndarray, size: int) -> np.ndarray:
     the most confident (largest top-1 probability) first, so every class the model predicts is represented."""
     confidence = softmax(logits).max(axis=1)
     predicted = logits.argmax(axis=1)
-    queues = [list(np.flatnonzero(predicted == label)[np.argsort(-confidence[predicted == label])])
-              for label in range(logits.shape[1])]
+    queues = [
+        list(np.flatnonzero(predicted == label)[np.argsort(-confidence[predicted == label])])
+        for label in range(logits.shape[1])
+    ]
     chosen: list[int] = []
     while len(chosen) < min(size, len(logits)):
         for queue in queues:
@@ -140,8 +166,10 @@ class GuessedTokens(CalibrationSource):
         self.input_ids = np.asarray(samples[0], dtype=np.int64)
         self.attention_mask = np.asarray(samples[1], dtype=np.int64)
         if self.input_ids.shape != self.attention_mask.shape or self.input_ids.ndim != 2 or len(self.input_ids) == 0:
-            raise ConfigError(f"guessed calibration samples have shapes {self.input_ids.shape} and "
-                              f"{self.attention_mask.shape}: expected two equal (N, L) arrays, N >= 1")
+            raise ConfigError(
+                f"guessed calibration samples have shapes {self.input_ids.shape} and "
+                f"{self.attention_mask.shape}: expected two equal (N, L) arrays, N >= 1"
+            )
         self.batch_size = config.batch_size
 
     def batch(self, index: int) -> Batch:
@@ -190,9 +218,15 @@ def num_calibration_batches(config: CalibrationConfig) -> int:
     return math.ceil(batches / config.chunk_batches) * config.chunk_batches
 
 
-def make_calibration_source(config: CalibrationConfig, *, space: SpecialTokens, max_length: int, fp32_session: Any,
-                            input_names: tuple[str, ...],
-                            samples: tuple[np.ndarray, np.ndarray] | None = None) -> CalibrationSource:
+def make_calibration_source(
+    config: CalibrationConfig,
+    *,
+    space: SpecialTokens,
+    max_length: int,
+    fp32_session: Any,
+    input_names: tuple[str, ...],
+    samples: tuple[np.ndarray, np.ndarray] | None = None,
+) -> CalibrationSource:
     """The configured source, producing `num_calibration_batches(config)` batches.
 
     Args:
@@ -205,7 +239,9 @@ def make_calibration_source(config: CalibrationConfig, *, space: SpecialTokens, 
     if config.source == "teacher-guided":
         return TeacherGuidedTokens(space, config, num_batches, seq_length, fp32_session, input_names)
     if samples is None:
-        raise ConfigError("calibration source 'guessed' needs the compressor's decoded samples: pass "
-                          "calibration_samples=asdfd.compressor.decode_pseudo_samples(...) to export_onnx (compress "
-                          "export does), or use --calibration teacher-guided")
+        raise ConfigError(
+            "calibration source 'guessed' needs the compressor's decoded samples: pass "
+            "calibration_samples=asdfd.compressor.decode_pseudo_samples(...) to export_onnx (compress "
+            "export does), or use --calibration teacher-guided"
+        )
     return GuessedTokens(samples, config, num_batches)

@@ -14,8 +14,15 @@ from typing import Literal
 from asdfd.errors import ConfigError
 
 __all__ = [
-    "QUANTIZE_CHOICES", "CALIBRATION_SOURCES", "QuantizationPreset", "CalibrationConfig", "ValidationConfig",
-    "ExportConfig", "PRESETS", "dynamic_preset", "static_preset",
+    "QUANTIZE_CHOICES",
+    "CALIBRATION_SOURCES",
+    "QuantizationPreset",
+    "CalibrationConfig",
+    "ValidationConfig",
+    "ExportConfig",
+    "PRESETS",
+    "dynamic_preset",
+    "static_preset",
 ]
 
 Quantize = Literal["none", "int8", "int8-static", "fp16", "auto"]
@@ -72,7 +79,9 @@ class QuantizationPreset:
         if self.quant_format not in ("qdq", "qoperator"):
             raise ConfigError(f"quant_format must be qdq or qoperator, got {self.quant_format!r}")
         if self.calibration_method not in _CALIBRATION_METHODS:
-            raise ConfigError(f"calibration_method must be one of {_CALIBRATION_METHODS}, got {self.calibration_method!r}")
+            raise ConfigError(
+                f"calibration_method must be one of {_CALIBRATION_METHODS}, got {self.calibration_method!r}"
+            )
 
     @property
     def op_types(self) -> tuple[str, ...]:
@@ -85,20 +94,36 @@ class QuantizationPreset:
         return tuple(ops)
 
 
-def dynamic_preset(*, reduce_range: bool = False, weight_type: str = "qint8", per_channel: bool = True,
-                   quantize_embeddings: bool = True) -> QuantizationPreset:
+def dynamic_preset(
+    *,
+    reduce_range: bool = False,
+    weight_type: str = "qint8",
+    per_channel: bool = True,
+    quantize_embeddings: bool = True,
+) -> QuantizationPreset:
     """Dynamic int8 (no calibration): MatMul -> MatMulInteger + DynamicQuantizeLinear."""
     parts = ["dynamic", "s8" if weight_type == "qint8" else "u8", "per-channel" if per_channel else "per-tensor"]
     parts += ["reduce-range"] if reduce_range else []
     parts += [] if quantize_embeddings else ["fp32-embeddings"]
-    return QuantizationPreset(name="-".join(parts), mode="dynamic", per_channel=per_channel,
-                              weight_type=weight_type, reduce_range=reduce_range,  # type: ignore[arg-type]
-                              quantize_embeddings=quantize_embeddings)
+    return QuantizationPreset(
+        name="-".join(parts),
+        mode="dynamic",
+        per_channel=per_channel,
+        weight_type=weight_type,
+        reduce_range=reduce_range,  # type: ignore[arg-type]
+        quantize_embeddings=quantize_embeddings,
+    )
 
 
-def static_preset(*, reduce_range: bool = False, activation_type: str = "quint8", quant_format: str = "qoperator",
-                  calibration_method: str = "minmax", quantize_embeddings: bool = True,
-                  ffn_output_dynamic: bool = True) -> QuantizationPreset:
+def static_preset(
+    *,
+    reduce_range: bool = False,
+    activation_type: str = "quint8",
+    quant_format: str = "qoperator",
+    calibration_method: str = "minmax",
+    quantize_embeddings: bool = True,
+    ffn_output_dynamic: bool = True,
+) -> QuantizationPreset:
     """Static int8 with calibrated activation scales: MatMul -> QLinearMatMul (or QDQ pairs).
 
     ffn_output_dynamic=False makes every encoder MatMul static (see `QuantizationPreset.dynamic_nodes`).
@@ -108,10 +133,16 @@ def static_preset(*, reduce_range: bool = False, activation_type: str = "quint8"
     parts += [] if quantize_embeddings else ["fp32-embeddings"]
     parts += [] if ffn_output_dynamic else ["all-static"]
     extra = {} if ffn_output_dynamic else {"dynamic_nodes": ()}
-    return QuantizationPreset(name="-".join(parts), mode="static", activation_type=activation_type,  # type: ignore[arg-type]
-                              reduce_range=reduce_range, quant_format=quant_format,  # type: ignore[arg-type]
-                              calibration_method=calibration_method,  # type: ignore[arg-type]
-                              quantize_embeddings=quantize_embeddings, **extra)
+    return QuantizationPreset(
+        name="-".join(parts),
+        mode="static",
+        activation_type=activation_type,  # type: ignore[arg-type]
+        reduce_range=reduce_range,
+        quant_format=quant_format,  # type: ignore[arg-type]
+        calibration_method=calibration_method,  # type: ignore[arg-type]
+        quantize_embeddings=quantize_embeddings,
+        **extra,
+    )
 
 
 PRESETS: dict[str, QuantizationPreset] = {
@@ -151,7 +182,9 @@ class CalibrationConfig:
 
     def __post_init__(self) -> None:
         if self.source not in CALIBRATION_SOURCES:
-            raise ConfigError(f"calibration source must be one of {', '.join(CALIBRATION_SOURCES)}, got {self.source!r}")
+            raise ConfigError(
+                f"calibration source must be one of {', '.join(CALIBRATION_SOURCES)}, got {self.source!r}"
+            )
         for name in ("num_samples", "batch_size", "chunk_batches", "oversample"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"calibration.{name} must be >= 1, got {getattr(self, name)}")
@@ -254,6 +287,7 @@ class ExportConfig:
         if self.preset is not None:
             expected = {"int8": "dynamic", "int8-static": "static"}.get(self.quantize)
             if expected is not None and self.preset.mode != expected:
-                raise ConfigError(f"preset {self.preset.name!r} is {self.preset.mode}, but --quantize {self.quantize} "
-                                  f"needs a {expected} preset")
-
+                raise ConfigError(
+                    f"preset {self.preset.name!r} is {self.preset.mode}, but --quantize {self.quantize} "
+                    f"needs a {expected} preset"
+                )

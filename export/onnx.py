@@ -83,8 +83,16 @@ def _export_with_optimum(model_dir: Path, workdir: Path, opset: int) -> Path:
 
     out = workdir / "optimum"
     with _quiet_export():
-        main_export(str(model_dir), out, task="text-classification", opset=opset, do_validation=False,
-                    library_name="transformers", device="cpu", **LOCAL_ONLY)
+        main_export(
+            str(model_dir),
+            out,
+            task="text-classification",
+            opset=opset,
+            do_validation=False,
+            library_name="transformers",
+            device="cpu",
+            **LOCAL_ONLY,
+        )
     return out / "model.onnx"
 
 
@@ -101,17 +109,25 @@ def _export_with_torch(model: Any, input_names: tuple[str, ...], workdir: Path, 
 
     # The dummy batch must contain padding: HF models skip the mask when it is all ones, and tracing
     # would freeze that branch into the graph.
-    values = {"input_ids": torch.randint(5, min(int(model.config.vocab_size), 1000), (2, 8)),
-              "attention_mask": torch.tensor([[1] * 8, [1] * 5 + [0] * 3]),
-              "token_type_ids": torch.zeros((2, 8), dtype=torch.int64)}
+    values = {
+        "input_ids": torch.randint(5, min(int(model.config.vocab_size), 1000), (2, 8)),
+        "attention_mask": torch.tensor([[1] * 8, [1] * 5 + [0] * 3]),
+        "token_type_ids": torch.zeros((2, 8), dtype=torch.int64),
+    }
     dummy = tuple(values[name] for name in input_names)
     path = workdir / "torch" / "model.onnx"
     path.parent.mkdir(parents=True, exist_ok=True)
     with _quiet_export(), torch.no_grad():
         torch.onnx.export(
-            LogitsOnly(model).eval(), dummy, str(path), input_names=list(input_names), output_names=["logits"],
+            LogitsOnly(model).eval(),
+            dummy,
+            str(path),
+            input_names=list(input_names),
+            output_names=["logits"],
             dynamic_axes={**{name: DYNAMIC_AXES for name in input_names}, "logits": {0: "batch_size"}},
-            opset_version=opset, do_constant_folding=True, dynamo=False,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
         )
     model.eval()  # the exporter restores the wrapper's mode recursively: keep the shared model in eval
     return path
@@ -129,9 +145,9 @@ def export_fp32_graph(model_dir: Path, model: Any, workdir: Path, *, opset: int,
 
     target = workdir / "model.fp32.onnx"
     if exporter == "optimum":
-        import optimum.onnx as optimum_onnx  # noqa: F401 - fails early if optimum-onnx is missing
-
         from importlib.metadata import version
+
+        import optimum.onnx as optimum_onnx  # noqa: F401 - fails early if optimum-onnx is missing
 
         produced = _export_with_optimum(model_dir, workdir, opset)
         label = f"optimum-onnx {version('optimum-onnx')} (torch.onnx torchscript)"

@@ -45,8 +45,10 @@ class FusionAudit:
         return {**asdict(self), "attention_fused": self.attention_fused}
 
     def summary(self) -> str:
-        return (f"Attention {self.attention}/{self.num_layers}, SkipLayerNorm {self.skip_layer_norm}, "
-                f"Gelu {self.gelu}, EmbedLayerNorm {self.embed_layer_norm}, LayerNorm {self.layer_norm}")
+        return (
+            f"Attention {self.attention}/{self.num_layers}, SkipLayerNorm {self.skip_layer_norm}, "
+            f"Gelu {self.gelu}, EmbedLayerNorm {self.embed_layer_norm}, LayerNorm {self.layer_norm}"
+        )
 
 
 _ATTENTION_OPS = ("Attention", "MultiHeadAttention", "QAttention")
@@ -74,8 +76,9 @@ def _pruned_heads_notice(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Input hidden size")
 
 
-def optimize_graph(source: Path, target: Path, *, num_heads: int, hidden_size: int, num_layers: int,
-                   device: str = "cpu") -> FusionAudit:
+def optimize_graph(
+    source: Path, target: Path, *, num_heads: int, hidden_size: int, num_layers: int, device: str = "cpu"
+) -> FusionAudit:
     """Fuse `source` into `target` for `device` ("cpu" or "cuda") and return the audit.
 
     The caller warns when attention is unfused.
@@ -94,8 +97,15 @@ def optimize_graph(source: Path, target: Path, *, num_heads: int, hidden_size: i
     attention_logger = logging.getLogger("fusion_attention")
     attention_logger.addFilter(_pruned_heads_notice)
     try:
-        model = optimize_model(str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
-                               opt_level=0, use_gpu=False, optimization_options=options)
+        model = optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=num_heads,
+            hidden_size=hidden_size,
+            opt_level=0,
+            use_gpu=False,
+            optimization_options=options,
+        )
         model.save_model_to_file(str(target))
     finally:
         root.setLevel(previous)

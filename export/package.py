@@ -18,9 +18,14 @@ from typing import Any
 
 from asdfd.runtime import metadata as keys
 
-__all__ = ["hash_model_folder", "tokenizer_json_text", "build_metadata", "embed_metadata",
-           "read_metadata", "write_folder_layout"]
-
+__all__ = [
+    "hash_model_folder",
+    "tokenizer_json_text",
+    "build_metadata",
+    "embed_metadata",
+    "read_metadata",
+    "write_folder_layout",
+]
 
 
 def hash_model_folder(model_dir: Path) -> str:
@@ -44,8 +49,15 @@ def tokenizer_json_text(tokenizer: Any, max_length: int) -> str:
     return backend.to_str()
 
 
-def build_metadata(*, id2label: dict[int, str], tokenizer_json: str, max_length: int,
-                   input_names: tuple[str, ...], variant: str, provenance: dict[str, Any]) -> dict[str, str]:
+def build_metadata(
+    *,
+    id2label: dict[int, str],
+    tokenizer_json: str,
+    max_length: int,
+    input_names: tuple[str, ...],
+    variant: str,
+    provenance: dict[str, Any],
+) -> dict[str, str]:
     """The metadata_props of the artifact (all values strings), keyed by asdfd.runtime.metadata."""
     provenance = {**provenance, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return {
@@ -81,8 +93,7 @@ def read_metadata(model_path: Path) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
-def write_folder_layout(folder: Path, onnx_path: Path, model_dir: Path, tokenizer: Any,
-                        report: dict[str, Any]) -> Path:
+def write_folder_layout(folder: Path, onnx_path: Path, model_dir: Path, tokenizer: Any, report: dict[str, Any]) -> Path:
     """model.onnx + config.json + tokenizer files + export_report.json in `folder`; returns model.onnx."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "model.onnx"

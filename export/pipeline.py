@@ -65,8 +65,10 @@ class ExportResult:
 
     def summary(self) -> str:
         final = self.validation["final"]
-        line = (f"{self.path} ({self.variant}, {self.size_mb:.1f} MB = {100 * self.size_mb / self.fp32_size_mb:.0f}% "
-                f"of fp32): {final['verdict']}")
+        line = (
+            f"{self.path} ({self.variant}, {self.size_mb:.1f} MB = {100 * self.size_mb / self.fp32_size_mb:.0f}% "
+            f"of fp32): {final['verdict']}"
+        )
         if self.fallbacks:
             line += f" [fallback after {len(self.fallbacks)} failed variant(s): {'; '.join(self.fallbacks)}]"
         return line
@@ -103,8 +105,9 @@ def _validation_texts(config: ExportConfig) -> list[str]:
         return []
     from asdfd.data import read_labelled_file
 
-    data = read_labelled_file(validation.eval_file, text_column=validation.text_column, label_column=None,
-                              require_labels=False)
+    data = read_labelled_file(
+        validation.eval_file, text_column=validation.text_column, label_column=None, require_labels=False
+    )
     return data.texts[: validation.max_eval_texts]
 
 
@@ -129,10 +132,11 @@ def _size_mb(path: Path) -> float:
 class _Exporter:
     """One export run: holds the loaded model, the validation set and the scratch folder."""
 
-    def __init__(self, model_dir: Path, config: ExportConfig, scratch: Path,
-                 calibration_samples: tuple[Any, Any] | None = None) -> None:
-        from asdfd.tokens import SpecialTokens
+    def __init__(
+        self, model_dir: Path, config: ExportConfig, scratch: Path, calibration_samples: tuple[Any, Any] | None = None
+    ) -> None:
         from asdfd.export.onnx import load_torch_classifier
+        from asdfd.tokens import SpecialTokens
 
         self.model_dir, self.config, self.scratch = model_dir, config, scratch
         self.calibration_samples = calibration_samples
@@ -140,24 +144,35 @@ class _Exporter:
         limit = _max_positions(self.hf_config)
         self.max_length = min(config.max_length, limit)
         if self.max_length < config.max_length:
-            logger.warning("--max-length %d exceeds the model's %d positions: using %d", config.max_length, limit, limit)
+            logger.warning(
+                "--max-length %d exceeds the model's %d positions: using %d", config.max_length, limit, limit
+            )
         self.real_texts = _validation_texts(config)
         self.tokenizer = _load_tokenizer(model_dir)
         self.model = load_torch_classifier(model_dir)
         self.space = SpecialTokens.from_tokenizer(self.tokenizer, self.model.config.vocab_size, source=str(model_dir))
-        self.num_layers = int(getattr(self.model.config, "num_hidden_layers", getattr(self.model.config, "n_layers", 0)))
+        self.num_layers = int(
+            getattr(self.model.config, "num_hidden_layers", getattr(self.model.config, "n_layers", 0))
+        )
 
     # -- steps ---------------------------------------------------------------------------------------
     def export_fp32(self) -> None:
         from asdfd.export.onnx import export_fp32_graph
         from asdfd.export.validate import make_validation_set
 
-        self.graph = export_fp32_graph(self.model_dir, self.model, self.scratch, opset=self.config.opset,
-                                       exporter=self.config.exporter)
+        self.graph = export_fp32_graph(
+            self.model_dir, self.model, self.scratch, opset=self.config.opset, exporter=self.config.exporter
+        )
         self.input_names = self.graph.input_names
-        self.validation_set = make_validation_set(self.model, self.space, self.input_names, self.config.validation,
-                                                  self.max_length, tokenizer=self.tokenizer,
-                                                  real_texts=self.real_texts)
+        self.validation_set = make_validation_set(
+            self.model,
+            self.space,
+            self.input_names,
+            self.config.validation,
+            self.max_length,
+            tokenizer=self.tokenizer,
+            real_texts=self.real_texts,
+        )
         self.fp32_report = self._validate(self.graph.path, "fp32", "fp32")
         if not self.fp32_report.passed:
             raise ValidationError(f"ONNX export does not match PyTorch: {self.fp32_report.verdict()}")
@@ -172,16 +187,25 @@ class _Exporter:
             return
         target = self.scratch / "model.optimized.onnx"
         try:
-            audit = optimize_graph(self.fp32_path, target, num_heads=0, hidden_size=0, num_layers=self.num_layers,
-                                   device="cuda" if self.config.quantize == "fp16" else "cpu")
+            audit = optimize_graph(
+                self.fp32_path,
+                target,
+                num_heads=0,
+                hidden_size=0,
+                num_layers=self.num_layers,
+                device="cuda" if self.config.quantize == "fp16" else "cpu",
+            )
         except Exception as err:  # noqa: BLE001 - the optimizer is best-effort; the unfused graph is valid
             logger.warning("transformer optimizer failed (%s); keeping the unfused graph", str(err).splitlines()[0])
             self.optimization["reason"] = f"optimizer failed: {str(err).splitlines()[0]}"
             return
         report = self._validate(target, "fp32-optimized", "fp32")
         base_ms, fused_ms = self._latency(self.fp32_path), self._latency(target)
-        self.optimization.update(fusions=audit.to_dict(), latency_ms={"unfused": base_ms, "fused": fused_ms},
-                                 max_abs_diff=report.max_abs_diff)
+        self.optimization.update(
+            fusions=audit.to_dict(),
+            latency_ms={"unfused": base_ms, "fused": fused_ms},
+            max_abs_diff=report.max_abs_diff,
+        )
         if not report.passed:
             self.optimization["reason"] = f"fused graph failed validation: {report.verdict()}"
             logger.warning("keeping the unfused graph: %s", report.verdict())
@@ -216,8 +240,11 @@ class _Exporter:
                 return path, candidate.name, report
             self.fallbacks.append(report.verdict())
             logger.warning("int8 %s failed validation; trying the next recipe (%s)", candidate.name, report.verdict())
-        logger.warning("no int8 recipe validated: the artifact is fp32 (%.1f MB). Pass --eval-file to judge int8 on "
-                       "real texts, or --quantize none to silence this", _size_mb(self.fp32_path))
+        logger.warning(
+            "no int8 recipe validated: the artifact is fp32 (%.1f MB). Pass --eval-file to judge int8 on "
+            "real texts, or --quantize none to silence this",
+            _size_mb(self.fp32_path),
+        )
         return self.fp32_path, "fp32", self.fp32_report
 
     # -- variants ------------------------------------------------------------------------------------
@@ -238,8 +265,9 @@ class _Exporter:
         if preset.mode == "dynamic":
             quantize_dynamic_int8(source, target, preset)
         else:
-            quantize_static_int8(source, target, preset, self._calibration_reader(),
-                                 chunk_batches=self.config.calibration.chunk_batches)
+            quantize_static_int8(
+                source, target, preset, self._calibration_reader(), chunk_batches=self.config.calibration.chunk_batches
+            )
         logger.info("int8 %s: %.1f MB in %.1f s", preset.name, _size_mb(target), time.perf_counter() - started)
         return target
 
@@ -250,13 +278,28 @@ class _Exporter:
         from asdfd.export.validate import make_session
 
         calibration = self.config.calibration
-        source = make_calibration_source(calibration, space=self.space, max_length=self.max_length,
-                                         fp32_session=make_session(self.fp32_path), input_names=self.input_names,
-                                         samples=self.calibration_samples)
-        progress = tqdm(total=source.num_batches, desc=f"calibration ({source.name})", unit="batch",
-                        disable=not self.config.show_progress, leave=False)
-        logger.info("calibrating on %d generated batches of %d (%s), %d batches in memory at a time",
-                    source.num_batches, calibration.batch_size, source.name, calibration.chunk_batches)
+        source = make_calibration_source(
+            calibration,
+            space=self.space,
+            max_length=self.max_length,
+            fp32_session=make_session(self.fp32_path),
+            input_names=self.input_names,
+            samples=self.calibration_samples,
+        )
+        progress = tqdm(
+            total=source.num_batches,
+            desc=f"calibration ({source.name})",
+            unit="batch",
+            disable=not self.config.show_progress,
+            leave=False,
+        )
+        logger.info(
+            "calibrating on %d generated batches of %d (%s), %d batches in memory at a time",
+            source.num_batches,
+            calibration.batch_size,
+            source.name,
+            calibration.chunk_batches,
+        )
         self.calibration_reader = FeedReader(source, self.input_names, progress=progress)
         return self.calibration_reader
 
@@ -275,8 +318,10 @@ class _Exporter:
         try:
             report = self._validate(target, "fp16", "fp16", providers=providers)
         except Exception as err:  # noqa: BLE001 - ORT raises its own exception types for missing kernels
-            raise ValidationError(f"the fp16 graph cannot run on {providers[0]} here ({str(err).splitlines()[0]}); "
-                                  "fp16 targets the CUDA provider: export on a machine with onnxruntime-gpu") from None
+            raise ValidationError(
+                f"the fp16 graph cannot run on {providers[0]} here ({str(err).splitlines()[0]}); "
+                "fp16 targets the CUDA provider: export on a machine with onnxruntime-gpu"
+            ) from None
         return target, "fp16", report
 
     def _auto(self) -> tuple[Path, str, Any]:
@@ -284,22 +329,37 @@ class _Exporter:
 
         from asdfd.export.cpu import detect_cpu_features
         from asdfd.export.quantize import auto_candidates
-
         from asdfd.export.validate import make_validation_set
 
         budget = self.config.max_agreement_drop
         # A larger generated set than the default validation, so that the budget is resolvable.
-        auto_config = dataclasses.replace(self.config.validation, num_samples=self.config.validation.auto_num_samples,
-                                          seed=self.config.validation.seed + 1)
-        self.validation_set = make_validation_set(self.model, self.space, self.input_names, auto_config,
-                                                  self.max_length, tokenizer=self.tokenizer,
-                                                  real_texts=self.real_texts)
+        auto_config = dataclasses.replace(
+            self.config.validation,
+            num_samples=self.config.validation.auto_num_samples,
+            seed=self.config.validation.seed + 1,
+        )
+        self.validation_set = make_validation_set(
+            self.model,
+            self.space,
+            self.input_names,
+            auto_config,
+            self.max_length,
+            tokenizer=self.tokenizer,
+            real_texts=self.real_texts,
+        )
         self.fp32_report = self._validate(self.fp32_path, "fp32", "fp32")
         base_agreement = self.fp32_report.primary_agreement
         fp32_ms = self._latency(self.fp32_path)
         best = (fp32_ms, self.fp32_path, "fp32", self.fp32_report)
-        self.candidates.append({"variant": "fp32", "latency_ms": fp32_ms, "agreement": base_agreement,
-                                "size_mb": _size_mb(self.fp32_path), "eligible": True})
+        self.candidates.append(
+            {
+                "variant": "fp32",
+                "latency_ms": fp32_ms,
+                "agreement": base_agreement,
+                "size_mb": _size_mb(self.fp32_path),
+                "eligible": True,
+            }
+        )
         presets = auto_candidates(detect_cpu_features())
         for preset in tqdm(presets, desc="auto", disable=not self.config.show_progress, leave=False):
             try:
@@ -312,11 +372,24 @@ class _Exporter:
             latency = self._latency(path)
             drop = 100 * (base_agreement - report.primary_agreement)
             eligible = drop <= budget and report.agreement >= report.min_random_agreement
-            self.candidates.append({"variant": preset.name, "latency_ms": latency,
-                                    "agreement": report.primary_agreement, "random_agreement": report.agreement,
-                                    "agreement_drop_points": drop, "size_mb": _size_mb(path), "eligible": eligible})
-            logger.info("auto: %-40s %.2f ms, agreement drop %.2f points%s", preset.name, latency, drop,
-                        "" if eligible else f" (over the {budget} point budget)")
+            self.candidates.append(
+                {
+                    "variant": preset.name,
+                    "latency_ms": latency,
+                    "agreement": report.primary_agreement,
+                    "random_agreement": report.agreement,
+                    "agreement_drop_points": drop,
+                    "size_mb": _size_mb(path),
+                    "eligible": eligible,
+                }
+            )
+            logger.info(
+                "auto: %-40s %.2f ms, agreement drop %.2f points%s",
+                preset.name,
+                latency,
+                drop,
+                "" if eligible else f" (over the {budget} point budget)",
+            )
             if eligible and latency < best[0]:
                 best = (latency, path, preset.name, report)
                 self.preset = preset
@@ -329,18 +402,35 @@ class _Exporter:
     def _validate(self, path: Path, variant: str, precision: str, providers: list[str] | None = None) -> Any:
         from asdfd.export.validate import make_session, validate_graph
 
-        return validate_graph(make_session(path, providers), self.validation_set, self.input_names, variant=variant,
-                              precision=precision, config=self.config.validation)
+        return validate_graph(
+            make_session(path, providers),
+            self.validation_set,
+            self.input_names,
+            variant=variant,
+            precision=precision,
+            config=self.config.validation,
+        )
 
     def _latency(self, path: Path) -> float:
         from asdfd.export.validate import make_session, measure_latency_ms
 
-        return measure_latency_ms(make_session(path), self.input_names, self.space,
-                                  seq_length=min(32, self.max_length), runs=self.config.validation.latency_runs)
+        return measure_latency_ms(
+            make_session(path),
+            self.input_names,
+            self.space,
+            seq_length=min(32, self.max_length),
+            runs=self.config.validation.latency_runs,
+        )
 
 
-def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], config: ExportConfig = ExportConfig(),
-                *, force: bool = False, calibration_samples: tuple[Any, Any] | None = None) -> ExportResult:
+def export_onnx(
+    model_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: ExportConfig = ExportConfig(),
+    *,
+    force: bool = False,
+    calibration_samples: tuple[Any, Any] | None = None,
+) -> ExportResult:
     """Export a Hugging Face sequence classifier folder to a validated, self-contained ONNX artifact.
 
     Args:
@@ -375,8 +465,13 @@ def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], 
 
     from asdfd.export.cpu import detect_cpu_features
     from asdfd.export.optimize import audit_fusions
-    from asdfd.export.package import (build_metadata, embed_metadata, hash_model_folder, tokenizer_json_text,
-                                      write_folder_layout)
+    from asdfd.export.package import (
+        build_metadata,
+        embed_metadata,
+        hash_model_folder,
+        tokenizer_json_text,
+        write_folder_layout,
+    )
     from asdfd.hardware import package_versions
 
     with tempfile.TemporaryDirectory(prefix="asdfd-export-") as scratch_name:
@@ -390,42 +485,80 @@ def export_onnx(model_dir: str | os.PathLike[str], out: str | os.PathLike[str], 
         audit = audit_fusions(final_path, run.num_layers)
         if not audit.attention_fused:
             (logger.warning if config.optimize else logger.info)(
-                "fusion audit: attention not fused, expect slower inference (%s)", audit.summary())
+                "fusion audit: attention not fused, expect slower inference (%s)", audit.summary()
+            )
         else:
             logger.info("fusion audit: %s", audit.summary())
-        validation = {"final": {**report.to_dict(), "verdict": report.verdict()},
-                      "fp32": {**run.fp32_report.to_dict(), "verdict": run.fp32_report.verdict()}}
+        validation = {
+            "final": {**report.to_dict(), "verdict": report.verdict()},
+            "fp32": {**run.fp32_report.to_dict(), "verdict": run.fp32_report.verdict()},
+        }
         reader = getattr(run, "calibration_reader", None)
         calibration = None
         if reader is not None:
-            calibration = {**dataclasses.asdict(config.calibration), "num_batches": len(reader),
-                           "max_batches_in_memory": reader.max_batches_per_range}
+            calibration = {
+                **dataclasses.asdict(config.calibration),
+                "num_batches": len(reader),
+                "max_batches_in_memory": reader.max_batches_per_range,
+            }
         cpu = detect_cpu_features().to_dict()
         provenance = {
-            "source": {"path": str(model_dir.resolve()), "sha256": hash_model_folder(model_dir),
-                       "model_type": run.hf_config.get("model_type"), "num_layers": run.num_layers},
-            "versions": package_versions(), "options": dataclasses.asdict(config), "exporter": run.graph.exporter,
-            "opset": config.opset, "variant": variant, "fusions": audit.to_dict(), "optimization": run.optimization,
-            "validation": validation, "validation_provider": getattr(run, "fp16_provider", "CPUExecutionProvider"),
-            "quantization": dataclasses.asdict(run.preset) if run.preset else None, "calibration": calibration,
-            "auto_candidates": run.candidates, "fallbacks": run.fallbacks, "cpu": cpu,
+            "source": {
+                "path": str(model_dir.resolve()),
+                "sha256": hash_model_folder(model_dir),
+                "model_type": run.hf_config.get("model_type"),
+                "num_layers": run.num_layers,
+            },
+            "versions": package_versions(),
+            "options": dataclasses.asdict(config),
+            "exporter": run.graph.exporter,
+            "opset": config.opset,
+            "variant": variant,
+            "fusions": audit.to_dict(),
+            "optimization": run.optimization,
+            "validation": validation,
+            "validation_provider": getattr(run, "fp16_provider", "CPUExecutionProvider"),
+            "quantization": dataclasses.asdict(run.preset) if run.preset else None,
+            "calibration": calibration,
+            "auto_candidates": run.candidates,
+            "fallbacks": run.fallbacks,
+            "cpu": cpu,
         }
-        metadata = build_metadata(id2label={int(k): v for k, v in run.model.config.id2label.items()},
-                                  tokenizer_json=tokenizer_json_text(run.tokenizer, run.max_length),
-                                  max_length=run.max_length, input_names=run.input_names, variant=variant,
-                                  provenance=provenance)
+        metadata = build_metadata(
+            id2label={int(k): v for k, v in run.model.config.id2label.items()},
+            tokenizer_json=tokenizer_json_text(run.tokenizer, run.max_length),
+            max_length=run.max_length,
+            input_names=run.input_names,
+            variant=variant,
+            provenance=provenance,
+        )
         embed_metadata(final_path, metadata)
-        result = ExportResult(path=out, folder=None, variant=variant, exporter=run.graph.exporter,
-                              input_names=run.input_names, size_mb=_size_mb(final_path),
-                              fp32_size_mb=_size_mb(run.fp32_path), validation=validation, fusions=audit.to_dict(),
-                              optimization=run.optimization, candidates=run.candidates,
-                              fallbacks=run.fallbacks, cpu=cpu)
+        result = ExportResult(
+            path=out,
+            folder=None,
+            variant=variant,
+            exporter=run.graph.exporter,
+            input_names=run.input_names,
+            size_mb=_size_mb(final_path),
+            fp32_size_mb=_size_mb(run.fp32_path),
+            validation=validation,
+            fusions=audit.to_dict(),
+            optimization=run.optimization,
+            candidates=run.candidates,
+            fallbacks=run.fallbacks,
+            cpu=cpu,
+        )
         if folder_mode:
             result.folder, result.path = out, out / "model.onnx"
             result.elapsed_s = time.perf_counter() - started
             with atomic_dir(out) as tmp:
-                write_folder_layout(tmp, final_path, model_dir, run.tokenizer,
-                                    {"config": dataclasses.asdict(config), "result": result.to_dict()})
+                write_folder_layout(
+                    tmp,
+                    final_path,
+                    model_dir,
+                    run.tokenizer,
+                    {"config": dataclasses.asdict(config), "result": result.to_dict()},
+                )
         else:
             with atomic_file(out) as tmp:
                 shutil.copyfile(final_path, tmp)

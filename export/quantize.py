@@ -20,8 +20,13 @@ from asdfd.export.calibration import FeedReader
 from asdfd.export.config import QuantizationPreset, dynamic_preset, static_preset
 from asdfd.export.cpu import CpuFeatures
 
-__all__ = ["preprocess_for_quantization", "quantize_dynamic_int8", "quantize_static_int8", "convert_fp16",
-           "auto_candidates"]
+__all__ = [
+    "preprocess_for_quantization",
+    "quantize_dynamic_int8",
+    "quantize_static_int8",
+    "convert_fp16",
+    "auto_candidates",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -88,26 +93,37 @@ def head_node_names(model_path: Path) -> list[str]:
     return names + [f"{name}_MatMul" for name in names]
 
 
-def quantize_dynamic_int8(source: Path, target: Path, preset: QuantizationPreset, *,
-                          op_types: tuple[str, ...] | None = None) -> None:
+def quantize_dynamic_int8(
+    source: Path, target: Path, preset: QuantizationPreset, *, op_types: tuple[str, ...] | None = None
+) -> None:
     """MatMul -> MatMulInteger + DynamicQuantizeLinear (and QAttention / QEmbedLayerNormalization)."""
     from onnxruntime.quantization import quantize_dynamic
 
     exclude = [] if preset.quantize_head else head_node_names(source)
     with _quiet_quantizer():
-        quantize_dynamic(str(source), str(target), per_channel=preset.per_channel, reduce_range=preset.reduce_range,
-                         weight_type=_quant_type(preset.weight_type),
-                         op_types_to_quantize=list(op_types or preset.op_types), nodes_to_exclude=exclude,
-                         extra_options=_extra_options())
+        quantize_dynamic(
+            str(source),
+            str(target),
+            per_channel=preset.per_channel,
+            reduce_range=preset.reduce_range,
+            weight_type=_quant_type(preset.weight_type),
+            op_types_to_quantize=list(op_types or preset.op_types),
+            nodes_to_exclude=exclude,
+            extra_options=_extra_options(),
+        )
 
 
-def quantize_static_int8(source: Path, target: Path, preset: QuantizationPreset, reader: FeedReader,
-                         *, chunk_batches: int) -> None:
+def quantize_static_int8(
+    source: Path, target: Path, preset: QuantizationPreset, reader: FeedReader, *, chunk_batches: int
+) -> None:
     """Calibrate on `reader` chunk by chunk (bounded memory), then write QLinearMatMul or QDQ nodes."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static
 
-    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-              "entropy": CalibrationMethod.Entropy}[preset.calibration_method]
+    method = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }[preset.calibration_method]
     # CalibStridedMinMax makes ORT call collect_data once per chunk of `chunk_batches` batches and merge
     # the ranges (or histograms) in between. Do not use CalibMaxIntermediateOutputs instead: in ORT 1.32
     # it discards collected outputs without merging them into the ranges.
@@ -118,12 +134,19 @@ def quantize_static_int8(source: Path, target: Path, preset: QuantizationPreset,
     static_target = target.with_suffix(".static.onnx") if second_pass else target
     with _quiet_quantizer():
         quantize_static(
-            str(source), str(static_target), reader, nodes_to_exclude=head + dynamic,
+            str(source),
+            str(static_target),
+            reader,
+            nodes_to_exclude=head + dynamic,
             quant_format=QuantFormat.QDQ if preset.quant_format == "qdq" else QuantFormat.QOperator,
-            op_types_to_quantize=list(preset.op_types), per_channel=preset.per_channel,
-            reduce_range=preset.reduce_range, activation_type=_quant_type(preset.activation_type),
-            weight_type=_quant_type(preset.weight_type), calibrate_method=method,
-            calibration_providers=["CPUExecutionProvider"], extra_options=extra,
+            op_types_to_quantize=list(preset.op_types),
+            per_channel=preset.per_channel,
+            reduce_range=preset.reduce_range,
+            activation_type=_quant_type(preset.activation_type),
+            weight_type=_quant_type(preset.weight_type),
+            calibrate_method=method,
+            calibration_providers=["CPUExecutionProvider"],
+            extra_options=extra,
         )
     if second_pass:
         # No static QAttention exists, and the FFN output projections keep per-batch scales: a dynamic
@@ -139,8 +162,11 @@ def dynamic_node_names(model_path: Path, patterns: tuple[str, ...]) -> list[str]
     if not patterns:
         return []
     graph = onnx.load(str(model_path), load_external_data=False).graph
-    return [node.name for node in graph.node
-            if node.op_type == "MatMul" and any(re.search(pattern, node.name) for pattern in patterns)]
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul" and any(re.search(pattern, node.name) for pattern in patterns)
+    ]
 
 
 def convert_fp16(source: Path, target: Path) -> None:
@@ -168,4 +194,3 @@ def auto_candidates(features: CpuFeatures) -> list[QuantizationPreset]:
     else:
         candidates += [static_preset(reduce_range=r) for r in reduce]
     return candidates
-

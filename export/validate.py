@@ -29,8 +29,16 @@ from asdfd.export.config import ValidationConfig
 from asdfd.runtime.metrics import softmax
 from asdfd.tokens import SpecialTokens
 
-__all__ = ["ValidationSet", "ValidationReport", "make_validation_set", "validate_graph", "measure_latency_ms",
-           "make_session", "random_agreement_floor", "INPUT_KINDS"]
+__all__ = [
+    "ValidationSet",
+    "ValidationReport",
+    "make_validation_set",
+    "validate_graph",
+    "measure_latency_ms",
+    "make_session",
+    "random_agreement_floor",
+    "INPUT_KINDS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +103,9 @@ class ValidationReport:
     @property
     def primary_agreement(self) -> float:
         """Agreement on the inputs that decide (see `decided_by`)."""
-        return {"real": self.real_agreement, "confident": self.confident_agreement,
-                "random": self.agreement}[self.decided_by]  # type: ignore[return-value]
+        return {"real": self.real_agreement, "confident": self.confident_agreement, "random": self.agreement}[
+            self.decided_by
+        ]  # type: ignore[return-value]
 
     @property
     def min_random_agreement(self) -> float:
@@ -118,13 +127,20 @@ class ValidationReport:
         if self.precision == "fp32":
             rule = f"atol {self.atol:.0e}"
         else:
-            rule = (f"min agreement {100 * self.min_agreement:.1f}% on {self.decided_by} inputs, "
-                    f"{100 * self.min_random_agreement:.1f}% on random inputs for {self.num_classes} classes")
+            rule = (
+                f"min agreement {100 * self.min_agreement:.1f}% on {self.decided_by} inputs, "
+                f"{100 * self.min_random_agreement:.1f}% on random inputs for {self.num_classes} classes"
+            )
         return f"{self.variant}: {'OK' if self.passed else 'FAILED'} ({', '.join(parts)}; {rule})"
 
     def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "passed": self.passed, "decided_by": self.decided_by,
-                "primary_agreement": self.primary_agreement, "min_random_agreement": self.min_random_agreement}
+        return {
+            **asdict(self),
+            "passed": self.passed,
+            "decided_by": self.decided_by,
+            "primary_agreement": self.primary_agreement,
+            "min_random_agreement": self.min_random_agreement,
+        }
 
 
 def _reference_logits(model: Any, input_names: tuple[str, ...], batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -137,13 +153,22 @@ def _reference_logits(model: Any, input_names: tuple[str, ...], batch: tuple[np.
 
 def _real_batches(tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 16):
     for start in range(0, len(texts), batch_size):
-        encoded = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
-                            return_tensors="np")
+        encoded = tokenizer(
+            texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="np"
+        )
         yield encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
 
 
-def make_validation_set(model: Any, space: SpecialTokens, input_names: tuple[str, ...], config: ValidationConfig,
-                        max_length: int, *, tokenizer: Any = None, real_texts: list[str] | None = None) -> ValidationSet:
+def make_validation_set(
+    model: Any,
+    space: SpecialTokens,
+    input_names: tuple[str, ...],
+    config: ValidationConfig,
+    max_length: int,
+    *,
+    tokenizer: Any = None,
+    real_texts: list[str] | None = None,
+) -> ValidationSet:
     """Build the inputs (random, confident, and real when `real_texts`) and run the PyTorch model once.
 
     Args:
@@ -168,8 +193,9 @@ def make_validation_set(model: Any, space: SpecialTokens, input_names: tuple[str
     remaining = config.confident_samples
     while remaining > 0:
         size = min(16, remaining)
-        candidates = random_token_batch(space, rng, size * config.confident_oversample,
-                                        int(rng.integers(3, min(max_length, 64) + 1)), padded=True)
+        candidates = random_token_batch(
+            space, rng, size * config.confident_oversample, int(rng.integers(3, min(max_length, 64) + 1)), padded=True
+        )
         logits = _reference_logits(model, input_names, candidates)
         chosen = select_confident(logits, size)
         batches.append((candidates[0][chosen], candidates[1][chosen]))
@@ -191,8 +217,15 @@ def make_session(path: Path, providers: list[str] | None = None, *, threads: int
     return runtime_session(path, threads=threads or None, providers=providers)
 
 
-def validate_graph(session: Any, validation: ValidationSet, input_names: tuple[str, ...], *, variant: str,
-                   precision: str, config: ValidationConfig) -> ValidationReport:
+def validate_graph(
+    session: Any,
+    validation: ValidationSet,
+    input_names: tuple[str, ...],
+    *,
+    variant: str,
+    precision: str,
+    config: ValidationConfig,
+) -> ValidationReport:
     """Run `session` on the validation set and compare with the PyTorch logits, per kind of input."""
     max_abs, max_prob = 0.0, 0.0
     agree = dict.fromkeys(INPUT_KINDS, 0)
@@ -207,17 +240,34 @@ def validate_graph(session: Any, validation: ValidationSet, input_names: tuple[s
     def share(kind: str) -> float | None:
         return agree[kind] / total[kind] if total[kind] else None
 
-    report = ValidationReport(variant=variant, precision=precision, max_abs_diff=max_abs, max_prob_diff=max_prob,
-                              agreement=share("random") or 0.0, num_samples=total["random"], atol=config.atol,
-                              min_agreement=config.min_agreement, confident_agreement=share("confident"),
-                              num_confident=total["confident"], real_agreement=share("real"), num_real=total["real"],
-                              num_classes=validation.num_classes)
+    report = ValidationReport(
+        variant=variant,
+        precision=precision,
+        max_abs_diff=max_abs,
+        max_prob_diff=max_prob,
+        agreement=share("random") or 0.0,
+        num_samples=total["random"],
+        atol=config.atol,
+        min_agreement=config.min_agreement,
+        confident_agreement=share("confident"),
+        num_confident=total["confident"],
+        real_agreement=share("real"),
+        num_real=total["real"],
+        num_classes=validation.num_classes,
+    )
     (logger.info if report.passed else logger.warning)("validation %s", report.verdict())
     return report
 
 
-def measure_latency_ms(session: Any, input_names: tuple[str, ...], space: SpecialTokens, *, batch_size: int = 1,
-                       seq_length: int = 32, runs: int = 20) -> float:
+def measure_latency_ms(
+    session: Any,
+    input_names: tuple[str, ...],
+    space: SpecialTokens,
+    *,
+    batch_size: int = 1,
+    seq_length: int = 32,
+    runs: int = 20,
+) -> float:
     """Median wall time (ms) of one `session.run` on a fixed generated batch, after 3 warm-up runs."""
     ids, mask = random_token_batch(space, np.random.default_rng(0), batch_size, seq_length, padded=False)
     feeds = feeds_for(input_names, ids, mask)

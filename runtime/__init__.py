@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from asdfd._lazy import lazy_exports
 
 _NAMES = {
-    "Classifier": "asdfd.runtime.classifier", "Prediction": "asdfd.runtime.classifier",
+    "Classifier": "asdfd.runtime.classifier",
+    "Prediction": "asdfd.runtime.classifier",
     "ArtifactInfo": "asdfd.runtime.artifact",
     **dict.fromkeys(("BenchConfig", "run_bench", "BenchReport", "LatencyStats"), "asdfd.runtime.bench"),
 }

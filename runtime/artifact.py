@@ -154,5 +154,6 @@ def read_artifact_info(onnx_path: Path, custom_metadata: dict[str, str]) -> Arti
             provenance = json.loads(custom_metadata[metadata.PROVENANCE])
         except json.JSONDecodeError:
             logger.warning("%s: unreadable %s metadata, ignored", onnx_path, metadata.PROVENANCE)
-    return ArtifactInfo(onnx_path=onnx_path, labels=labels, tokenizer_json=tokenizer_json,
-                        max_length=max_length, provenance=provenance)
+    return ArtifactInfo(
+        onnx_path=onnx_path, labels=labels, tokenizer_json=tokenizer_json, max_length=max_length, provenance=provenance
+    )

@@ -39,8 +39,9 @@ class Prediction:
     """Probability of every class, by label name, in class-index order."""
 
 
-def make_session(onnx_path: Path, *, threads: int | None = None,
-                 providers: Sequence[str] | None = None) -> ort.InferenceSession:
+def make_session(
+    onnx_path: Path, *, threads: int | None = None, providers: Sequence[str] | None = None
+) -> ort.InferenceSession:
     """An onnxruntime session with a fixed number of intra-op threads (None: onnxruntime's default).
 
     Raises:
@@ -58,15 +59,19 @@ def make_session(onnx_path: Path, *, threads: int | None = None,
     providers = list(providers) if providers else ["CPUExecutionProvider"]
     missing = [name for name in providers if name not in ort.get_available_providers()]
     if missing:
-        raise ModelLoadError(f"onnxruntime providers {missing} are not available here: "
-                             f"available are {ort.get_available_providers()}")
+        raise ModelLoadError(
+            f"onnxruntime providers {missing} are not available here: available are {ort.get_available_providers()}"
+        )
     disabled = list(CPU_DISABLED_OPTIMIZERS) if providers == ["CPUExecutionProvider"] else []
     try:
-        return ort.InferenceSession(str(onnx_path), sess_options=options, providers=providers,
-                                    disabled_optimizers=disabled)
+        return ort.InferenceSession(
+            str(onnx_path), sess_options=options, providers=providers, disabled_optimizers=disabled
+        )
     except Exception as err:  # InvalidProtobuf, Fail, NoSuchFile... all from the C++ side
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"cannot load {onnx_path} as an ONNX model (corrupt or incomplete?): {first_line}") from None
+        raise ModelLoadError(
+            f"cannot load {onnx_path} as an ONNX model (corrupt or incomplete?): {first_line}"
+        ) from None
 
 
 class Classifier:
@@ -89,8 +94,10 @@ class Classifier:
         self.input_names = [node.name for node in session.get_inputs()]
         unknown = [name for name in self.input_names if name not in SUPPORTED_INPUTS]
         if unknown or "input_ids" not in self.input_names:
-            raise ModelLoadError(f"{info.onnx_path} has inputs {self.input_names}; the runtime feeds "
-                                 f"{list(SUPPORTED_INPUTS)} (input_ids required)")
+            raise ModelLoadError(
+                f"{info.onnx_path} has inputs {self.input_names}; the runtime feeds "
+                f"{list(SUPPORTED_INPUTS)} (input_ids required)"
+            )
         self.output_name = session.get_outputs()[0].name
         num_outputs = session.get_outputs()[0].shape[-1]
         if isinstance(num_outputs, int) and num_outputs != len(self.labels):
@@ -98,8 +105,7 @@ class Classifier:
         self.encoder = TextEncoder(info.tokenizer_json, info.max_length)
 
     @classmethod
-    def load(cls, path: str | Path, threads: int | None = None,
-             providers: Sequence[str] | None = None) -> Classifier:
+    def load(cls, path: str | Path, threads: int | None = None, providers: Sequence[str] | None = None) -> Classifier:
         """Load a single .onnx file or an export folder.
 
         Args:
@@ -153,8 +159,9 @@ class Classifier:
         probabilities = self.predict_proba(texts, batch_size)
         best = probabilities.argmax(axis=-1)
         return [
-            Prediction(label=self.labels[k], score=float(row[k]),
-                       scores={name: float(p) for name, p in zip(self.labels, row)})
+            Prediction(
+                label=self.labels[k], score=float(row[k]), scores={name: float(p) for name, p in zip(self.labels, row)}
+            )
             for row, k in zip(probabilities, best)
         ]
 

@@ -112,8 +112,7 @@ class TextEncoder:
             input_ids[row, : len(token_ids)] = token_ids
             attention_mask[row, : len(token_ids)] = 1
         # Single-segment classification: segment 0 everywhere, as the HF tokenizer gives.
-        return {"input_ids": input_ids, "attention_mask": attention_mask,
-                "token_type_ids": np.zeros_like(input_ids)}
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": np.zeros_like(input_ids)}
 
     def batches(self, texts: list[str], batch_size: int, *, sort_by_length: bool = True):
         """Yield (indices, padded batch) covering `texts`.
@@ -124,8 +123,11 @@ class TextEncoder:
         if batch_size < 1:
             raise DataError(f"batch_size must be >= 1, got {batch_size}")
         ids = self.token_ids(texts)
-        order = np.argsort([len(row) for row in ids], kind="stable") if sort_by_length and batch_size > 1 \
+        order = (
+            np.argsort([len(row) for row in ids], kind="stable")
+            if sort_by_length and batch_size > 1
             else np.arange(len(ids))
+        )
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             yield index, self.pad([ids[i] for i in index])
@@ -139,12 +141,20 @@ class TextEncoder:
         rng = np.random.default_rng(seed)
         low = min(1000, self.vocab_size // 2)  # skip the special tokens at the start of BERT vocabularies
         input_ids = rng.integers(low, self.vocab_size, size=(batch_size, seq_len), dtype=np.int64)
-        return {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
-                "token_type_ids": np.zeros_like(input_ids)}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": np.ones_like(input_ids),
+            "token_type_ids": np.zeros_like(input_ids),
+        }
 
 
-def logits_in_batches(encoder: TextEncoder, run: Callable[[dict[str, np.ndarray]], np.ndarray], texts: Sequence[str],
-                      batch_size: int, num_labels: int) -> np.ndarray:
+def logits_in_batches(
+    encoder: TextEncoder,
+    run: Callable[[dict[str, np.ndarray]], np.ndarray],
+    texts: Sequence[str],
+    batch_size: int,
+    num_labels: int,
+) -> np.ndarray:
     """Tokenize `texts`, run each length-sorted batch through `run`, return (len(texts), num_labels) float32 logits
     in input order: the one predict loop of the runtime and the benchmark's models.
 

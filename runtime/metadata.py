@@ -6,8 +6,16 @@ All values are strings (ONNX `metadata_props`); JSON where structured.
 
 from __future__ import annotations
 
-__all__ = ["ID2LABEL", "TOKENIZER_JSON", "MAX_LENGTH", "INPUT_NAMES", "PROVENANCE", "FORMAT_VERSION", "FORMAT",
-           "VARIANT"]
+__all__ = [
+    "ID2LABEL",
+    "TOKENIZER_JSON",
+    "MAX_LENGTH",
+    "INPUT_NAMES",
+    "PROVENANCE",
+    "FORMAT_VERSION",
+    "FORMAT",
+    "VARIANT",
+]
 
 FORMAT = "asdfd.format"
 """Artifact format version, e.g. "1"."""

@@ -15,12 +15,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, DistilBertConfig,
-                          DistilBertForSequenceClassification, PreTrainedModel, RobertaConfig,
-                          RobertaForSequenceClassification)
+from transformers import (
+    BertConfig,
+    BertForSequenceClassification,
+    BertTokenizerFast,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    PreTrainedModel,
+    RobertaConfig,
+    RobertaForSequenceClassification,
+)
 
-WORDS = ["good", "bad", "great", "awful", "movie", "film", "plot", "actor", "boring", "fun", "the", "a", "is",
-         "was", "not", "very", "and", "but", "it", "story"]
+WORDS = [
+    "good",
+    "bad",
+    "great",
+    "awful",
+    "movie",
+    "film",
+    "plot",
+    "actor",
+    "boring",
+    "fun",
+    "the",
+    "a",
+    "is",
+    "was",
+    "not",
+    "very",
+    "and",
+    "but",
+    "it",
+    "story",
+]
 
 
 def write_tiny_tokenizer(folder: Path) -> BertTokenizerFast:
@@ -43,8 +70,15 @@ LABELS = dict(num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"
 
 
 def tiny_bert_config(**overrides) -> BertConfig:
-    values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
-                  max_position_embeddings=64, **LABELS)
+    values = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        **LABELS,
+    )
     values.update(overrides)
     return BertConfig(**values)
 
@@ -57,9 +91,19 @@ def tiny_distilbert_config(**overrides) -> DistilBertConfig:
 
 def tiny_roberta_config(**overrides) -> RobertaConfig:
     # pad_token_id 0 matches the tiny WordPiece tokenizer; RoBERTa positions start after it (64 + 2).
-    values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
-                  max_position_embeddings=66, type_vocab_size=1, pad_token_id=0, bos_token_id=2, eos_token_id=3,
-                  **LABELS)
+    values = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=66,
+        type_vocab_size=1,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+        **LABELS,
+    )
     values.update(overrides)
     return RobertaConfig(**values)
 

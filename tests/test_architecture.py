@@ -13,8 +13,20 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDERS = {"asdfd": "asdfd", "compressor": "asdfd.compressor", "export": "asdfd.export", "runtime": "asdfd.runtime"}
 
 LAYERS = [  # (layer, module prefixes), bottom first; a module may import its own layer and the ones below
-    ("core", ("asdfd.errors", "asdfd._io", "asdfd._lazy", "asdfd.data", "asdfd.models", "asdfd.config_file",
-              "asdfd.hardware", "asdfd.config_docs", "asdfd.tokens")),
+    (
+        "core",
+        (
+            "asdfd.errors",
+            "asdfd._io",
+            "asdfd._lazy",
+            "asdfd.data",
+            "asdfd.models",
+            "asdfd.config_file",
+            "asdfd.hardware",
+            "asdfd.config_docs",
+            "asdfd.tokens",
+        ),
+    ),
     ("runtime", ("asdfd.runtime",)),
     ("export", ("asdfd.export",)),
     ("compressor", ("asdfd.compressor",)),
@@ -79,13 +91,18 @@ def test_package_graph_follows_the_layers():
     assert not violations, "\n".join(violations)
 
 
-@pytest.mark.parametrize("module, forbidden", [
-    ("asdfd.runtime", ("torch", "transformers", "onnx", "matplotlib", "rich", "asdfd.runtime.bench",
-                       "asdfd.export")),
-    ("asdfd.export.config", ("torch", "onnxruntime", "transformers")),
-    ("asdfd.compressor.config", ("torch", "onnxruntime", "transformers")),
-    ("asdfd.cli", ("torch", "onnxruntime", "transformers")),
-])
+@pytest.mark.parametrize(
+    "module, forbidden",
+    [
+        (
+            "asdfd.runtime",
+            ("torch", "transformers", "onnx", "matplotlib", "rich", "asdfd.runtime.bench", "asdfd.export"),
+        ),
+        ("asdfd.export.config", ("torch", "onnxruntime", "transformers")),
+        ("asdfd.compressor.config", ("torch", "onnxruntime", "transformers")),
+        ("asdfd.cli", ("torch", "onnxruntime", "transformers")),
+    ],
+)
 def test_light_modules_stay_light(module, forbidden):
     code = f"import sys, {module}; print(','.join(m for m in {forbidden!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

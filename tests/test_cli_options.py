@@ -28,11 +28,17 @@ def _help_of(command: str) -> str:
     return " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("command, config_cls, flags", [
-    ("distill", DistillConfig, DISTILL_FLAGS), ("export", ExportConfig, EXPORT_FLAGS),
-    ("bench", BenchConfig, BENCH_FLAGS), ("teacher", TeacherRecipeConfig, TEACHER_FLAGS),
-    ("run", DistillConfig, RUN_DISTILL_FLAGS), ("run", ExportConfig, RUN_EXPORT_FLAGS),
-])
+@pytest.mark.parametrize(
+    "command, config_cls, flags",
+    [
+        ("distill", DistillConfig, DISTILL_FLAGS),
+        ("export", ExportConfig, EXPORT_FLAGS),
+        ("bench", BenchConfig, BENCH_FLAGS),
+        ("teacher", TeacherRecipeConfig, TEACHER_FLAGS),
+        ("run", DistillConfig, RUN_DISTILL_FLAGS),
+        ("run", ExportConfig, RUN_EXPORT_FLAGS),
+    ],
+)
 def test_every_flag_is_explained_by_its_config_field(command, config_cls, flags):
     text = _help_of(command)
     for spec in flags:
@@ -51,8 +57,11 @@ def test_budget_dependent_defaults_are_shown_from_the_presets():
 
 def test_flag_values_are_typed_and_errors_name_the_flag():
     @click.command()
-    @config_options(DistillConfig, [ConfigFlag("lr"), ConfigFlag("guess.steps"), ConfigFlag("vocab_prior")],
-                    defaults={"": DistillConfig()})
+    @config_options(
+        DistillConfig,
+        [ConfigFlag("lr"), ConfigFlag("guess.steps"), ConfigFlag("vocab_prior")],
+        defaults={"": DistillConfig()},
+    )
     def probe(**options):
         click.echo(json.dumps(options))
 
@@ -75,14 +84,21 @@ def test_set_reaches_any_field_and_names_itself_in_errors():
         parse_set_values(["no-equals-sign"])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--lr", "-1"], "--lr: lr must be > 0"),
-    (["--set", "guess.steps=0"], "--set guess.steps: guess.steps must be >= 1"),
-    (["--set", "student.depth_fraction=2"], "--set student.depth_fraction: student depth_fraction must be in (0, 1)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr", "-1"], "--lr: lr must be > 0"),
+        (["--set", "guess.steps=0"], "--set guess.steps: guess.steps must be >= 1"),
+        (
+            ["--set", "student.depth_fraction=2"],
+            "--set student.depth_fraction: student depth_fraction must be in (0, 1)",
+        ),
+    ],
+)
 def test_distill_cli_errors_name_the_flag(tmp_path, tiny_teacher_dir, args, message):
-    result = CliRunner().invoke(main, ["distill", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s"),
-                                       *args])
+    result = CliRunner().invoke(
+        main, ["distill", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s"), *args]
+    )
     assert result.exit_code == 1 and message in result.output, result.output
     assert result.output.count("\n") == 1 and not (tmp_path / "s").exists()
 

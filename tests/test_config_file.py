@@ -32,10 +32,12 @@ def test_apply_overrides_nested_and_coerced():
 
 @pytest.mark.parametrize(
     "overrides, message",
-    [({"nme": "x"}, "unknown option 'nme'; valid: inner, name"),
-     ({"inner": {"step": 1}}, "unknown option 'inner.step'"),
-     ({"inner": {"steps": "many"}}, "inner.steps: expected an integer"),
-     ({"inner": {"steps": True}}, "inner.steps: expected an integer")],
+    [
+        ({"nme": "x"}, "unknown option 'nme'; valid: inner, name"),
+        ({"inner": {"step": 1}}, "unknown option 'inner.step'"),
+        ({"inner": {"steps": "many"}}, "inner.steps: expected an integer"),
+        ({"inner": {"steps": True}}, "inner.steps: expected an integer"),
+    ],
 )
 def test_apply_overrides_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -61,17 +63,20 @@ def test_load_config_file(tmp_path):
         load_config_file(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("distill: 5\n", "distill: expected a mapping"),
-    ("distill: [1, 2]\n", "distill: expected a mapping"),
-    ("eval_file: 5\n", "eval_file: expected a string"),
-    ("distill: {student: 3}\n", "distill.student: expected a mapping of StudentConfig fields"),
-    ("distill: {lr: fast}\n", "distill.lr: expected a number"),
-    ("distill: {lr: .inf}\n", "distill.lr: expected a finite number"),
-    ("distill: {steps: 2.5}\n", "distill.steps: expected an integer"),
-    ("distill: {method: best}\n", "distill.method: expected one of 'asdfd', 'random-tokens'"),
-    ("distill: {guess: {steps: 0}}\n", "guess.steps must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("distill: 5\n", "distill: expected a mapping"),
+        ("distill: [1, 2]\n", "distill: expected a mapping"),
+        ("eval_file: 5\n", "eval_file: expected a string"),
+        ("distill: {student: 3}\n", "distill.student: expected a mapping of StudentConfig fields"),
+        ("distill: {lr: fast}\n", "distill.lr: expected a number"),
+        ("distill: {lr: .inf}\n", "distill.lr: expected a finite number"),
+        ("distill: {steps: 2.5}\n", "distill.steps: expected an integer"),
+        ("distill: {method: best}\n", "distill.method: expected one of 'asdfd', 'random-tokens'"),
+        ("distill: {guess: {steps: 0}}\n", "guess.steps must be >= 1"),
+    ],
+)
 def test_run_config_values_get_one_line_naming_the_key(tmp_path, tiny_teacher_dir, text, message):
     from click.testing import CliRunner
 
@@ -79,8 +84,9 @@ def test_run_config_values_get_one_line_naming_the_key(tmp_path, tiny_teacher_di
 
     path = tmp_path / "run.yaml"
     path.write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(main, ["run", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s.onnx"),
-                                       "--config", str(path)])
+    result = CliRunner().invoke(
+        main, ["run", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s.onnx"), "--config", str(path)]
+    )
     assert result.exit_code == 1 and message in result.output, result.output
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
     assert not (tmp_path / "s.run").exists()

@@ -35,8 +35,11 @@ def test_read_labelled_file_tsv_and_csv(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("sentence\tlabel\n", "no rows"), ("text\tlabel\nx\t1\n", "no column 'sentence'"),
-     ("sentence\tlabel\n \t1\n", "empty text")],
+    [
+        ("sentence\tlabel\n", "no rows"),
+        ("text\tlabel\nx\t1\n", "no column 'sentence'"),
+        ("sentence\tlabel\n \t1\n", "empty text"),
+    ],
 )
 def test_read_labelled_file_errors(tmp_path, content, message):
     path = tmp_path / "bad.tsv"
@@ -66,7 +69,9 @@ def test_read_classifier_config_errors(tmp_path, tiny_teacher_dir):
     with pytest.raises(ModelLoadError, match="does not exist"):
         read_classifier_config(tmp_path / "nope")
     (tmp_path / "gpt").mkdir()
-    (tmp_path / "gpt" / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
+    (tmp_path / "gpt" / "config.json").write_text(
+        json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]})
+    )
     with pytest.raises(ModelLoadError, match="unsupported architecture 'gpt2'"):
         read_classifier_config(tmp_path / "gpt")
     (tmp_path / "enc").mkdir()

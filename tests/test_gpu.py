@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (and a CUDA build of torch)")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (and a CUDA build of torch)"),
+]
 
 
 def test_auto_device_is_cuda_and_bf16_autocast_runs_the_teacher(tiny_teacher_dir):

@@ -25,15 +25,30 @@ NUM_CLASSES = 14
 @pytest.fixture(scope="module")
 def many_class_teacher(tmp_path_factory):
     labels = {i: f"topic{i}" for i in range(NUM_CLASSES)}
-    return build_tiny_teacher(tmp_path_factory.mktemp("teacher-14"), num_labels=NUM_CLASSES, id2label=labels,
-                              label2id={v: k for k, v in labels.items()})
+    return build_tiny_teacher(
+        tmp_path_factory.mktemp("teacher-14"),
+        num_labels=NUM_CLASSES,
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
+    )
 
 
 def _report(*, confident: float, random: float, classes: int, real: float | None = None) -> ValidationReport:
-    return ValidationReport(variant="int8", precision="int8", max_abs_diff=0.1, max_prob_diff=0.1, agreement=random,
-                            num_samples=80, atol=1e-4, min_agreement=0.9, confident_agreement=confident,
-                            num_confident=128, real_agreement=real, num_real=50 if real is not None else 0,
-                            num_classes=classes)
+    return ValidationReport(
+        variant="int8",
+        precision="int8",
+        max_abs_diff=0.1,
+        max_prob_diff=0.1,
+        agreement=random,
+        num_samples=80,
+        atol=1e-4,
+        min_agreement=0.9,
+        confident_agreement=confident,
+        num_confident=128,
+        real_agreement=real,
+        num_real=50 if real is not None else 0,
+        num_classes=classes,
+    )
 
 
 def test_random_agreement_floor_scales_with_classes():
@@ -57,22 +72,30 @@ def test_quantized_graph_is_judged_on_decided_inputs():
 
 def test_many_class_teacher_exports_int8_with_the_figures(many_class_teacher, tmp_path, tiny_labelled_tsv):
     validation = ValidationConfig(num_samples=32, confident_samples=64, latency_runs=2)
-    result = export_onnx(many_class_teacher, tmp_path / "t.onnx",
-                         ExportConfig(quantize="int8", validation=validation, show_progress=False))
+    result = export_onnx(
+        many_class_teacher,
+        tmp_path / "t.onnx",
+        ExportConfig(quantize="int8", validation=validation, show_progress=False),
+    )
     final = result.validation["final"]
     assert final["num_classes"] == NUM_CLASSES and final["num_confident"] == 64
     assert final["min_random_agreement"] == pytest.approx(random_agreement_floor(0.9, NUM_CLASSES))
     assert final["passed"] and (result.variant != "fp32" or result.fallbacks)
 
-    with_texts = ExportConfig(quantize="int8", show_progress=False,
-                              validation=ValidationConfig(num_samples=16, confident_samples=16, latency_runs=2,
-                                                          eval_file=str(tiny_labelled_tsv)))
+    with_texts = ExportConfig(
+        quantize="int8",
+        show_progress=False,
+        validation=ValidationConfig(
+            num_samples=16, confident_samples=16, latency_runs=2, eval_file=str(tiny_labelled_tsv)
+        ),
+    )
     real = export_onnx(many_class_teacher, tmp_path / "r.onnx", with_texts).validation["final"]
     assert real["decided_by"] == "real" and real["num_real"] == 24
 
 
 def test_run_on_many_class_teacher_finishes_even_when_a_baseline_cannot_be_built(
-        many_class_teacher, tmp_path, monkeypatch):
+    many_class_teacher, tmp_path, monkeypatch
+):
     """Every int8 graph of the teacher fails (sabotaged): the run still ends with a report that says so."""
     from asdfd.errors import ValidationError
     from asdfd.runtime.bench import runner as bench
@@ -88,8 +111,9 @@ def test_run_on_many_class_teacher_finishes_even_when_a_baseline_cannot_be_built
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(options), encoding="utf-8")
     out = tmp_path / "student.onnx"
-    result = CliRunner().invoke(main, ["-q", "run", "--teacher", str(many_class_teacher), "--out", str(out),
-                                       "--config", str(config), "--json"])
+    result = CliRunner().invoke(
+        main, ["-q", "run", "--teacher", str(many_class_teacher), "--out", str(out), "--config", str(config), "--json"]
+    )
     assert result.exit_code == 0, result.output
     final = json.loads(result.output.splitlines()[-1])
     report = final["report"]

@@ -25,13 +25,33 @@ from asdfd.runtime import Classifier
 
 # Small enough for seconds on a CPU, large enough that every stage really runs.
 TINY_RUN = {
-    "distill": {"steps": 6, "max_seconds": None, "batch_size": 4, "log_every": 2, "eval_every": 3, "threads": 1,
-                "checkpoint_every": 3, "heldout_random": 8, "heldout_pseudo": 4, "min_length": 4, "max_length": 10,
-                "guess": {"steps": 2, "pool_size": 8}},
+    "distill": {
+        "steps": 6,
+        "max_seconds": None,
+        "batch_size": 4,
+        "log_every": 2,
+        "eval_every": 3,
+        "threads": 1,
+        "checkpoint_every": 3,
+        "heldout_random": 8,
+        "heldout_pseudo": 4,
+        "min_length": 4,
+        "max_length": 10,
+        "guess": {"steps": 2, "pool_size": 8},
+    },
     "export": {"max_length": 32, "validation": {"num_samples": 8, "latency_runs": 2}},
-    "bench": {"batch_sizes": [1, 2], "seq_lens": [8], "warmup": 1, "min_repeats": 2, "max_repeats": 3,
-              "max_seconds_per_cell": 1.0, "teacher_onnx": ["none"], "saturation_texts": 8, "throughput_batch_size": 4,
-              "num_generated_texts": 8},
+    "bench": {
+        "batch_sizes": [1, 2],
+        "seq_lens": [8],
+        "warmup": 1,
+        "min_repeats": 2,
+        "max_repeats": 3,
+        "max_seconds_per_cell": 1.0,
+        "teacher_onnx": ["none"],
+        "saturation_texts": 8,
+        "throughput_batch_size": 4,
+        "num_generated_texts": 8,
+    },
 }
 
 
@@ -43,8 +63,12 @@ def tiny_config_file(tmp_path) -> Path:
 
 
 def test_plan_run_precedence_budget_file_flags(tmp_path, tiny_teacher_dir):
-    plan = plan_run(tiny_teacher_dir, tmp_path / "s.onnx", file_options={"seed": 3, "distill": {"steps": 7}},
-                    flag_options={"seed": 4, "quantize": "none", "distill": {"temperature": 3.0}})
+    plan = plan_run(
+        tiny_teacher_dir,
+        tmp_path / "s.onnx",
+        file_options={"seed": 3, "distill": {"steps": 7}},
+        flag_options={"seed": 4, "quantize": "none", "distill": {"temperature": 3.0}},
+    )
     assert plan.distill.seed == 4  # flag beats file
     assert plan.distill.steps == 7  # file beats budget preset
     assert plan.distill.temperature == 3.0
@@ -57,11 +81,13 @@ def test_plan_run_precedence_budget_file_flags(tmp_path, tiny_teacher_dir):
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"distill": {"stepz": 1}}, "unknown option 'distill.stepz'"),
-     ({"colour": "red"}, "unknown option"),
-     ({"bench": {"students": ["x.onnx"]}}, "set by the run itself"),
-     ({"budget": "huge"}, "unknown budget"),
-     ({"quantize": "int4"}, "quantize")],
+    [
+        ({"distill": {"stepz": 1}}, "unknown option 'distill.stepz'"),
+        ({"colour": "red"}, "unknown option"),
+        ({"bench": {"students": ["x.onnx"]}}, "set by the run itself"),
+        ({"budget": "huge"}, "unknown budget"),
+        ({"quantize": "int4"}, "quantize"),
+    ],
 )
 def test_plan_run_rejects_bad_options(tmp_path, tiny_teacher_dir, options, message):
     with pytest.raises(ConfigError, match=message):
@@ -76,8 +102,24 @@ def _invoke(args: list[str]):
 
 def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labelled_tsv, tiny_config_file):
     out = tmp_path / "student.onnx"
-    args = ["run", "--teacher", str(tiny_teacher_dir), "--out", str(out), "--eval-file", str(tiny_labelled_tsv),
-            "--config", str(tiny_config_file), "--student-ffn", "20", "--student-heads", "1", "--lr", "3e-4", "--json"]
+    args = [
+        "run",
+        "--teacher",
+        str(tiny_teacher_dir),
+        "--out",
+        str(out),
+        "--eval-file",
+        str(tiny_labelled_tsv),
+        "--config",
+        str(tiny_config_file),
+        "--student-ffn",
+        "20",
+        "--student-heads",
+        "1",
+        "--lr",
+        "3e-4",
+        "--json",
+    ]
     result = _invoke(args)
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.output.splitlines()]
@@ -134,20 +176,23 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, tiny_teacher_dir, 
         assert torch.equal(resumed_weights[name], tensor), name
     texts = ["good movie", "the plot was boring and awful", "fun"]
     # Export may keep or drop graph fusions by a latency check, so the ONNX output agrees to float rounding.
-    np.testing.assert_allclose(Classifier.load(out).predict_proba(texts),
-                               Classifier.load(reference.plan.out).predict_proba(texts), atol=1e-5)
+    np.testing.assert_allclose(
+        Classifier.load(out).predict_proba(texts), Classifier.load(reference.plan.out).predict_proba(texts), atol=1e-5
+    )
 
 
 def test_run_errors_are_one_line(tmp_path, tiny_config_file):
-    result = CliRunner().invoke(main, ["run", "--teacher", str(tmp_path / "missing"), "--out",
-                                       str(tmp_path / "s.onnx")])
+    result = CliRunner().invoke(
+        main, ["run", "--teacher", str(tmp_path / "missing"), "--out", str(tmp_path / "s.onnx")]
+    )
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error:") and len(result.output.strip().splitlines()) == 1
     assert "does not exist" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("distill: {stepz: 1}\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["run", "--teacher", str(tmp_path), "--out", str(tmp_path / "s.onnx"),
-                                       "--config", str(bad)])
+    result = CliRunner().invoke(
+        main, ["run", "--teacher", str(tmp_path), "--out", str(tmp_path / "s.onnx"), "--config", str(bad)]
+    )
     assert result.exit_code == 1 and "unknown option 'distill.stepz'" in result.output
     result = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "s.onnx")])
     assert result.exit_code == 1 and "--teacher" in result.output
@@ -162,9 +207,23 @@ def test_console_script_runs_end_to_end(tmp_path, tiny_teacher_dir, tiny_config_
     assert script, "the `compress` console script is not installed (pip install -e .)"
     out = tmp_path / "student.onnx"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    completed = subprocess.run([str(script), "-q", "run", "--teacher", str(tiny_teacher_dir), "--out", str(out),
-                                "--config", str(tiny_config_file)], capture_output=True, text=True, env=env,
-                               timeout=600)
+    completed = subprocess.run(
+        [
+            str(script),
+            "-q",
+            "run",
+            "--teacher",
+            str(tiny_teacher_dir),
+            "--out",
+            str(out),
+            "--config",
+            str(tiny_config_file),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "report_md" in completed.stdout and out.is_file()
     assert set(Classifier.load(out).predict(["good"])[0].scores) == {"negative", "positive"}

@@ -36,12 +36,15 @@ def test_auto_map_is_refused_in_one_line(tmp_path, tiny_teacher_dir, file_name):
     refuse_remote_code(tiny_teacher_dir)  # the clean folder passes
 
 
-@pytest.mark.parametrize("command", [
-    ["distill", "--teacher", "{t}", "--out", "{o}/student"],
-    ["export", "{t}", "--out", "{o}/x.onnx"],
-    ["bench", "--teacher", "{t}", "--out", "{o}/report"],
-    ["run", "--teacher", "{t}", "--out", "{o}/x.onnx"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["distill", "--teacher", "{t}", "--out", "{o}/student"],
+        ["export", "{t}", "--out", "{o}/x.onnx"],
+        ["bench", "--teacher", "{t}", "--out", "{o}/report"],
+        ["run", "--teacher", "{t}", "--out", "{o}/x.onnx"],
+    ],
+)
 def test_every_command_refuses_custom_code_before_loading(tmp_path, tiny_teacher_dir, command):
     folder = _with_auto_map(tiny_teacher_dir, tmp_path / "teacher", "tokenizer_config.json")
     args = [part.format(t=folder, o=tmp_path) for part in command]
@@ -68,12 +71,16 @@ def test_every_from_pretrained_passes_local_only():
         for path in sorted((REPO / folder).rglob("*.py")):
             for call in _from_pretrained_calls(path):
                 seen += 1
-                spread = any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == "LOCAL_ONLY"
-                             for k in call.keywords)
+                spread = any(
+                    k.arg is None and isinstance(k.value, ast.Name) and k.value.id == "LOCAL_ONLY"
+                    for k in call.keywords
+                )
                 explicit = {k.arg: k.value for k in call.keywords if k.arg}
-                ok = spread or (isinstance(explicit.get("trust_remote_code"), ast.Constant)
-                                and explicit["trust_remote_code"].value is False
-                                and "local_files_only" in explicit)
+                ok = spread or (
+                    isinstance(explicit.get("trust_remote_code"), ast.Constant)
+                    and explicit["trust_remote_code"].value is False
+                    and "local_files_only" in explicit
+                )
                 if not ok:
                     offenders.append(f"{path.relative_to(REPO)}:{call.lineno}")
     assert seen >= 5, "the scan found too few loaders: did the layout change?"

@@ -21,9 +21,17 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "sst2"
 TRAIN_ROWS = 400
 SHORT_RUN = {
     "distill": {"max_seconds": 30, "steps": 200},
-    "bench": {"batch_sizes": [1], "seq_lens": [32], "warmup": 1, "min_repeats": 2, "max_repeats": 3,
-              "max_seconds_per_cell": 1.0, "teacher_onnx": ["none"], "saturation_texts": 16,
-              "throughput_batch_size": 16},
+    "bench": {
+        "batch_sizes": [1],
+        "seq_lens": [32],
+        "warmup": 1,
+        "min_repeats": 2,
+        "max_repeats": 3,
+        "max_seconds_per_cell": 1.0,
+        "teacher_onnx": ["none"],
+        "saturation_texts": 16,
+        "throughput_batch_size": 16,
+    },
 }
 """Overrides of the fast budget: a 30-second distillation and a bench with few repeats."""
 
@@ -48,16 +56,44 @@ def test_minilm_teacher_distills_to_an_onnx_student(tmp_path):
     from asdfd.runtime import Classifier
 
     teacher = tmp_path / "teacher"
-    _invoke(["-q", "teacher", "--train", str(_train_subset(tmp_path / "train.tsv")), "--eval", str(DATA / "dev.tsv"),
-             "--out", str(teacher), "--steps", "60", "--label-names", "negative,positive"])
+    _invoke(
+        [
+            "-q",
+            "teacher",
+            "--train",
+            str(_train_subset(tmp_path / "train.tsv")),
+            "--eval",
+            str(DATA / "dev.tsv"),
+            "--out",
+            str(teacher),
+            "--steps",
+            "60",
+            "--label-names",
+            "negative,positive",
+        ]
+    )
     summary = json.loads((teacher / "teacher.json").read_text(encoding="utf-8"))
     assert summary["rows"] == TRAIN_ROWS and summary["eval_accuracy"] > 0.6, summary
 
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(SHORT_RUN), encoding="utf-8")
     out = tmp_path / "student.onnx"
-    result = _invoke(["run", "--teacher", str(teacher), "--out", str(out), "--budget", "fast", "--config", str(config),
-                      "--eval-file", str(DATA / "dev.tsv"), "--json"])
+    result = _invoke(
+        [
+            "run",
+            "--teacher",
+            str(teacher),
+            "--out",
+            str(out),
+            "--budget",
+            "fast",
+            "--config",
+            str(config),
+            "--eval-file",
+            str(DATA / "dev.tsv"),
+            "--json",
+        ]
+    )
     final = json.loads(result.output.splitlines()[-1])
     assert final["event"] == "result" and final["stages"] == {"distill": "ran", "export": "ran", "bench": "ran"}
 

@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-
 from typing import Any
 
 import click
 
 from asdfd.errors import AsdfdError
 
-__all__ = ["user_errors", "parse_int_list", "parse_student_layers", "parse_student_ffn", "parse_student_heads",
-           "student_flag_values", "print_report_summary", "STUDENT_LAYERS_HELP", "STUDENT_FFN_HELP",
-           "STUDENT_HEADS_HELP"]
+__all__ = [
+    "user_errors",
+    "parse_int_list",
+    "parse_student_layers",
+    "parse_student_ffn",
+    "parse_student_heads",
+    "student_flag_values",
+    "print_report_summary",
+    "STUDENT_LAYERS_HELP",
+    "STUDENT_FFN_HELP",
+    "STUDENT_HEADS_HELP",
+]
 
-STUDENT_LAYERS_HELP = ("Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.  "
-                       "[default: half; a third with --budget fast]")
-STUDENT_FFN_HELP = ("Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
-                    "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]")
-STUDENT_HEADS_HELP = ("Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's "
-                      "(0.67) or all.  [default: all]")
+STUDENT_LAYERS_HELP = (
+    "Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.  "
+    "[default: half; a third with --budget fast]"
+)
+STUDENT_FFN_HELP = (
+    "Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
+    "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]"
+)
+STUDENT_HEADS_HELP = (
+    "Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's "
+    "(0.67) or all.  [default: all]"
+)
 """The three student-shape flags have a syntax of their own (a count, a list, a share or "all"), parsed below
 into StudentConfig fields."""
 
@@ -62,15 +76,16 @@ def print_report_summary(report) -> None:
 
 
 def parse_student_layers(value: str | None) -> dict[str, Any]:
-    """"3" -> 3 layers spread over the depth; "0,2,5" (or "5,") -> exactly those teacher layers."""
+    """ "3" -> 3 layers spread over the depth; "0,2,5" (or "5,") -> exactly those teacher layers."""
     if value is None:
         return {}
     if "," not in value:
         try:
             count = int(value)
         except ValueError:
-            raise click.BadParameter(f"expected a count or a list like 0,2,5, got {value!r}",
-                                     param_hint="--student-layers") from None
+            raise click.BadParameter(
+                f"expected a count or a list like 0,2,5, got {value!r}", param_hint="--student-layers"
+            ) from None
         if count < 1:
             raise click.BadParameter(f"expected at least 1 layer, got {count}", param_hint="--student-layers")
         return {"num_layers": count, "layers": None}
@@ -78,15 +93,25 @@ def parse_student_layers(value: str | None) -> dict[str, Any]:
 
 
 def parse_student_ffn(value: str | None) -> dict[str, Any]:
-    """"1024" -> that many FFN neurons per layer; "0.5" -> that share of the teacher's; "all" -> full width."""
-    return _parse_kept(value, option="--student-ffn", count_key="ffn_size", fraction_key="ffn_fraction",
-                       what="a neuron count (e.g. 1024)")
+    """ "1024" -> that many FFN neurons per layer; "0.5" -> that share of the teacher's; "all" -> full width."""
+    return _parse_kept(
+        value,
+        option="--student-ffn",
+        count_key="ffn_size",
+        fraction_key="ffn_fraction",
+        what="a neuron count (e.g. 1024)",
+    )
 
 
 def parse_student_heads(value: str | None) -> dict[str, Any]:
-    """"8" -> that many attention heads per layer; "0.67" -> that share of the teacher's; "all" -> every head."""
-    return _parse_kept(value, option="--student-heads", count_key="num_heads", fraction_key="heads_fraction",
-                       what="a head count (e.g. 8)")
+    """ "8" -> that many attention heads per layer; "0.67" -> that share of the teacher's; "all" -> every head."""
+    return _parse_kept(
+        value,
+        option="--student-heads",
+        count_key="num_heads",
+        fraction_key="heads_fraction",
+        what="a head count (e.g. 8)",
+    )
 
 
 def _parse_kept(value: str | None, *, option: str, count_key: str, fraction_key: str, what: str) -> dict[str, Any]:
@@ -106,14 +131,18 @@ def _parse_kept(value: str | None, *, option: str, count_key: str, fraction_key:
             raise ValueError
         return {count_key: count}
     except ValueError:
-        raise click.BadParameter(f"expected {what}, a share in (0, 1] (e.g. 0.67) or 'all', got {value!r}",
-                                 param_hint=option) from None
+        raise click.BadParameter(
+            f"expected {what}, a share in (0, 1] (e.g. 0.67) or 'all', got {value!r}", param_hint=option
+        ) from None
 
 
 def student_flag_values(layers: str | None, ffn: str | None, heads: str | None) -> dict[str, tuple[str, Any]]:
     """The student-shape flags as {config path: (flag, value)} for `asdfd.cli.options.apply_flag_values`."""
     given: dict[str, tuple[str, Any]] = {}
-    for flag, fields in (("--student-layers", parse_student_layers(layers)), ("--student-ffn", parse_student_ffn(ffn)),
-                         ("--student-heads", parse_student_heads(heads))):
+    for flag, fields in (
+        ("--student-layers", parse_student_layers(layers)),
+        ("--student-ffn", parse_student_ffn(ffn)),
+        ("--student-heads", parse_student_heads(heads)),
+    ):
         given.update({f"student.{name}": (flag, value) for name, value in fields.items()})
     return given

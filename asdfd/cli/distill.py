@@ -14,26 +14,63 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import (STUDENT_FFN_HELP, STUDENT_HEADS_HELP, STUDENT_LAYERS_HELP, student_flag_values,
-                               user_errors)
-from asdfd.cli.options import ConfigFlag, apply_flag_values, config_options, parse_set_values, set_option, take_flag_values
+from asdfd.cli._common import (
+    STUDENT_FFN_HELP,
+    STUDENT_HEADS_HELP,
+    STUDENT_LAYERS_HELP,
+    student_flag_values,
+    user_errors,
+)
+from asdfd.cli.options import (
+    ConfigFlag,
+    apply_flag_values,
+    config_options,
+    parse_set_values,
+    set_option,
+    take_flag_values,
+)
 from asdfd.compressor.config import BUDGETS, DistillConfig
 
 DISTILL_FLAGS = [
-    ConfigFlag("method"), ConfigFlag("use_stage2", "stage2"), ConfigFlag("steps"), ConfigFlag("max_seconds"),
-    ConfigFlag("batch_size"), ConfigFlag("lr"), ConfigFlag("temperature"), ConfigFlag("hidden_weight"),
-    ConfigFlag("random_token_fraction"), ConfigFlag("vocab_filter"), ConfigFlag("vocab_prior"),
-    ConfigFlag("min_length"), ConfigFlag("max_length"),
-    ConfigFlag("self_supervised.enabled", "self-supervised"), ConfigFlag("adversarial.enabled", "adversarial"),
-    ConfigFlag("guess.steps"), ConfigFlag("guess.lr"), ConfigFlag("guess.init"), ConfigFlag("guess.targets"),
-    ConfigFlag("guess.label_smoothing", "label-smoothing"), ConfigFlag("guess.stop_confidence", "stop-confidence"),
-    ConfigFlag("guess.renormalize", "renormalize"), ConfigFlag("guess.nearest_token_weight", "nearest-token-weight"),
-    ConfigFlag("guess.pool_size", "pool-size"), ConfigFlag("guess.refresh_every", "refresh-every"),
-    ConfigFlag("guess.snap_to_tokens", "snap-to-tokens"), ConfigFlag("self_supervised.weight", "ss-weight"),
-    ConfigFlag("adversarial.weight", "adv-weight"), ConfigFlag("adversarial.disagreement_weight", "disagreement-weight"),
-    ConfigFlag("adversarial.every", "adv-every"), ConfigFlag("adversarial.steps", "adv-steps"),
-    ConfigFlag("adversarial.lr", "adv-lr"), ConfigFlag("device"), ConfigFlag("precision"), ConfigFlag("threads"),
-    ConfigFlag("seed"), ConfigFlag("checkpoint_every"), ConfigFlag("eval_every"), ConfigFlag("text_column"),
+    ConfigFlag("method"),
+    ConfigFlag("use_stage2", "stage2"),
+    ConfigFlag("steps"),
+    ConfigFlag("max_seconds"),
+    ConfigFlag("batch_size"),
+    ConfigFlag("lr"),
+    ConfigFlag("temperature"),
+    ConfigFlag("hidden_weight"),
+    ConfigFlag("random_token_fraction"),
+    ConfigFlag("vocab_filter"),
+    ConfigFlag("vocab_prior"),
+    ConfigFlag("min_length"),
+    ConfigFlag("max_length"),
+    ConfigFlag("self_supervised.enabled", "self-supervised"),
+    ConfigFlag("adversarial.enabled", "adversarial"),
+    ConfigFlag("guess.steps"),
+    ConfigFlag("guess.lr"),
+    ConfigFlag("guess.init"),
+    ConfigFlag("guess.targets"),
+    ConfigFlag("guess.label_smoothing", "label-smoothing"),
+    ConfigFlag("guess.stop_confidence", "stop-confidence"),
+    ConfigFlag("guess.renormalize", "renormalize"),
+    ConfigFlag("guess.nearest_token_weight", "nearest-token-weight"),
+    ConfigFlag("guess.pool_size", "pool-size"),
+    ConfigFlag("guess.refresh_every", "refresh-every"),
+    ConfigFlag("guess.snap_to_tokens", "snap-to-tokens"),
+    ConfigFlag("self_supervised.weight", "ss-weight"),
+    ConfigFlag("adversarial.weight", "adv-weight"),
+    ConfigFlag("adversarial.disagreement_weight", "disagreement-weight"),
+    ConfigFlag("adversarial.every", "adv-every"),
+    ConfigFlag("adversarial.steps", "adv-steps"),
+    ConfigFlag("adversarial.lr", "adv-lr"),
+    ConfigFlag("device"),
+    ConfigFlag("precision"),
+    ConfigFlag("threads"),
+    ConfigFlag("seed"),
+    ConfigFlag("checkpoint_every"),
+    ConfigFlag("eval_every"),
+    ConfigFlag("text_column"),
     ConfigFlag("label_column"),
 ]
 """DistillConfig fields with a flag of their own (the rest: --set); names kept from earlier releases."""
@@ -42,33 +79,60 @@ BUDGET_DEFAULTS = {"": DistillConfig(), **{f"--budget {name}": DistillConfig.for
 
 
 @click.command()
-@click.option("--teacher", type=click.Path(path_type=Path), required=True,
-              help="Fine-tuned Hugging Face sequence-classifier folder (BERT, MiniLM, DistilBERT, RoBERTa).")
+@click.option(
+    "--teacher",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Fine-tuned Hugging Face sequence-classifier folder (BERT, MiniLM, DistilBERT, RoBERTa).",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Student folder to write.")
-@click.option("--budget", type=click.Choice(BUDGETS), default=None,
-              help="Preset: fast (the CPU demo, minutes) or full (quality, meant for a GPU); see "
-                   "DistillConfig.for_budget. Other options override it.")
+@click.option(
+    "--budget",
+    type=click.Choice(BUDGETS),
+    default=None,
+    help="Preset: fast (the CPU demo, minutes) or full (quality, meant for a GPU); see "
+    "DistillConfig.for_budget. Other options override it.",
+)
 @click.option("--student-layers", default=None, help=STUDENT_LAYERS_HELP)
 @click.option("--student-ffn", default=None, help=STUDENT_FFN_HELP)
 @click.option("--student-heads", default=None, help=STUDENT_HEADS_HELP)
 @config_options(DistillConfig, DISTILL_FLAGS, defaults=BUDGET_DEFAULTS)
 @set_option("guess.steps=30")
-@click.option("--eval-file", type=click.Path(path_type=Path), default=None,
-              help="Labelled CSV/TSV: accuracy reported for information only (never trains or selects).")
+@click.option(
+    "--eval-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Labelled CSV/TSV: accuracy reported for information only (never trains or selects).",
+)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint of an interrupted run.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def distill(ctx: click.Context, teacher: Path, out: Path, budget: str | None, student_layers: str | None,
-            student_ffn: str | None, student_heads: str | None, set_values: tuple[str, ...], eval_file: Path | None,
-            resume: bool, force: bool, as_json: bool, **options: Any) -> None:
+def distill(
+    ctx: click.Context,
+    teacher: Path,
+    out: Path,
+    budget: str | None,
+    student_layers: str | None,
+    student_ffn: str | None,
+    student_heads: str | None,
+    set_values: tuple[str, ...],
+    eval_file: Path | None,
+    resume: bool,
+    force: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Distill --teacher into a smaller student without any training data.
 
     Default: KD on random token ids with hidden-state matching (see docs/distill_results.md);
     --method asdfd runs AS-DFD (embedding guessing + adversarial self-supervised distillation).
     """
-    given = {**student_flag_values(student_layers, student_ffn, student_heads),
-             **take_flag_values(options, DISTILL_FLAGS), **parse_set_values(set_values)}
+    given = {
+        **student_flag_values(student_layers, student_ffn, student_heads),
+        **take_flag_values(options, DISTILL_FLAGS),
+        **parse_set_values(set_values),
+    }
     with user_errors():
         from asdfd.compressor import distill as run_distill
 
@@ -80,9 +144,13 @@ def distill(ctx: click.Context, teacher: Path, out: Path, budget: str | None, st
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
     metrics = result.metrics
-    line = (f"student written to {result.student_dir} (layers {result.student_layers}; agreement with the teacher on "
-            f"held-out random tokens {metrics.get('heldout_random_agreement', float('nan')):.3f}")
+    line = (
+        f"student written to {result.student_dir} (layers {result.student_layers}; agreement with the teacher on "
+        f"held-out random tokens {metrics.get('heldout_random_agreement', float('nan')):.3f}"
+    )
     if "eval_accuracy" in metrics:
-        line += (f"; accuracy on {eval_file} {metrics['eval_accuracy']:.4f}, teacher "
-                 f"{metrics['teacher_eval_accuracy']:.4f}, for information only")
+        line += (
+            f"; accuracy on {eval_file} {metrics['eval_accuracy']:.4f}, teacher "
+            f"{metrics['teacher_eval_accuracy']:.4f}, for information only"
+        )
     click.echo(line + ")")

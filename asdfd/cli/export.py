@@ -13,14 +13,27 @@ from typing import Any
 import click
 
 from asdfd.cli._common import user_errors
-from asdfd.cli.options import ConfigFlag, apply_flag_values, config_options, parse_set_values, set_option, take_flag_values
+from asdfd.cli.options import (
+    ConfigFlag,
+    apply_flag_values,
+    config_options,
+    parse_set_values,
+    set_option,
+    take_flag_values,
+)
 from asdfd.export.config import ExportConfig
 
 EXPORT_FLAGS = [
-    ConfigFlag("quantize"), ConfigFlag("optimize"), ConfigFlag("opset"), ConfigFlag("max_length"),
-    ConfigFlag("max_agreement_drop"), ConfigFlag("calibration.source", "calibration"),
-    ConfigFlag("calibration.num_samples", "calibration-samples"), ConfigFlag("exporter"),
-    ConfigFlag("validation.eval_file", "eval-file"), ConfigFlag("validation.text_column", "text-column"),
+    ConfigFlag("quantize"),
+    ConfigFlag("optimize"),
+    ConfigFlag("opset"),
+    ConfigFlag("max_length"),
+    ConfigFlag("max_agreement_drop"),
+    ConfigFlag("calibration.source", "calibration"),
+    ConfigFlag("calibration.num_samples", "calibration-samples"),
+    ConfigFlag("exporter"),
+    ConfigFlag("validation.eval_file", "eval-file"),
+    ConfigFlag("validation.text_column", "text-column"),
     ConfigFlag("strict"),
 ]
 """ExportConfig fields with a flag of their own (the rest: --set)."""
@@ -28,15 +41,26 @@ EXPORT_FLAGS = [
 
 @click.command()
 @click.argument("model_dir", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(), required=True,
-              help="x.onnx: one self-contained file; a folder (or a trailing /): model.onnx + config + tokenizer.")
+@click.option(
+    "--out",
+    type=click.Path(),
+    required=True,
+    help="x.onnx: one self-contained file; a folder (or a trailing /): model.onnx + config + tokenizer.",
+)
 @config_options(ExportConfig, EXPORT_FLAGS, defaults={"": ExportConfig()})
 @set_option("validation.min_agreement=0.95")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.pass_context
-def export(ctx: click.Context, model_dir: Path, out: str, set_values: tuple[str, ...], as_json: bool, force: bool,
-           **options: Any) -> None:
+def export(
+    ctx: click.Context,
+    model_dir: Path,
+    out: str,
+    set_values: tuple[str, ...],
+    as_json: bool,
+    force: bool,
+    **options: Any,
+) -> None:
     """Export MODEL_DIR (e.g. the student `compress distill` wrote) to a validated ONNX file.
 
     The .onnx carries labels, tokenizer, max length and provenance, so the runtime classifies raw text

@@ -23,8 +23,15 @@ from asdfd.config_docs import field_docs, field_type, resolve_field
 from asdfd.config_file import apply_overrides
 from asdfd.errors import ConfigError
 
-__all__ = ["ConfigFlag", "config_options", "take_flag_values", "apply_flag_values", "set_option", "parse_set_values",
-           "nested"]
+__all__ = [
+    "ConfigFlag",
+    "config_options",
+    "take_flag_values",
+    "apply_flag_values",
+    "set_option",
+    "parse_set_values",
+    "nested",
+]
 
 _PREFIX = "cfg__"
 """Keyword names of generated options: cfg__guess__steps for guess.steps."""
@@ -62,7 +69,7 @@ class _FiniteFloat(click.ParamType):
 
 
 class _CommaList(click.ParamType):
-    """"1,8,32" -> (1, 8, 32); "" -> ()."""
+    """ "1,8,32" -> (1, 8, 32); "" -> ()."""
 
     def __init__(self, item: type) -> None:
         self.item = item
@@ -87,8 +94,13 @@ def _click_type(annotation: Any) -> Any:
         return click.Choice([str(a) for a in typing.get_args(annotation)])
     if origin is tuple:
         return _CommaList(typing.get_args(annotation)[0])
-    return {bool: "bool", int: click.INT, float: _FiniteFloat(), str: click.STRING,
-            Path: click.Path(path_type=Path)}.get(annotation, click.STRING)
+    return {
+        bool: "bool",
+        int: click.INT,
+        float: _FiniteFloat(),
+        str: click.STRING,
+        Path: click.Path(path_type=Path),
+    }.get(annotation, click.STRING)
 
 
 def _value_at(config: Any, path: str) -> Any:
@@ -110,7 +122,7 @@ def _shown(value: Any) -> str:
 
 
 def _default_text(path: str, defaults: dict[str, Any]) -> str:
-    """"[default: X]", or "[default: X; --budget fast: Y]" where the starting configs differ."""
+    """ "[default: X]", or "[default: X; --budget fast: Y]" where the starting configs differ."""
     values = [(label, _shown(_value_at(config, path))) for label, config in defaults.items()]
     first = values[0][1]
     if all(value == first for _, value in values):
@@ -118,8 +130,9 @@ def _default_text(path: str, defaults: dict[str, Any]) -> str:
     return "[default: " + "; ".join(f"{label}: {value}" if label else value for label, value in values) + "]"
 
 
-def config_options(config_cls: type, flags: Iterable[ConfigFlag], *,
-                   defaults: dict[str, Any]) -> Callable[[Callable], Callable]:
+def config_options(
+    config_cls: type, flags: Iterable[ConfigFlag], *, defaults: dict[str, Any]
+) -> Callable[[Callable], Callable]:
     """A decorator adding one click option per flag, typed, explained and defaulted from `config_cls`.
 
     Args:
@@ -139,8 +152,7 @@ def config_options(config_cls: type, flags: Iterable[ConfigFlag], *,
                 decl = f"--{spec.flag}/--no-{spec.flag}"
                 command = click.option(decl, spec.dest, default=None, help=help_text)(command)
             else:
-                command = click.option(f"--{spec.flag}", spec.dest, type=kind, default=None,
-                                       help=help_text)(command)
+                command = click.option(f"--{spec.flag}", spec.dest, type=kind, default=None, help=help_text)(command)
         return command
 
     return decorate
@@ -157,7 +169,7 @@ def take_flag_values(kwargs: dict[str, Any], flags: Iterable[ConfigFlag]) -> dic
 
 
 def nested(path: str, value: Any) -> dict[str, Any]:
-    """"guess.steps", 3 -> {"guess": {"steps": 3}} (the config-file schema)."""
+    """ "guess.steps", 3 -> {"guess": {"steps": 3}} (the config-file schema)."""
     for part in reversed(path.split(".")):
         value = {part: value}
     return value
@@ -179,9 +191,14 @@ def apply_flag_values(config: Any, given: dict[str, tuple[str, Any]]) -> Any:
 
 def set_option(example: str) -> Callable[[Callable], Callable]:
     """The generic `--set KEY=VALUE` option (repeatable) for config fields without a flag of their own."""
-    return click.option("--set", "set_values", multiple=True, metavar="KEY=VALUE",
-                        help=f"Set any config field by its dotted path (repeatable), e.g. --set {example}; values are "
-                             "YAML scalars or lists. The field names are those of the config file.")
+    return click.option(
+        "--set",
+        "set_values",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=f"Set any config field by its dotted path (repeatable), e.g. --set {example}; values are "
+        "YAML scalars or lists. The field names are those of the config file.",
+    )
 
 
 def parse_set_values(values: Iterable[str]) -> dict[str, tuple[str, Any]]:

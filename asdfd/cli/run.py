@@ -8,10 +8,23 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import (STUDENT_FFN_HELP, STUDENT_HEADS_HELP, STUDENT_LAYERS_HELP, print_report_summary,
-                               student_flag_values, user_errors)
-from asdfd.cli.options import (ConfigFlag, apply_flag_values, config_options, nested, parse_set_values, set_option,
-                               take_flag_values)
+from asdfd.cli._common import (
+    STUDENT_FFN_HELP,
+    STUDENT_HEADS_HELP,
+    STUDENT_LAYERS_HELP,
+    print_report_summary,
+    student_flag_values,
+    user_errors,
+)
+from asdfd.cli.options import (
+    ConfigFlag,
+    apply_flag_values,
+    config_options,
+    nested,
+    parse_set_values,
+    set_option,
+    take_flag_values,
+)
 from asdfd.compressor.config import BUDGETS, DistillConfig
 from asdfd.config_file import load_config_file, merge_options
 from asdfd.errors import ConfigError
@@ -24,20 +37,41 @@ FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillC
 
 
 @click.command()
-@click.option("--teacher", type=click.Path(path_type=Path), default=None,
-              help="Fine-tuned Hugging Face sequence-classifier folder (BERT, MiniLM, DistilBERT, RoBERTa). Required "
-                   "unless the config file names it.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Student artifact to write (a .onnx path); other outputs go to <out stem>.run/ beside it. Required "
-                   "unless the config file names it.")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="YAML/JSON run config (see examples/run_config.yaml); flags override it.")
-@click.option("--budget", type=click.Choice(BUDGETS), default=None,
-              help="fast: CPU demo (minutes); full: quality setting for a GPU.  [default: fast]")
+@click.option(
+    "--teacher",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Fine-tuned Hugging Face sequence-classifier folder (BERT, MiniLM, DistilBERT, RoBERTa). Required "
+    "unless the config file names it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Student artifact to write (a .onnx path); other outputs go to <out stem>.run/ beside it. Required "
+    "unless the config file names it.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="YAML/JSON run config (see examples/run_config.yaml); flags override it.",
+)
+@click.option(
+    "--budget",
+    type=click.Choice(BUDGETS),
+    default=None,
+    help="fast: CPU demo (minutes); full: quality setting for a GPU.  [default: fast]",
+)
 @config_options(ExportConfig, RUN_EXPORT_FLAGS, defaults={"": ExportConfig()})
-@click.option("--eval-file", type=click.Path(path_type=Path), default=None,
-              help="Labelled CSV/TSV for reporting accuracy and judging the int8 student against its fp32 self "
-                   "(never used to train).")
+@click.option(
+    "--eval-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Labelled CSV/TSV for reporting accuracy and judging the int8 student against its fp32 self "
+    "(never used to train).",
+)
 @click.option("--text-column", default=None, help="Text column of --eval-file.  [default: sentence]")
 @click.option("--label-column", default=None, help="Label column of --eval-file.  [default: label]")
 @click.option("--student-layers", default=None, help=STUDENT_LAYERS_HELP)
@@ -49,10 +83,24 @@ FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillC
 @click.option("--force", is_flag=True, help="Start over: redo every stage and overwrite earlier outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print progress events and the result as JSON lines.")
 @click.pass_context
-def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file: Path | None, budget: str | None,
-        eval_file: Path | None, text_column: str | None, label_column: str | None, student_layers: str | None,
-        student_ffn: str | None, student_heads: str | None, seed: int | None, set_values: tuple[str, ...],
-        force: bool, as_json: bool, **options: Any) -> None:
+def run(
+    ctx: click.Context,
+    teacher: Path | None,
+    out: Path | None,
+    config_file: Path | None,
+    budget: str | None,
+    eval_file: Path | None,
+    text_column: str | None,
+    label_column: str | None,
+    student_layers: str | None,
+    student_ffn: str | None,
+    student_heads: str | None,
+    seed: int | None,
+    set_values: tuple[str, ...],
+    force: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Distill TEACHER without data, export it to ONNX (validated), and report latency and quality.
 
     Re-running the same command resumes an interrupted run; finished stages are skipped unless --force.
@@ -60,8 +108,10 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
     repeats the run exactly.
     """
     quiet = (ctx.obj or {}).get("quiet", False) or as_json
-    distill_given = {**student_flag_values(student_layers, student_ffn, student_heads),
-                     **take_flag_values(options, RUN_DISTILL_FLAGS)}
+    distill_given = {
+        **student_flag_values(student_layers, student_ffn, student_heads),
+        **take_flag_values(options, RUN_DISTILL_FLAGS),
+    }
     export_given = take_flag_values(options, RUN_EXPORT_FLAGS)
     with user_errors():
         from asdfd.pipeline import plan_run, run_pipeline
@@ -70,9 +120,15 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
         # Checked one by one against the preset, so a bad value is reported under the flag that gave it.
         apply_flag_values(DistillConfig.for_budget(budget or "fast"), distill_given)
         apply_flag_values(ExportConfig(), export_given)
-        flags: dict[str, Any] = {"eval_file": str(eval_file) if eval_file else None, "text_column": text_column,
-                                 "label_column": label_column, "seed": seed, "budget": budget,
-                                 "distill": _sections(distill_given), "export": _sections(export_given)}
+        flags: dict[str, Any] = {
+            "eval_file": str(eval_file) if eval_file else None,
+            "text_column": text_column,
+            "label_column": label_column,
+            "seed": seed,
+            "budget": budget,
+            "distill": _sections(distill_given),
+            "export": _sections(export_given),
+        }
         for path, (flag, value) in parse_set_values(set_values).items():
             section, _, rest = path.partition(".")
             if section not in ("distill", "export", "bench") or not rest:
@@ -82,8 +138,17 @@ def run(ctx: click.Context, teacher: Path | None, out: Path | None, config_file:
         echo_event = (lambda event: click.echo(json.dumps(event, default=str))) if as_json else None
         result = run_pipeline(plan, force=force, on_event=echo_event)
     if as_json:
-        click.echo(json.dumps({"event": "result", "paths": {k: str(v) for k, v in result.paths.items()},
-                               "stages": result.stages, "report": result.report.to_dict()}, default=str))
+        click.echo(
+            json.dumps(
+                {
+                    "event": "result",
+                    "paths": {k: str(v) for k, v in result.paths.items()},
+                    "stages": result.stages,
+                    "report": result.report.to_dict(),
+                },
+                default=str,
+            )
+        )
         return
     if not quiet:
         print_report_summary(result.report)

@@ -12,25 +12,58 @@ from typing import Any
 import click
 
 from asdfd.cli._common import user_errors
-from asdfd.cli.options import ConfigFlag, apply_flag_values, config_options, parse_set_values, set_option, take_flag_values
+from asdfd.cli.options import (
+    ConfigFlag,
+    apply_flag_values,
+    config_options,
+    parse_set_values,
+    set_option,
+    take_flag_values,
+)
 from asdfd.compressor.config import TeacherRecipeConfig
 
-TEACHER_FLAGS = [ConfigFlag(name) for name in ("base_model", "steps", "batch_size", "lr", "max_length", "text_column",
-                                               "label_column", "label_names", "seed", "threads")]
+TEACHER_FLAGS = [
+    ConfigFlag(name)
+    for name in (
+        "base_model",
+        "steps",
+        "batch_size",
+        "lr",
+        "max_length",
+        "text_column",
+        "label_column",
+        "label_names",
+        "seed",
+        "threads",
+    )
+]
 
 
 @click.command()
-@click.option("--train", "train_file", type=click.Path(path_type=Path), required=True,
-              help="Labelled CSV/TSV with a header row.")
-@click.option("--eval", "eval_file", type=click.Path(path_type=Path), default=None,
-              help="Labelled CSV/TSV to report accuracy on after training.")
+@click.option(
+    "--train", "train_file", type=click.Path(path_type=Path), required=True, help="Labelled CSV/TSV with a header row."
+)
+@click.option(
+    "--eval",
+    "eval_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Labelled CSV/TSV to report accuracy on after training.",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output Hugging Face folder.")
 @config_options(TeacherRecipeConfig, TEACHER_FLAGS, defaults={"": TeacherRecipeConfig()})
 @set_option("warmup_fraction=0.06")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.pass_context
-def teacher(ctx: click.Context, train_file: Path, eval_file: Path | None, out: Path, set_values: tuple[str, ...],
-            force: bool, **options: Any) -> None:
+def teacher(
+    ctx: click.Context,
+    train_file: Path,
+    eval_file: Path | None,
+    out: Path,
+    set_values: tuple[str, ...],
+    force: bool,
+    **options: Any,
+) -> None:
     """Fine-tune a teacher classifier on a labelled CSV/TSV (the demo's recipe)."""
     given = {**take_flag_values(options, TEACHER_FLAGS), **parse_set_values(set_values)}
     with user_errors():
@@ -40,4 +73,6 @@ def teacher(ctx: click.Context, train_file: Path, eval_file: Path | None, out: P
         config = apply_flag_values(base, given)
         summary = train_teacher(train_file, out, config, eval_file=eval_file, force=force)
     accuracy = summary.get("eval_accuracy")
-    click.echo(f"teacher written to {out}" + (f" (accuracy on {eval_file}: {accuracy:.4f})" if accuracy is not None else ""))
+    click.echo(
+        f"teacher written to {out}" + (f" (accuracy on {eval_file}: {accuracy:.4f})" if accuracy is not None else "")
+    )

@@ -20,8 +20,15 @@ from asdfd.compressor.asdfd.free_rows import adam_on_free_rows
 __all__ = ["harden_embeddings"]
 
 
-def harden_embeddings(embeds: Tensor, free: Tensor, objective: Callable[[Tensor], tuple[Tensor, dict[str, float]]], *,
-                      steps: int, lr: float, target_norms: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+def harden_embeddings(
+    embeds: Tensor,
+    free: Tensor,
+    objective: Callable[[Tensor], tuple[Tensor, dict[str, float]]],
+    *,
+    steps: int,
+    lr: float,
+    target_norms: Tensor | None = None,
+) -> tuple[Tensor, dict[str, float]]:
     """Minimise `objective(E)` over the free rows of E with Adam (`adam_on_free_rows`).
 
     Args:
@@ -32,6 +39,7 @@ def harden_embeddings(embeds: Tensor, free: Tensor, objective: Callable[[Tensor]
     Returns:
         The harder embeddings (B, L, d), detached, and the stats of the last step.
     """
-    harder, stats, _ = adam_on_free_rows(embeds, free, lambda e: (*objective(e), None), steps=steps, lr=lr,
-                                         target_norms=target_norms)
+    harder, stats, _ = adam_on_free_rows(
+        embeds, free, lambda e: (*objective(e), None), steps=steps, lr=lr, target_norms=target_norms
+    )
     return harder, stats

@@ -16,17 +16,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from asdfd.compressor.asdfd.free_rows import adam_on_free_rows
 from asdfd.compressor.config import GuessConfig
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.losses import guess_loss, nearest_token_distance
-from asdfd.compressor.asdfd.free_rows import adam_on_free_rows
-from asdfd.compressor.synthesis.tokens import (candidate_token_ids, free_positions, layout_ids, nearest_token_ids,
-                                               random_token_batch)
+from asdfd.compressor.synthesis.tokens import (
+    candidate_token_ids,
+    free_positions,
+    layout_ids,
+    nearest_token_ids,
+    random_token_batch,
+)
 from asdfd.compressor.teacher import Teacher, load_teacher
 from asdfd.errors import ConfigError
 
-__all__ = ["draw_targets", "init_pseudo_embeddings", "guess_embeddings", "decode_pseudo_samples",
-           "teacher_base_rate"]
+__all__ = ["draw_targets", "init_pseudo_embeddings", "guess_embeddings", "decode_pseudo_samples", "teacher_base_rate"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +54,23 @@ def teacher_base_rate(teacher_logits: Tensor, floor: float = 0.05) -> Tensor:
 
 
 @torch.no_grad()
-def init_pseudo_embeddings(teacher: Teacher, candidates: Tensor, count: int, min_length: int, max_length: int,
-                           init: str, generator: torch.Generator,
-                           token_weights: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def init_pseudo_embeddings(
+    teacher: Teacher,
+    candidates: Tensor,
+    count: int,
+    min_length: int,
+    max_length: int,
+    init: str,
+    generator: torch.Generator,
+    token_weights: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Starting points for guessing (tokens drawn with `token_weights` over `candidates`, uniform if None).
 
     Returns:
         embeds (B, L, d) on the teacher's device, attention_mask (B, L), init_ids (B, L): the token each
         position started from (Gaussian init: a random candidate token, used only for row norms).
     """
-    ids, mask = random_token_batch(candidates, count, min_length, max_length, teacher.special, generator,
-                                   token_weights)
+    ids, mask = random_token_batch(candidates, count, min_length, max_length, teacher.special, generator, token_weights)
     vocabulary = teacher.word_embeddings
     ids = ids.to(vocabulary.device)
     mask = mask.to(vocabulary.device)
@@ -73,8 +83,16 @@ def init_pseudo_embeddings(teacher: Teacher, candidates: Tensor, count: int, min
     return embeds, mask, ids
 
 
-def guess_embeddings(teacher: Teacher, embeds: Tensor, attention_mask: Tensor, labels: Tensor, config: GuessConfig,
-                     runtime: Runtime, *, target_norms: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+def guess_embeddings(
+    teacher: Teacher,
+    embeds: Tensor,
+    attention_mask: Tensor,
+    labels: Tensor,
+    config: GuessConfig,
+    runtime: Runtime,
+    *,
+    target_norms: Tensor | None = None,
+) -> tuple[Tensor, dict[str, float]]:
     """Optimise pseudo embeddings so the teacher predicts `labels` (AS-DFD stage 1).
 
     Args:
@@ -103,8 +121,14 @@ def guess_embeddings(teacher: Teacher, embeds: Tensor, attention_mask: Tensor, l
             loss = loss + config.nearest_token_weight * nearest_token_distance(current[free], vocabulary)
         return loss, {}, active  # AS-DFD: only the free positions of unfinished samples move
 
-    embeds, _, steps_run = adam_on_free_rows(embeds, free, objective, steps=config.steps, lr=config.lr,
-                                             target_norms=target_norms if config.renormalize else None)
+    embeds, _, steps_run = adam_on_free_rows(
+        embeds,
+        free,
+        objective,
+        steps=config.steps,
+        lr=config.lr,
+        target_norms=target_norms if config.renormalize else None,
+    )
     with torch.no_grad(), runtime.autocast():
         logits = teacher.model(inputs_embeds=embeds, attention_mask=attention_mask).logits.float()
     confidence = logits.softmax(-1).gather(1, labels[:, None]).squeeze(1)
@@ -112,8 +136,15 @@ def guess_embeddings(teacher: Teacher, embeds: Tensor, attention_mask: Tensor, l
     return embeds.detach(), stats
 
 
-def decode_pseudo_samples(teacher_dir: str | Path, num_samples: int, *, seed: int = 0, max_length: int = 32,
-                          guess_steps: int = 8, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def decode_pseudo_samples(
+    teacher_dir: str | Path,
+    num_samples: int,
+    *,
+    seed: int = 0,
+    max_length: int = 32,
+    guess_steps: int = 8,
+    batch_size: int = 32,
+) -> tuple[np.ndarray, np.ndarray]:
     """Data-free calibration inputs: stage-1 guessed embeddings decoded to their nearest vocabulary tokens.
 
     Cheap (a few guessing steps per batch, CPU). Targets follow the teacher's base rate on random tokens.
@@ -142,7 +173,9 @@ def decode_pseudo_samples(teacher_dir: str | Path, num_samples: int, *, seed: in
     all_ids, all_masks = [], []
     for start in range(0, num_samples, batch_size):
         count = min(batch_size, num_samples - start)
-        embeds, mask, _ = init_pseudo_embeddings(teacher, candidates, count, min_length, max_length, "tokens", generator)
+        embeds, mask, _ = init_pseudo_embeddings(
+            teacher, candidates, count, min_length, max_length, "tokens", generator
+        )
         labels = draw_targets(prior, count, config.targets, generator)
         guessed, _ = guess_embeddings(teacher, embeds, mask, labels, config, runtime)
         body = nearest_token_ids(guessed, teacher.word_embeddings, candidates)

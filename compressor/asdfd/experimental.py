@@ -9,15 +9,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from asdfd.compressor.synthesis.tokens import nearest_token_ids
-from asdfd.compressor.synthesis.tokens import free_positions
+from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
 
 __all__ = ["snap_to_nearest_tokens"]
 
 
 @torch.no_grad()
-def snap_to_nearest_tokens(embeds: Tensor, attention_mask: Tensor, vocabulary: Tensor,
-                           candidates: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def snap_to_nearest_tokens(
+    embeds: Tensor, attention_mask: Tensor, vocabulary: Tensor, candidates: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """Replace each free row of guessed embeddings by its nearest vocabulary embedding (`guess.snap_to_tokens`).
 
     The student then trains on inputs that real token ids can produce (docs/method.md, section 'Where we may go

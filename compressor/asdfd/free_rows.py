@@ -17,8 +17,9 @@ Objective = Callable[[Tensor], tuple[Tensor | None, dict[str, float], Tensor | N
 """E (B, L, d) -> (scalar loss to minimise or None to stop, stats, (B,) bool rows still moving or None = all)."""
 
 
-def adam_on_free_rows(embeds: Tensor, free: Tensor, objective: Objective, *, steps: int, lr: float,
-                      target_norms: Tensor | None = None) -> tuple[Tensor, dict[str, float], int]:
+def adam_on_free_rows(
+    embeds: Tensor, free: Tensor, objective: Objective, *, steps: int, lr: float, target_norms: Tensor | None = None
+) -> tuple[Tensor, dict[str, float], int]:
     """Minimise `objective(E)` over the free rows of E with Adam for at most `steps` steps.
 
     Args:

@@ -27,17 +27,20 @@ class PseudoPool:
 
     @classmethod
     def empty(cls, size: int, length: int, hidden: int, device: torch.device) -> PseudoPool:
-        return cls(embeds=torch.zeros(size, length, hidden, device=device),
-                   attention_mask=torch.zeros(size, length, dtype=torch.long, device=device),
-                   labels=torch.zeros(size, dtype=torch.long, device=device),
-                   init_ids=torch.zeros(size, length, dtype=torch.long, device=device))
+        return cls(
+            embeds=torch.zeros(size, length, hidden, device=device),
+            attention_mask=torch.zeros(size, length, dtype=torch.long, device=device),
+            labels=torch.zeros(size, dtype=torch.long, device=device),
+            init_ids=torch.zeros(size, length, dtype=torch.long, device=device),
+        )
 
     @property
     def size(self) -> int:
         return self.embeds.shape[0]
 
-    def add(self, embeds: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
-            init_ids: torch.Tensor) -> None:
+    def add(
+        self, embeds: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, init_ids: torch.Tensor
+    ) -> None:
         """Append a batch (B, l, d) with l <= L, replacing the oldest samples once the pool is full."""
         count, length = attention_mask.shape
         index = (torch.arange(count) + self.cursor) % self.size
@@ -69,11 +72,22 @@ class PseudoPool:
         self.embeds[index, : embeds.shape[1]] = embeds.detach().to(self.embeds.dtype)
 
     def state_dict(self) -> dict:
-        return {"embeds": self.embeds.cpu(), "attention_mask": self.attention_mask.cpu(), "labels": self.labels.cpu(),
-                "init_ids": self.init_ids.cpu(), "filled": self.filled, "cursor": self.cursor}
+        return {
+            "embeds": self.embeds.cpu(),
+            "attention_mask": self.attention_mask.cpu(),
+            "labels": self.labels.cpu(),
+            "init_ids": self.init_ids.cpu(),
+            "filled": self.filled,
+            "cursor": self.cursor,
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict, device: torch.device) -> PseudoPool:
-        return cls(embeds=state["embeds"].to(device), attention_mask=state["attention_mask"].to(device),
-                   labels=state["labels"].to(device), init_ids=state["init_ids"].to(device),
-                   filled=int(state["filled"]), cursor=int(state["cursor"]))
+        return cls(
+            embeds=state["embeds"].to(device),
+            attention_mask=state["attention_mask"].to(device),
+            labels=state["labels"].to(device),
+            init_ids=state["init_ids"].to(device),
+            filled=int(state["filled"]),
+            cursor=int(state["cursor"]),
+        )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from asdfd.compressor.synthesis.tokens import nearest_token_ids
 from asdfd.compressor.losses import masked_token_loss
+from asdfd.compressor.synthesis.tokens import nearest_token_ids
 
 __all__ = ["MaskedEmbeddingHead", "mask_embeddings", "self_supervised_loss"]
 
@@ -41,9 +41,15 @@ class MaskedEmbeddingHead(nn.Module):
         return transformed @ word_embeddings.detach().float().T + self.bias
 
 
-def mask_embeddings(embeds: Tensor, free: Tensor, mask_embedding: Tensor, fraction: float,
-                    generator: torch.Generator, vocabulary: Tensor,
-                    candidates: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def mask_embeddings(
+    embeds: Tensor,
+    free: Tensor,
+    mask_embedding: Tensor,
+    fraction: float,
+    generator: torch.Generator,
+    vocabulary: Tensor,
+    candidates: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Replace a random `fraction` of the free positions (at least one per sample) with the [MASK] embedding.
 
     Args:
@@ -64,8 +70,9 @@ def mask_embeddings(embeds: Tensor, free: Tensor, mask_embedding: Tensor, fracti
     return out, masked, targets
 
 
-def self_supervised_loss(head: MaskedEmbeddingHead, student_last_hidden: Tensor, masked: Tensor, targets: Tensor,
-                         vocabulary: Tensor) -> Tensor:
+def self_supervised_loss(
+    head: MaskedEmbeddingHead, student_last_hidden: Tensor, masked: Tensor, targets: Tensor, vocabulary: Tensor
+) -> Tensor:
     """L_ss: cross-entropy of the head's token prediction at the masked positions.
 
     Args:

@@ -34,13 +34,21 @@ from asdfd.errors import TrainingDivergedError
 __all__ = ["AsdfdSynthesizer", "guess_batch"]
 
 
-def guess_batch(context: SynthContext, count: int,
-                generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, float]]:
+def guess_batch(
+    context: SynthContext, count: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, float]]:
     """Guess `count` pseudo samples (stage 1): (E (B, L, d), mask (B, L), targets (B,), init_ids (B, L), stats)."""
     config, teacher, runtime = context.config, context.teacher, context.runtime
-    embeds, mask, init_ids = init_pseudo_embeddings(teacher, context.candidates, count, config.min_length,
-                                                    config.max_length, config.guess.init, generator,
-                                                    context.token_weights)
+    embeds, mask, init_ids = init_pseudo_embeddings(
+        teacher,
+        context.candidates,
+        count,
+        config.min_length,
+        config.max_length,
+        config.guess.init,
+        generator,
+        context.token_weights,
+    )
     labels = draw_targets(context.prior, count, config.guess.targets, generator).to(runtime.device)
     vocabulary = context.vocabulary
     target_norms = vocabulary[init_ids].norm(dim=-1).float()
@@ -77,8 +85,11 @@ class AsdfdSynthesizer(Synthesizer):
         vocabulary = context.vocabulary
         hidden, vocab_size = vocabulary.shape[1], vocabulary.shape[0]
         self.ss_head = MaskedEmbeddingHead(hidden, vocab_size).to(context.runtime.device) if self.use_ss else None
-        self.pool = (PseudoPool.empty(config.guess.pool_size, config.max_length, hidden, context.runtime.device)
-                     if self.use_pool else None)
+        self.pool = (
+            PseudoPool.empty(config.guess.pool_size, config.max_length, hidden, context.runtime.device)
+            if self.use_pool
+            else None
+        )
         self.token_norm_mean = float(vocabulary[context.candidates.to(vocabulary.device)].norm(dim=-1).mean())
         self.guess_stats: dict[str, float] = {}
 
@@ -120,9 +131,15 @@ class AsdfdSynthesizer(Synthesizer):
             return embeds, None, None
         context = self.context
         mask_embedding = context.vocabulary[context.teacher.special.mask]
-        return mask_embeddings(embeds, free_positions(mask), mask_embedding,
-                               context.config.self_supervised.mask_fraction, context.generator, context.vocabulary,
-                               context.candidates)
+        return mask_embeddings(
+            embeds,
+            free_positions(mask),
+            mask_embedding,
+            context.config.self_supervised.mask_fraction,
+            context.generator,
+            context.vocabulary,
+            context.candidates,
+        )
 
     def _harden(self, embeds: Tensor, mask: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, float]]:
         """The max step on pool rows: L_E = CE(T(E), y) − λ_adv·L_ss(S, E) − β·D(T(E), S(E))."""
@@ -138,19 +155,27 @@ class AsdfdSynthesizer(Synthesizer):
             masked_embeds, masked, targets = self._mask(current, mask)
             out = self._forward(self.context.student, masked_embeds, mask, self.ss_head is not None)
             if self.ss_head is not None:
-                ss = self_supervised_loss(self.ss_head, out.hidden_states[-1], masked, targets,
-                                          self.context.vocabulary)
+                ss = self_supervised_loss(self.ss_head, out.hidden_states[-1], masked, targets, self.context.vocabulary)
                 loss = loss - adversarial.weight * ss
                 stats["adv_ss"] = float(ss.detach())
             if adversarial.disagreement_weight > 0:
-                reference = teacher_logits if masked is None else self._forward(
-                    teacher.model, masked_embeds, mask, False).logits.float()
+                reference = (
+                    teacher_logits
+                    if masked is None
+                    else self._forward(teacher.model, masked_embeds, mask, False).logits.float()
+                )
                 loss = loss - adversarial.disagreement_weight * disagreement_loss(out.logits, reference)
             return loss, stats
 
         target_norms = embeds.norm(dim=-1) if config.guess.renormalize else None
-        return harden_embeddings(embeds, free_positions(mask), objective, steps=adversarial.steps, lr=adversarial.lr,
-                                 target_norms=target_norms)
+        return harden_embeddings(
+            embeds,
+            free_positions(mask),
+            objective,
+            steps=adversarial.steps,
+            lr=adversarial.lr,
+            target_norms=target_norms,
+        )
 
     def next_batch(self, step: int) -> SynthBatch:
         context, config = self.context, self.context.config
@@ -158,8 +183,15 @@ class AsdfdSynthesizer(Synthesizer):
         random_rows = round(config.batch_size * share)
         parts, stats = [], {}
         if random_rows:
-            ids, mask = random_token_batch(context.candidates, random_rows, config.min_length, config.max_length,
-                                           context.teacher.special, context.generator, context.token_weights)
+            ids, mask = random_token_batch(
+                context.candidates,
+                random_rows,
+                config.min_length,
+                config.max_length,
+                context.teacher.special,
+                context.generator,
+                context.token_weights,
+            )
             ids, mask = ids.to(context.runtime.device), mask.to(context.runtime.device)
             parts.append((context.vocabulary[ids].float(), mask))
         if config.batch_size - random_rows > 0:
@@ -181,11 +213,18 @@ class AsdfdSynthesizer(Synthesizer):
     def needs_student_hidden(self) -> bool:
         return self.ss_head is not None
 
-    def extra_loss(self, batch: SynthBatch, student_out: Any, teacher_out: Any) -> tuple[Tensor, dict[str, float]] | None:
+    def extra_loss(
+        self, batch: SynthBatch, student_out: Any, teacher_out: Any
+    ) -> tuple[Tensor, dict[str, float]] | None:
         if self.ss_head is None:
             return None
-        ss = self_supervised_loss(self.ss_head, student_out.hidden_states[-1], batch.extra["masked"],
-                                  batch.extra["targets"], self.context.vocabulary)
+        ss = self_supervised_loss(
+            self.ss_head,
+            student_out.hidden_states[-1],
+            batch.extra["masked"],
+            batch.extra["targets"],
+            self.context.vocabulary,
+        )
         return self.context.config.self_supervised.weight * ss, {"ss": float(ss.detach())}
 
     def after_step(self, step: int) -> None:
@@ -193,8 +232,9 @@ class AsdfdSynthesizer(Synthesizer):
         refresh = self.context.config.guess.refresh_every
         if self.pool is None or not refresh or step % refresh:
             return
-        embeds, mask, labels, init_ids, self.guess_stats = guess_batch(self.context, self.context.config.batch_size,
-                                                                       self.context.generator)
+        embeds, mask, labels, init_ids, self.guess_stats = guess_batch(
+            self.context, self.context.config.batch_size, self.context.generator
+        )
         self.pool.add(embeds, mask, labels, init_ids)
 
     def parameters(self) -> list[Tensor]:
@@ -208,10 +248,12 @@ class AsdfdSynthesizer(Synthesizer):
         vocabulary, candidates = self.context.vocabulary, self.context.candidates
         return {
             "pool_norm_ratio": round(embedding_norm_ratio(embeds, mask, self.token_norm_mean), 4),
-            "pool_nearest_changed": round(changed_fraction(embeds, self.pool.init_ids[:count], mask, vocabulary,
-                                                           candidates), 4),
-            "pool_target_balance": class_balance(F.one_hot(self.pool.labels[: self.pool.filled],
-                                                           self.context.teacher.num_labels).float()),
+            "pool_nearest_changed": round(
+                changed_fraction(embeds, self.pool.init_ids[:count], mask, vocabulary, candidates), 4
+            ),
+            "pool_target_balance": class_balance(
+                F.one_hot(self.pool.labels[: self.pool.filled], self.context.teacher.num_labels).float()
+            ),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -221,12 +263,13 @@ class AsdfdSynthesizer(Synthesizer):
         return {"pool_size": self.pool.filled, **{f"last_{k}": round(v, 4) for k, v in self.guess_stats.items()}}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"ss_head": self.ss_head.state_dict() if self.ss_head is not None else None,
-                "pool": self.pool.state_dict() if self.pool is not None else None}
+        return {
+            "ss_head": self.ss_head.state_dict() if self.ss_head is not None else None,
+            "pool": self.pool.state_dict() if self.pool is not None else None,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.ss_head is not None and state.get("ss_head") is not None:
             self.ss_head.load_state_dict(state["ss_head"])
         if self.pool is not None and state.get("pool") is not None:
             self.pool = PseudoPool.from_state_dict(state["pool"], self.context.runtime.device)
-

@@ -120,11 +120,13 @@ class Synthesizer(ABC):
         """Whether `extra_loss` reads the student's hidden states."""
         return False
 
-    def extra_loss(self, batch: SynthBatch, student_out: Any, teacher_out: Any) -> tuple[Tensor, dict[str, float]] | None:
+    def extra_loss(
+        self, batch: SynthBatch, student_out: Any, teacher_out: Any
+    ) -> tuple[Tensor, dict[str, float]] | None:
         """An extra term of the student's loss (weighted by the synthesizer), with its logged value; None = none."""
         return None
 
-    def after_step(self, step: int) -> None:
+    def after_step(self, step: int) -> None:  # noqa: B027 - an optional hook
         """Called after student step `step` (1-based count of steps done), e.g. to refresh a pool."""
 
     def parameters(self) -> list[Tensor]:
@@ -144,5 +146,5 @@ class Synthesizer(ABC):
         """Everything needed to continue exactly (the run's generator is saved by the loop)."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 - an optional hook
         """Restore `state_dict()`."""

@@ -16,7 +16,14 @@ class RandomTokens(Synthesizer):
 
     def next_batch(self, step: int) -> SynthBatch:
         context, config = self.context, self.context.config
-        ids, mask = random_token_batch(context.candidates, config.batch_size, config.min_length, config.max_length,
-                                       context.teacher.special, context.generator, context.token_weights)
+        ids, mask = random_token_batch(
+            context.candidates,
+            config.batch_size,
+            config.min_length,
+            config.max_length,
+            context.teacher.special,
+            context.generator,
+            context.token_weights,
+        )
         device = context.runtime.device
         return SynthBatch(attention_mask=mask.to(device), input_ids=ids.to(device))

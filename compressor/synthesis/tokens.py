@@ -7,12 +7,21 @@ All randomness comes from an explicit CPU `torch.Generator`, so runs are reprodu
 from __future__ import annotations
 
 import re
+
 import torch
+from torch import Tensor
 
 from asdfd.tokens import SpecialTokens
 
-__all__ = ["candidate_token_ids", "vocabulary_rank_weights", "sample_lengths", "layout_ids", "random_token_batch",
-           "free_positions", "nearest_token_ids"]
+__all__ = [
+    "candidate_token_ids",
+    "vocabulary_rank_weights",
+    "sample_lengths",
+    "layout_ids",
+    "random_token_batch",
+    "free_positions",
+    "nearest_token_ids",
+]
 
 _UNUSED = re.compile(r"^\[unused\d+\]$|^<.*>$")
 _WORD = re.compile(r"^[A-Za-z]+$|^[.,!?;:'\"()\-]$")
@@ -86,9 +95,15 @@ def free_positions(attention_mask: torch.Tensor) -> torch.Tensor:
     return (positions >= 1) & (positions < lengths - 1)
 
 
-def random_token_batch(candidates: torch.Tensor, batch_size: int, min_length: int, max_length: int,
-                       special: SpecialTokens, generator: torch.Generator,
-                       weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def random_token_batch(
+    candidates: torch.Tensor,
+    batch_size: int,
+    min_length: int,
+    max_length: int,
+    special: SpecialTokens,
+    generator: torch.Generator,
+    weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random token ids (the naive data-free input): (input_ids, attention_mask), each (B, L) int64 on CPU.
 
     Tokens are uniform over `candidates`, or drawn with probabilities `weights` (K,) when given.
@@ -97,12 +112,15 @@ def random_token_batch(candidates: torch.Tensor, batch_size: int, min_length: in
     if weights is None:
         picks = torch.randint(len(candidates), (batch_size, max_length), generator=generator)
     else:
-        picks = torch.multinomial(weights, batch_size * max_length, replacement=True,
-                                  generator=generator).view(batch_size, max_length)
+        picks = torch.multinomial(weights, batch_size * max_length, replacement=True, generator=generator).view(
+            batch_size, max_length
+        )
     return layout_ids(candidates[picks], lengths, special)
 
 
-def nearest_token_ids(embeds: Tensor, vocabulary: Tensor, candidates: Tensor | None = None, chunk: int = 2048) -> Tensor:
+def nearest_token_ids(
+    embeds: Tensor, vocabulary: Tensor, candidates: Tensor | None = None, chunk: int = 2048
+) -> Tensor:
     """Nearest vocabulary row (L2) for each embedding: (..., d) -> (...) int64.
 
     Args:

@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING
 
 from asdfd._lazy import lazy_exports
 
-_NAMES = {"BenchConfig": "asdfd.runtime.bench.config", "run_bench": "asdfd.runtime.bench.runner",
-          "BenchReport": "asdfd.runtime.bench.report", "LatencyStats": "asdfd.runtime.bench.latency"}
+_NAMES = {
+    "BenchConfig": "asdfd.runtime.bench.config",
+    "run_bench": "asdfd.runtime.bench.runner",
+    "BenchReport": "asdfd.runtime.bench.report",
+    "LatencyStats": "asdfd.runtime.bench.latency",
+}
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 

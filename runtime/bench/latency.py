@@ -52,9 +52,15 @@ def summarize_latencies(samples_s: list[float] | np.ndarray) -> LatencyStats:
     if samples_ms.size == 0:
         raise ValueError("no latency samples")
     p50, p90, p95, p99 = np.percentile(samples_ms, [50, 90, 95, 99])
-    return LatencyStats(count=int(samples_ms.size), mean=float(samples_ms.mean()),
-                        stdev=float(samples_ms.std(ddof=1)) if samples_ms.size > 1 else 0.0,
-                        p50=float(p50), p90=float(p90), p95=float(p95), p99=float(p99))
+    return LatencyStats(
+        count=int(samples_ms.size),
+        mean=float(samples_ms.mean()),
+        stdev=float(samples_ms.std(ddof=1)) if samples_ms.size > 1 else 0.0,
+        p50=float(p50),
+        p90=float(p90),
+        p95=float(p95),
+        p99=float(p99),
+    )
 
 
 def measure_interleaved(

@@ -53,8 +53,15 @@ class BenchModel:
         return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels))
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "kind": self.kind, "path": str(self.path),
-                "size_mb": round(self.size_mb, 3), "num_params": self.num_params, "max_length": self.max_length}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "kind": self.kind,
+            "path": str(self.path),
+            "size_mb": round(self.size_mb, 3),
+            "num_params": self.num_params,
+            "max_length": self.max_length,
+        }
 
 
 def onnx_parameter_count(onnx_path: Path) -> int | None:
@@ -107,15 +114,17 @@ class PyTorchModel(BenchModel):
         self._torch = torch
         self.set_threads(threads)
         try:
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32,
-                                                                            **LOCAL_ONLY)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                model_dir, dtype=torch.float32, **LOCAL_ONLY
+            )
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"cannot load teacher {model_dir}: {err}") from None
         self.model.eval()
         config = self.model.config
         self.labels = tuple(config.id2label[index] for index in range(config.num_labels))
         self.input_names = ["input_ids", "attention_mask"] + (
-            ["token_type_ids"] if getattr(config, "type_vocab_size", 0) else [])
+            ["token_type_ids"] if getattr(config, "type_vocab_size", 0) else []
+        )
         self.encoder = TextEncoder(_tokenizer_json(self.path), min(max_length, config.max_position_embeddings))
         weights = [self.path / name for name in ("model.safetensors", "pytorch_model.bin")]
         self.size_mb = sum(p.stat().st_size for p in weights if p.is_file()) / 1e6

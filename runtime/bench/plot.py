@@ -31,13 +31,20 @@ def plot_report(report: BenchReport, path: Path) -> Path:
     colors = {m["name"]: f"C{index}" for index, m in enumerate(report.models)}  # same colour in both panels
     batch_sizes: set[int] = set()
     for model in report.models:
-        rows = sorted((r for r in report.latency if r["model"] == model["name"] and r["seq_len"] == seq_len),
-                      key=lambda r: r["batch_size"])
+        rows = sorted(
+            (r for r in report.latency if r["model"] == model["name"] and r["seq_len"] == seq_len),
+            key=lambda r: r["batch_size"],
+        )
         if rows:
             batch_sizes.update(r["batch_size"] for r in rows)
-            left.plot([r["batch_size"] for r in rows], [r["latency"]["p50"] for r in rows], marker="o",
-                      color=colors[model["name"]], linestyle="--" if model["role"] != "student" else "-",
-                      label=model["name"])
+            left.plot(
+                [r["batch_size"] for r in rows],
+                [r["latency"]["p50"] for r in rows],
+                marker="o",
+                color=colors[model["name"]],
+                linestyle="--" if model["role"] != "student" else "-",
+                label=model["name"],
+            )
     left.set_xscale("log", base=2)
     left.set_xticks(sorted(batch_sizes), [str(b) for b in sorted(batch_sizes)])
     left.minorticks_off()
@@ -53,8 +60,14 @@ def plot_report(report: BenchReport, path: Path) -> Path:
     for model in report.models:
         value = quality.get(model["name"], {}).get(metric)
         if value is not None:
-            right.scatter(model["size_mb"], value, s=50, color=colors[model["name"]], label=model["name"],
-                          marker="o" if model["role"] == "student" else "s")
+            right.scatter(
+                model["size_mb"],
+                value,
+                s=50,
+                color=colors[model["name"]],
+                label=model["name"],
+                marker="o" if model["role"] == "student" else "s",
+            )
     right.set_xlabel("size on disk (MB)")
     right.set_ylabel(metric if metric == "accuracy" else "agreement with teacher")
     source = "" if report.quality.get("source") == "eval_file" else " (generated texts)"

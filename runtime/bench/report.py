@@ -39,8 +39,11 @@ class BenchReport:
         p50 = {(r["model"], r["batch_size"], r["seq_len"]): r["latency"]["p50"] for r in self.latency}
         rows = []
         for (model, batch_size, seq_len), value in p50.items():
-            ratios = {base: p50[(base, batch_size, seq_len)] / value
-                      for base in self._baselines() if (base, batch_size, seq_len) in p50}
+            ratios = {
+                base: p50[(base, batch_size, seq_len)] / value
+                for base in self._baselines()
+                if (base, batch_size, seq_len) in p50
+            }
             rows.append({"model": model, "batch_size": batch_size, "seq_len": seq_len, "p50_speedup_vs": ratios})
         return rows
 
@@ -56,10 +59,18 @@ class BenchReport:
         return (smallest, lens[len(lens) // 2])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": self.config, "environment": self.environment, "models": self.models,
-                "latency": self.latency, "speedups": self.speedups(), "throughput": self.throughput,
-                "saturated": self.saturated, "thread_sweep": self.thread_sweep, "quality": self.quality,
-                "notes": self.notes}
+        return {
+            "config": self.config,
+            "environment": self.environment,
+            "models": self.models,
+            "latency": self.latency,
+            "speedups": self.speedups(),
+            "throughput": self.throughput,
+            "saturated": self.saturated,
+            "thread_sweep": self.thread_sweep,
+            "quality": self.quality,
+            "notes": self.notes,
+        }
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> BenchReport:
@@ -70,28 +81,40 @@ class BenchReport:
     def summary_rows(self) -> tuple[list[str], list[list[str]]]:
         """Header and rows of the one-table summary (one row per model)."""
         cell = self.headline_cell()
-        p50 = {r["model"]: r["latency"]["p50"] for r in self.latency
-               if cell and (r["batch_size"], r["seq_len"]) == cell}
+        p50 = {
+            r["model"]: r["latency"]["p50"] for r in self.latency if cell and (r["batch_size"], r["seq_len"]) == cell
+        }
         speed = {r["model"]: r["texts_per_s"] for r in self.throughput}
         quality = self.quality.get("models", {})
         labelled = self.quality.get("labelled", False)
         cell_name = f"b{cell[0]}×{cell[1]}" if cell else "-"
         reference = _TEACHER_PYTORCH if _TEACHER_PYTORCH in p50 else next(iter(p50), None)
-        header = ["model", "size MB", "params M", f"p50 ms {cell_name}", f"speedup vs {reference or '-'}",
-                  "texts/s", "accuracy" if labelled else "accuracy (no labels)", "agreement"]
+        header = [
+            "model",
+            "size MB",
+            "params M",
+            f"p50 ms {cell_name}",
+            f"speedup vs {reference or '-'}",
+            "texts/s",
+            "accuracy" if labelled else "accuracy (no labels)",
+            "agreement",
+        ]
         rows = []
         for model in self.models:
             name = model["name"]
             q = quality.get(name, {})
-            rows.append([
-                name, f"{model['size_mb']:.1f}",
-                f"{model['num_params'] / 1e6:.2f}" if model.get("num_params") else "-",
-                f"{p50[name]:.2f}" if name in p50 else "-",
-                f"{p50[reference] / p50[name]:.2f}×" if name in p50 and reference in p50 else "-",
-                f"{speed[name]:.0f}" if name in speed else "-",
-                f"{q['accuracy']:.4f}" if q.get("accuracy") is not None else "-",
-                f"{q['agreement']:.4f}" if "agreement" in q else "-",
-            ])
+            rows.append(
+                [
+                    name,
+                    f"{model['size_mb']:.1f}",
+                    f"{model['num_params'] / 1e6:.2f}" if model.get("num_params") else "-",
+                    f"{p50[name]:.2f}" if name in p50 else "-",
+                    f"{p50[reference] / p50[name]:.2f}×" if name in p50 and reference in p50 else "-",
+                    f"{speed[name]:.0f}" if name in speed else "-",
+                    f"{q['accuracy']:.4f}" if q.get("accuracy") is not None else "-",
+                    f"{q['agreement']:.4f}" if "agreement" in q else "-",
+                ]
+            )
         return header, rows
 
     def summary_table(self):
@@ -111,45 +134,111 @@ class BenchReport:
         env = self.environment
         lines = ["# Benchmark report", ""]
         features = ", ".join(f for f, present in env.get("cpu_features", {}).items() if present) or "-"
-        lines += [f"- CPU: {env.get('cpu_model')} ({env.get('physical_cores')} physical / "
-                  f"{env.get('logical_cores')} logical cores, {env.get('usable_cores')} usable); features: {features}",
-                  f"- threads: {env.get('threads')}; onnxruntime providers: "
-                  f"{', '.join(env.get('onnxruntime_providers', []))}",
-                  f"- 1-min load average (start → end): {env.get('load_average_1m', {}).get('start')} → "
-                  f"{env.get('load_average_1m', {}).get('end')}; cores kept busy by other processes while it ran: "
-                  f"{env.get('other_processes_busy_cores')}",
-                  "- packages: " + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v),
-                  "- latency: fixed-shape batches of random token ids (no padding), warmup then repeated runs, "
-                  "models interleaved round-robin in blocks of 10 runs after a 50 ms pause; end-to-end throughput includes "
-                  "tokenization.", ""]
+        lines += [
+            f"- CPU: {env.get('cpu_model')} ({env.get('physical_cores')} physical / "
+            f"{env.get('logical_cores')} logical cores, {env.get('usable_cores')} usable); features: {features}",
+            f"- threads: {env.get('threads')}; onnxruntime providers: "
+            f"{', '.join(env.get('onnxruntime_providers', []))}",
+            f"- 1-min load average (start → end): {env.get('load_average_1m', {}).get('start')} → "
+            f"{env.get('load_average_1m', {}).get('end')}; cores kept busy by other processes while it ran: "
+            f"{env.get('other_processes_busy_cores')}",
+            "- packages: " + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v),
+            "- latency: fixed-shape batches of random token ids (no padding), warmup then repeated runs, "
+            "models interleaved round-robin in blocks of 10 runs after a 50 ms pause; end-to-end throughput includes "
+            "tokenization.",
+            "",
+        ]
         header, rows = self.summary_rows()
         lines += ["## Summary", "", *_md_table(header, rows), ""]
-        lines += ["## Models", "", *_md_table(
-            ["model", "role", "kind", "size MB", "params", "max length", "path"],
-            [[m["name"], m["role"], m["kind"], f"{m['size_mb']:.2f}", str(m.get("num_params") or "-"),
-              str(m.get("max_length")), f"`{m['path']}`"] for m in self.models]), ""]
+        lines += [
+            "## Models",
+            "",
+            *_md_table(
+                ["model", "role", "kind", "size MB", "params", "max length", "path"],
+                [
+                    [
+                        m["name"],
+                        m["role"],
+                        m["kind"],
+                        f"{m['size_mb']:.2f}",
+                        str(m.get("num_params") or "-"),
+                        str(m.get("max_length")),
+                        f"`{m['path']}`",
+                    ]
+                    for m in self.models
+                ],
+            ),
+            "",
+        ]
         speedups = {(r["model"], r["batch_size"], r["seq_len"]): r["p50_speedup_vs"] for r in self.speedups()}
         baselines = self._baselines()
-        lines += ["## Latency (ms)", "", *_md_table(
-            ["batch", "seq len", "model", "p50", "p90", "p99", "mean ± stdev", "n"]
-            + [f"× vs {b}" for b in baselines],
-            [[str(r["batch_size"]), str(r["seq_len"]), r["model"], f"{r['latency']['p50']:.2f}",
-              f"{r['latency']['p90']:.2f}", f"{r['latency']['p99']:.2f}",
-              f"{r['latency']['mean']:.2f} ± {r['latency']['stdev']:.2f}", str(r["latency"]["count"])]
-             + [f"{speedups[(r['model'], r['batch_size'], r['seq_len'])].get(b, float('nan')):.2f}"
-                for b in baselines]
-             for r in self.latency]), ""]
-        lines += ["## Throughput (texts/s, end to end)", "", *_md_table(
-            ["model", "mode", "batch", "threads", "texts/s"],
-            [[r["model"], "single stream", str(r["batch_size"]), str(r["threads"]), f"{r['texts_per_s']:.1f}"]
-             for r in self.throughput]
-            + [[r["model"], f"{r['streams']} stream{'s' if r['streams'] > 1 else ''} × 1 thread", str(r["batch_size"]), str(r["streams"]),
-                f"{r['texts_per_s']:.1f}"] for r in self.saturated]), ""]
+        lines += [
+            "## Latency (ms)",
+            "",
+            *_md_table(
+                ["batch", "seq len", "model", "p50", "p90", "p99", "mean ± stdev", "n"]
+                + [f"× vs {b}" for b in baselines],
+                [
+                    [
+                        str(r["batch_size"]),
+                        str(r["seq_len"]),
+                        r["model"],
+                        f"{r['latency']['p50']:.2f}",
+                        f"{r['latency']['p90']:.2f}",
+                        f"{r['latency']['p99']:.2f}",
+                        f"{r['latency']['mean']:.2f} ± {r['latency']['stdev']:.2f}",
+                        str(r["latency"]["count"]),
+                    ]
+                    + [
+                        f"{speedups[(r['model'], r['batch_size'], r['seq_len'])].get(b, float('nan')):.2f}"
+                        for b in baselines
+                    ]
+                    for r in self.latency
+                ],
+            ),
+            "",
+        ]
+        lines += [
+            "## Throughput (texts/s, end to end)",
+            "",
+            *_md_table(
+                ["model", "mode", "batch", "threads", "texts/s"],
+                [
+                    [r["model"], "single stream", str(r["batch_size"]), str(r["threads"]), f"{r['texts_per_s']:.1f}"]
+                    for r in self.throughput
+                ]
+                + [
+                    [
+                        r["model"],
+                        f"{r['streams']} stream{'s' if r['streams'] > 1 else ''} × 1 thread",
+                        str(r["batch_size"]),
+                        str(r["streams"]),
+                        f"{r['texts_per_s']:.1f}",
+                    ]
+                    for r in self.saturated
+                ],
+            ),
+            "",
+        ]
         if self.thread_sweep:
-            lines += ["## Thread sweep (single stream, batch 1)", "", *_md_table(
-                ["model", "threads", "seq len", "p50 ms", "p99 ms"],
-                [[r["model"], str(r["threads"]), str(r["seq_len"]), f"{r['latency']['p50']:.2f}",
-                  f"{r['latency']['p99']:.2f}"] for r in self.thread_sweep]), ""]
+            lines += [
+                "## Thread sweep (single stream, batch 1)",
+                "",
+                *_md_table(
+                    ["model", "threads", "seq len", "p50 ms", "p99 ms"],
+                    [
+                        [
+                            r["model"],
+                            str(r["threads"]),
+                            str(r["seq_len"]),
+                            f"{r['latency']['p50']:.2f}",
+                            f"{r['latency']['p99']:.2f}",
+                        ]
+                        for r in self.thread_sweep
+                    ],
+                ),
+                "",
+            ]
         lines += self._quality_markdown()
         if self.notes:
             lines += ["## Notes", "", *[f"- {note}" for note in self.notes], ""]
@@ -159,27 +248,50 @@ class BenchReport:
         q = self.quality
         if not q:
             return []
-        source = (f"eval file `{q.get('path')}`" if q.get("source") == "eval_file"
-                  else f"GENERATED texts ({q.get('description')})")
-        lines = ["## Quality", "", f"{q.get('num_texts')} texts from {source}; reference: {q.get('reference')}; "
-                 f"labels: {'yes' if q.get('labelled') else 'no'}. KL is KL(teacher ‖ model) in nats; ECE uses "
-                 "15 confidence bins.", ""]
+        source = (
+            f"eval file `{q.get('path')}`"
+            if q.get("source") == "eval_file"
+            else f"GENERATED texts ({q.get('description')})"
+        )
+        lines = [
+            "## Quality",
+            "",
+            f"{q.get('num_texts')} texts from {source}; reference: {q.get('reference')}; "
+            f"labels: {'yes' if q.get('labelled') else 'no'}. KL is KL(teacher ‖ model) in nats; ECE uses "
+            "15 confidence bins.",
+            "",
+        ]
         models = q.get("models", {})
         reference_ece = models.get(q.get("reference"), {}).get("ece")
         lines += _md_table(
             ["model", "accuracy", "agreement", "mean KL", "ECE", "ECE drift"],
-            [[name, _fmt(m.get("accuracy")), _fmt(m.get("agreement")), _fmt(m.get("mean_kl"), 5),
-              _fmt(m.get("ece")),
-              _fmt(m["ece"] - reference_ece, sign=True) if m.get("ece") is not None and reference_ece is not None
-              else "-"]
-             for name, m in models.items()])
+            [
+                [
+                    name,
+                    _fmt(m.get("accuracy")),
+                    _fmt(m.get("agreement")),
+                    _fmt(m.get("mean_kl"), 5),
+                    _fmt(m.get("ece")),
+                    _fmt(m["ece"] - reference_ece, sign=True)
+                    if m.get("ece") is not None and reference_ece is not None
+                    else "-",
+                ]
+                for name, m in models.items()
+            ],
+        )
         labels = q.get("labels", [])
         for name, m in models.items():
             if name == q.get("reference"):
                 continue
-            lines += ["", f"Confusion, teacher (rows) × {name} (columns):", "",
-                      *_md_table(["teacher \\ model", *labels],
-                                 [[label, *map(str, row)] for label, row in zip(labels, m["confusion_vs_teacher"])])]
+            lines += [
+                "",
+                f"Confusion, teacher (rows) × {name} (columns):",
+                "",
+                *_md_table(
+                    ["teacher \\ model", *labels],
+                    [[label, *map(str, row)] for label, row in zip(labels, m["confusion_vs_teacher"])],
+                ),
+            ]
         return lines + [""]
 
     def write(self, out_dir: Path) -> dict[str, Path]:

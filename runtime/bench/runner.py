@@ -18,25 +18,25 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from asdfd.data import label_ids, read_labelled_file
 from asdfd.errors import AsdfdError, ConfigError, DataError
+from asdfd.hardware import OtherProcessesMeter, default_threads
 from asdfd.runtime import metrics
 from asdfd.runtime.artifact import locate_onnx
-from asdfd.runtime.bench.models import BenchModel, OnnxModel, PyTorchModel
-from asdfd.hardware import OtherProcessesMeter, default_threads
 from asdfd.runtime.bench.config import QUANTIZE_NAMES, BenchConfig
 from asdfd.runtime.bench.environment import describe_environment
 from asdfd.runtime.bench.latency import IDLE_PAUSE_S, measure_interleaved
+from asdfd.runtime.bench.models import BenchModel, OnnxModel, PyTorchModel
 from asdfd.runtime.bench.report import BenchReport
 
 __all__ = ["BenchConfig", "run_bench", "QUANTIZE_NAMES"]
 
 logger = logging.getLogger(__name__)
+
 
 def _load_average() -> float | None:
     try:
@@ -80,8 +80,10 @@ def _export_teacher_baseline(teacher: Path, out: Path, *, quantize: str, max_len
     try:
         from asdfd.export import ExportConfig, export_onnx
     except ImportError as err:
-        raise ConfigError(f"teacher ONNX baselines need the exporter ({err}): install asdfd[compress], "
-                          "or pass --teacher-onnx '' to skip them") from None
+        raise ConfigError(
+            f"teacher ONNX baselines need the exporter ({err}): install asdfd[compress], "
+            "or pass --teacher-onnx '' to skip them"
+        ) from None
     # strict: a baseline that falls back to fp32 would be reported under the wrong name.
     export_onnx(teacher, out, ExportConfig(quantize=quantize, max_length=max_length, strict=True), force=True)
 
@@ -90,8 +92,9 @@ def _load_models(config: BenchConfig, threads: int, cache_dir: Path, notes: list
     """The teacher, its ONNX baselines and the students; a baseline that cannot be built is a note, not an error."""
     models: list[BenchModel] = []
     if config.teacher_pytorch:
-        models.append(PyTorchModel("teacher PyTorch fp32", config.teacher, threads=threads,
-                                   max_length=config.max_length))
+        models.append(
+            PyTorchModel("teacher PyTorch fp32", config.teacher, threads=threads, max_length=config.max_length)
+        )
     if config.teacher_onnx:
         fingerprint = _fingerprint(config.teacher, config.max_length)
         for quantize in config.teacher_onnx:
@@ -101,7 +104,8 @@ def _load_models(config: BenchConfig, threads: int, cache_dir: Path, notes: list
                 try:
                     _export_teacher_baseline(config.teacher, path, quantize=quantize, max_length=config.max_length)
                 except AsdfdError as err:
-                    note = f"The teacher ONNX {QUANTIZE_NAMES[quantize]} baseline could not be built, so it is not compared: {err}"
+                    name = QUANTIZE_NAMES[quantize]
+                    note = f"The teacher ONNX {name} baseline could not be built, so it is not compared: {err}"
                     logger.warning("%s", note)
                     notes.append(note)
                     continue
@@ -140,11 +144,23 @@ def _measure_latency_grid(models, config, threads, report_rows, progress):
             calls[model.name] = lambda model=model, batch=batch: model.run(batch)
         if not calls:
             continue
-        stats = measure_interleaved(calls, warmup=config.warmup, min_repeats=config.min_repeats,
-                                    max_repeats=config.max_repeats, max_seconds=config.max_seconds_per_cell)
+        stats = measure_interleaved(
+            calls,
+            warmup=config.warmup,
+            min_repeats=config.min_repeats,
+            max_repeats=config.max_repeats,
+            max_seconds=config.max_seconds_per_cell,
+        )
         for name, latency in stats.items():
-            report_rows.append({"model": name, "batch_size": batch_size, "seq_len": seq_len, "threads": threads,
-                                "latency": latency.to_dict()})
+            report_rows.append(
+                {
+                    "model": name,
+                    "batch_size": batch_size,
+                    "seq_len": seq_len,
+                    "threads": threads,
+                    "latency": latency.to_dict(),
+                }
+            )
 
 
 def _throughput_chunk(config: BenchConfig) -> int:
@@ -208,9 +224,11 @@ def _quality(models, logits, labels, reference) -> dict[str, dict]:
         entry = {
             "agreement": metrics.agreement(model_logits, teacher_logits),
             "mean_kl": metrics.mean_kl(model_logits, teacher_logits),
-            "confusion_vs_teacher": metrics.confusion_matrix(teacher_pred, model_logits.argmax(-1),
-                                                             len(reference.labels)).tolist(),
-            "accuracy": None, "ece": None,
+            "confusion_vs_teacher": metrics.confusion_matrix(
+                teacher_pred, model_logits.argmax(-1), len(reference.labels)
+            ).tolist(),
+            "accuracy": None,
+            "ece": None,
         }
         if labels is not None:
             entry["accuracy"] = metrics.accuracy(model_logits, labels)
@@ -227,9 +245,12 @@ def _eval_texts(config: BenchConfig, data, reference: BenchModel, notes: list[st
     """
     if data is None:
         notes.append("Quality was measured on GENERATED texts (no --eval-file): agreement and KL only.")
-        source = {"source": "generated", "labelled": False,
-                  "description": "random sequences of vocabulary words (no eval file): agreement on "
-                                 "these says little about agreement on real text"}
+        source = {
+            "source": "generated",
+            "labelled": False,
+            "description": "random sequences of vocabulary words (no eval file): agreement on "
+            "these says little about agreement on real text",
+        }
         return _generated_texts(reference, config.num_generated_texts, config.seed), None, source
     texts = data.texts[: config.max_eval_texts] if config.max_eval_texts else data.texts
     labels = None
@@ -253,19 +274,34 @@ def _measure_thread_counts(models, texts, config: BenchConfig, threads: int, pro
         if what == "latency":
             for model in models:
                 model.set_threads(count)
-            calls = {m.name: (lambda m=m, b=m.encoder.synthetic_batch(1, min(seq_len, m.max_length)): m.run(b))
-                     for m in models}
-            stats = measure_interleaved(calls, warmup=config.warmup, min_repeats=config.min_repeats,
-                                        max_repeats=config.max_repeats, max_seconds=config.max_seconds_per_cell)
-            sweep_rows += [{"model": name, "threads": count, "batch_size": 1, "seq_len": seq_len,
-                            "latency": s.to_dict()} for name, s in stats.items()]
+            calls = {
+                m.name: (lambda m=m, b=m.encoder.synthetic_batch(1, min(seq_len, m.max_length)): m.run(b))
+                for m in models
+            }
+            stats = measure_interleaved(
+                calls,
+                warmup=config.warmup,
+                min_repeats=config.min_repeats,
+                max_repeats=config.max_repeats,
+                max_seconds=config.max_seconds_per_cell,
+            )
+            sweep_rows += [
+                {"model": name, "threads": count, "batch_size": 1, "seq_len": seq_len, "latency": s.to_dict()}
+                for name, s in stats.items()
+            ]
         else:
             for model in next(rotations):
-                saturated_rows.append({
-                    "model": model.name, "streams": count, "threads_per_stream": 1,
-                    "batch_size": config.throughput_batch_size,
-                    "texts_per_s": _saturated_throughput(model, saturation_texts, count, config.throughput_batch_size,
-                                                         _throughput_chunk(config))})
+                saturated_rows.append(
+                    {
+                        "model": model.name,
+                        "streams": count,
+                        "threads_per_stream": 1,
+                        "batch_size": config.throughput_batch_size,
+                        "texts_per_s": _saturated_throughput(
+                            model, saturation_texts, count, config.throughput_batch_size, _throughput_chunk(config)
+                        ),
+                    }
+                )
     for model in models:
         model.set_threads(threads)
     order = {m.name: index for index, m in enumerate(models)}  # measured in rotating order, reported in model order
@@ -278,9 +314,11 @@ def _busy_machine_note(environment: dict) -> str | None:
     busy = environment.get("other_processes_busy_cores")
     if busy is None or busy <= 0.5:
         return None
-    return (f"Other processes kept {busy:.2f} of {environment['usable_cores']} cores busy on average while this "
-            "ran: absolute timings are pessimistic and noisy; the ratios between models, measured interleaved, "
-            "are the figures to compare.")
+    return (
+        f"Other processes kept {busy:.2f} of {environment['usable_cores']} cores busy on average while this "
+        "ran: absolute timings are pessimistic and noisy; the ratios between models, measured interleaved, "
+        "are the figures to compare."
+    )
 
 
 def run_bench(config: BenchConfig) -> BenchReport:
@@ -303,8 +341,9 @@ def run_bench(config: BenchConfig) -> BenchReport:
     others = OtherProcessesMeter()
     data = None
     if config.eval_file is not None:  # read first: a bad file fails before minutes of teacher export
-        data = read_labelled_file(config.eval_file, text_column=config.text_column,
-                                  label_column=config.label_column, require_labels=False)
+        data = read_labelled_file(
+            config.eval_file, text_column=config.text_column, label_column=config.label_column, require_labels=False
+        )
     notes: list[str] = []
     temporary = None
     if config.out is not None:
@@ -315,13 +354,17 @@ def run_bench(config: BenchConfig) -> BenchReport:
     try:
         models = _load_models(config, threads, cache_dir, notes)
         if not models or models[0].role != "teacher":
-            raise ConfigError("no teacher reference could be built (see the notes above): keep teacher_pytorch, "
-                              "or give a teacher_onnx that exports")
+            raise ConfigError(
+                "no teacher reference could be built (see the notes above): keep teacher_pytorch, "
+                "or give a teacher_onnx that exports"
+            )
         reference = models[0]
         for model in models[1:]:
             if model.labels != reference.labels:
-                raise DataError(f"{model.name} has labels {list(model.labels)} but the teacher has "
-                                f"{list(reference.labels)}: they must match to compare predictions")
+                raise DataError(
+                    f"{model.name} has labels {list(model.labels)} but the teacher has "
+                    f"{list(reference.labels)}: they must match to compare predictions"
+                )
         texts, labels, source = _eval_texts(config, data, reference, notes)
 
         latency_rows: list[dict] = []
@@ -332,22 +375,41 @@ def run_bench(config: BenchConfig) -> BenchReport:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
 
-    throughput_rows = [{"model": m.name, "batch_size": config.throughput_batch_size, "threads": threads,
-                        "num_texts": len(texts), "texts_per_s": len(texts) / seconds[m.name]} for m in models]
-    quality = {**source, "num_texts": len(texts), "reference": reference.name,
-               "labels": list(reference.labels), "models": _quality(models, logits, labels, reference)}
+    throughput_rows = [
+        {
+            "model": m.name,
+            "batch_size": config.throughput_batch_size,
+            "threads": threads,
+            "num_texts": len(texts),
+            "texts_per_s": len(texts) / seconds[m.name],
+        }
+        for m in models
+    ]
+    quality = {
+        **source,
+        "num_texts": len(texts),
+        "reference": reference.name,
+        "labels": list(reference.labels),
+        "models": _quality(models, logits, labels, reference),
+    }
     environment = describe_environment(threads)
     environment["load_average_1m"] = {"start": load_at_start, "end": _load_average()}
     environment["other_processes_busy_cores"] = others.busy_cores()
     if (note := _busy_machine_note(environment)) is not None:
         notes.append(note)
     report = BenchReport(
-        config={k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "students" else v)
-                for k, v in dataclasses.asdict(config).items()},
+        config={
+            k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "students" else v)
+            for k, v in dataclasses.asdict(config).items()
+        },
         environment=environment,
         models=[m.describe() for m in models],
-        latency=latency_rows, throughput=throughput_rows, saturated=saturated_rows, thread_sweep=sweep_rows,
-        quality=quality, notes=notes,
+        latency=latency_rows,
+        throughput=throughput_rows,
+        saturated=saturated_rows,
+        thread_sweep=sweep_rows,
+        quality=quality,
+        notes=notes,
     )
     if config.out is not None:
         report.write(Path(config.out))

@@ -16,11 +16,42 @@ def _run(*args: str):
 
 def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv):
     out = tmp_path / "student"
-    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--student-layers", "0,3", "--student-ffn", "20",
-                  "--student-heads", "1", "--vocab-prior", "zipf", "--steps", "3",
-                  "--batch-size", "4", "--guess-steps", "2", "--pool-size", "8", "--max-length", "12",
-                  "--method", "asdfd", "--no-adversarial", "--ss-weight", "0.2", "--seed", "5", "--device", "cpu",
-                  "--eval-file", str(tiny_labelled_tsv), "--json")
+    result = _run(
+        "--teacher",
+        str(rule_teacher_dir),
+        "--out",
+        str(out),
+        "--student-layers",
+        "0,3",
+        "--student-ffn",
+        "20",
+        "--student-heads",
+        "1",
+        "--vocab-prior",
+        "zipf",
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--guess-steps",
+        "2",
+        "--pool-size",
+        "8",
+        "--max-length",
+        "12",
+        "--method",
+        "asdfd",
+        "--no-adversarial",
+        "--ss-weight",
+        "0.2",
+        "--seed",
+        "5",
+        "--device",
+        "cpu",
+        "--eval-file",
+        str(tiny_labelled_tsv),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["student_layers"] == [0, 3] and report["metrics"]["steps"] == 3
@@ -35,13 +66,16 @@ def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv
     assert again.exit_code == 1 and "already exists: pass --force" in again.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--student-layers", "9"], "larger than the teacher"),
-    (["--student-layers", "3,1"], "increasing"),
-    (["--student-ffn", "37"], "FFN size 37 must be between 1 and 36"),
-    (["--student-heads", "2"], "attention heads 2 must be between 1 and 1"),
-    (["--method", "random-tokens", "--min-length", "30", "--max-length", "10"], "min_length"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--student-layers", "9"], "larger than the teacher"),
+        (["--student-layers", "3,1"], "increasing"),
+        (["--student-ffn", "37"], "FFN size 37 must be between 1 and 36"),
+        (["--student-heads", "2"], "attention heads 2 must be between 1 and 1"),
+        (["--method", "random-tokens", "--min-length", "30", "--max-length", "10"], "min_length"),
+    ],
+)
 def test_cli_one_line_errors(tmp_path, rule_teacher_dir, args, message):
     result = _run("--teacher", str(rule_teacher_dir), "--out", str(tmp_path / "s"), "--steps", "1", *args)
     assert result.exit_code == 1 and message in result.output
@@ -55,20 +89,46 @@ def test_cli_missing_teacher_and_usage_errors(tmp_path):
     assert _run("--teacher", str(tmp_path), "--out", str(tmp_path / "s"), "--device", "tpu").exit_code == 2
 
 
-@pytest.mark.parametrize("value, budget, width", [("0.6", [], 22), ("all", ["--budget", "fast"], 37),
-                                                  ("8", ["--budget", "fast"], 8)])
+@pytest.mark.parametrize(
+    "value, budget, width", [("0.6", [], 22), ("all", ["--budget", "fast"], 37), ("8", ["--budget", "fast"], 8)]
+)
 def test_cli_student_ffn_count_share_or_all(tmp_path, rule_teacher_dir, value, budget, width):
     out = tmp_path / "student"
-    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--steps", "1", "--batch-size", "4",
-                  "--max-length", "12", "--student-ffn", value, *budget)
+    result = _run(
+        "--teacher",
+        str(rule_teacher_dir),
+        "--out",
+        str(out),
+        "--steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "12",
+        "--student-ffn",
+        value,
+        *budget,
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["intermediate_size"] == width
 
 
 def test_cli_fast_budget_student_is_narrower(tmp_path, rule_teacher_dir):
     out = tmp_path / "student"
-    result = _run("--teacher", str(rule_teacher_dir), "--out", str(out), "--budget", "fast", "--steps", "1",
-                  "--batch-size", "4", "--max-length", "12")
+    result = _run(
+        "--teacher",
+        str(rule_teacher_dir),
+        "--out",
+        str(out),
+        "--budget",
+        "fast",
+        "--steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "12",
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "config.json").read_text())
     assert saved["intermediate_size"] == 25 and saved["num_hidden_layers"] == 1  # round(37 * 2/3), a third of 4

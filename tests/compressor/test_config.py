@@ -10,29 +10,32 @@ from asdfd.compressor import AdversarialConfig, DistillConfig, GuessConfig, Self
 from asdfd.errors import ConfigError
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: DistillConfig(steps=-1), "steps"),
-    (lambda: DistillConfig(lr=0), "lr"),
-    (lambda: DistillConfig(batch_size=1), "batch_size"),
-    (lambda: DistillConfig(temperature=0), "temperature"),
-    (lambda: DistillConfig(method="gan"), "method"),
-    (lambda: DistillConfig(device="tpu"), "device"),
-    (lambda: DistillConfig(min_length=20, max_length=10), "min_length"),
-    (lambda: DistillConfig(random_token_fraction=1.5), "random_token_fraction"),
-    (lambda: DistillConfig(max_seconds=0), "max_seconds"),
-    (lambda: StudentConfig(num_layers=0), "num_layers"),
-    (lambda: StudentConfig(layers=(2, 0)), "increasing"),
-    (lambda: StudentConfig(layers=(0, 0)), "repeat"),
-    (lambda: StudentConfig(num_layers=2, layers=(0, 2, 5)), "disagrees"),
-    (lambda: StudentConfig(ffn_size=0), "ffn_size"),
-    (lambda: StudentConfig(ffn_fraction=0), "ffn_fraction"),
-    (lambda: StudentConfig(ffn_fraction=1.5), "ffn_fraction"),
-    (lambda: GuessConfig(steps=0), "guess.steps"),
-    (lambda: GuessConfig(label_smoothing=1.0), "label_smoothing"),
-    (lambda: GuessConfig(targets="uniform"), "targets"),
-    (lambda: SelfSupervisedConfig(mask_fraction=0), "mask_fraction"),
-    (lambda: AdversarialConfig(every=0), "every"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: DistillConfig(steps=-1), "steps"),
+        (lambda: DistillConfig(lr=0), "lr"),
+        (lambda: DistillConfig(batch_size=1), "batch_size"),
+        (lambda: DistillConfig(temperature=0), "temperature"),
+        (lambda: DistillConfig(method="gan"), "method"),
+        (lambda: DistillConfig(device="tpu"), "device"),
+        (lambda: DistillConfig(min_length=20, max_length=10), "min_length"),
+        (lambda: DistillConfig(random_token_fraction=1.5), "random_token_fraction"),
+        (lambda: DistillConfig(max_seconds=0), "max_seconds"),
+        (lambda: StudentConfig(num_layers=0), "num_layers"),
+        (lambda: StudentConfig(layers=(2, 0)), "increasing"),
+        (lambda: StudentConfig(layers=(0, 0)), "repeat"),
+        (lambda: StudentConfig(num_layers=2, layers=(0, 2, 5)), "disagrees"),
+        (lambda: StudentConfig(ffn_size=0), "ffn_size"),
+        (lambda: StudentConfig(ffn_fraction=0), "ffn_fraction"),
+        (lambda: StudentConfig(ffn_fraction=1.5), "ffn_fraction"),
+        (lambda: GuessConfig(steps=0), "guess.steps"),
+        (lambda: GuessConfig(label_smoothing=1.0), "label_smoothing"),
+        (lambda: GuessConfig(targets="uniform"), "targets"),
+        (lambda: SelfSupervisedConfig(mask_fraction=0), "mask_fraction"),
+        (lambda: AdversarialConfig(every=0), "every"),
+    ],
+)
 def test_bad_values_raise_config_error(build, message):
     with pytest.raises(ConfigError, match=message):
         build()
@@ -51,25 +54,31 @@ def test_presets_and_round_trip():
     assert DistillConfig.from_dict(config.to_dict()) == config
 
 
-@pytest.mark.parametrize("student, width, expected", [
-    (StudentConfig(), 1536, None),  # full width
-    (StudentConfig(ffn_fraction=2 / 3), 1536, 1024),
-    (StudentConfig(ffn_fraction=2 / 3), 37, 25),
-    (StudentConfig(ffn_fraction=0.01), 37, 1),  # never zero neurons
-    (StudentConfig(ffn_fraction=0.99), 37, None),  # rounds to the full width
-    (StudentConfig(ffn_fraction=0.5, ffn_size=700), 1536, 700),  # a count overrides the share
-])
+@pytest.mark.parametrize(
+    "student, width, expected",
+    [
+        (StudentConfig(), 1536, None),  # full width
+        (StudentConfig(ffn_fraction=2 / 3), 1536, 1024),
+        (StudentConfig(ffn_fraction=2 / 3), 37, 25),
+        (StudentConfig(ffn_fraction=0.01), 37, 1),  # never zero neurons
+        (StudentConfig(ffn_fraction=0.99), 37, None),  # rounds to the full width
+        (StudentConfig(ffn_fraction=0.5, ffn_size=700), 1536, 700),  # a count overrides the share
+    ],
+)
 def test_ffn_neurons(student, width, expected):
     assert student.ffn_neurons(width) == expected
 
 
-@pytest.mark.parametrize("student, heads, expected", [
-    (StudentConfig(), 12, None),
-    (StudentConfig(heads_fraction=2 / 3), 12, 8),
-    (StudentConfig(heads_fraction=0.01), 12, 1),
-    (StudentConfig(heads_fraction=0.97), 12, None),  # rounds to every head
-    (StudentConfig(heads_fraction=0.5, num_heads=10), 12, 10),
-    (StudentConfig(ffn_fraction=0.5), 12, None),  # narrowing the FFN leaves the heads alone
-])
+@pytest.mark.parametrize(
+    "student, heads, expected",
+    [
+        (StudentConfig(), 12, None),
+        (StudentConfig(heads_fraction=2 / 3), 12, 8),
+        (StudentConfig(heads_fraction=0.01), 12, 1),
+        (StudentConfig(heads_fraction=0.97), 12, None),  # rounds to every head
+        (StudentConfig(heads_fraction=0.5, num_heads=10), 12, 10),
+        (StudentConfig(ffn_fraction=0.5), 12, None),  # narrowing the FFN leaves the heads alone
+    ],
+)
 def test_attention_heads(student, heads, expected):
     assert student.attention_heads(heads) == expected

@@ -16,8 +16,8 @@ from asdfd.compressor import AdversarialConfig, DistillConfig, GuessConfig, Stud
 from asdfd.compressor.checkpoint import checkpoint_dir
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.diagnostics import predict_logits
-from asdfd.compressor.losses import kd_loss
 from asdfd.compressor.loop import DistillLoop
+from asdfd.compressor.losses import kd_loss
 from asdfd.errors import ConfigError, DataError, ModelLoadError, OutputExistsError, TrainingDivergedError
 
 CPU = Runtime(device=torch.device("cpu"), precision="fp32")
@@ -29,9 +29,23 @@ def small_config(**overrides) -> DistillConfig:
     Uniform token draws, like the held-out random-token set the agreement assertions read: on the 99-token test
     vocabulary the Zipf prior spends most draws on a handful of tokens.
     """
-    base = DistillConfig(method="asdfd", vocab_prior="uniform", steps=12, batch_size=8, lr=1e-3, max_length=16, heldout_random=64,
-                         heldout_pseudo=16, guess=GuessConfig(steps=4, lr=0.05, pool_size=16), eval_every=4,
-                         log_every=2, checkpoint_every=4, show_progress=False, threads=1, adversarial=AdversarialConfig(every=2))
+    base = DistillConfig(
+        method="asdfd",
+        vocab_prior="uniform",
+        steps=12,
+        batch_size=8,
+        lr=1e-3,
+        max_length=16,
+        heldout_random=64,
+        heldout_pseudo=16,
+        guess=GuessConfig(steps=4, lr=0.05, pool_size=16),
+        eval_every=4,
+        log_every=2,
+        checkpoint_every=4,
+        show_progress=False,
+        threads=1,
+        adversarial=AdversarialConfig(every=2),
+    )
     return dataclasses.replace(base, **overrides)
 
 
@@ -49,8 +63,14 @@ def _sha(path: Path) -> str:
 def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher_dir):
     teacher = load_teacher(rule_teacher_dir)
     snapshot = {k: v.clone() for k, v in teacher.model.state_dict().items()}
-    config = small_config(steps=60, batch_size=16, student=StudentConfig(layers=(0,)),
-                          guess=GuessConfig(steps=10, lr=0.05, pool_size=64), heldout_random=256, heldout_pseudo=64)
+    config = small_config(
+        steps=60,
+        batch_size=16,
+        student=StudentConfig(layers=(0,)),
+        guess=GuessConfig(steps=10, lr=0.05, pool_size=64),
+        heldout_random=256,
+        heldout_pseudo=64,
+    )
     trainer = DistillLoop(teacher, config, CPU)
     trainer.build_heldouts()
     before = trainer.evaluate()
@@ -79,8 +99,9 @@ def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher
 def test_distill_writes_a_loadable_student(tmp_path, rule_teacher_dir, tiny_labelled_tsv):
     teacher_hash = _sha(rule_teacher_dir / "model.safetensors")
     progress: list[dict] = []
-    result = distill(rule_teacher_dir, tmp_path / "student", small_config(), eval_file=tiny_labelled_tsv,
-                     on_progress=progress.append)
+    result = distill(
+        rule_teacher_dir, tmp_path / "student", small_config(), eval_file=tiny_labelled_tsv, on_progress=progress.append
+    )
     assert _sha(rule_teacher_dir / "model.safetensors") == teacher_hash
     assert result.student_dir == tmp_path / "student" and result.student_layers == [0, 3]
     student = AutoModelForSequenceClassification.from_pretrained(result.student_dir)
@@ -91,8 +112,16 @@ def test_distill_writes_a_loadable_student(tmp_path, rule_teacher_dir, tiny_labe
     summary = json.loads((result.student_dir / "distill.json").read_text())
     assert summary["seed"] == 0 and summary["versions"]["torch"] == torch.__version__
     assert summary["config"]["steps"] == 12 and summary["metrics"]["steps"] == 12
-    for key in ("heldout_random_agreement", "heldout_pseudo_agreement", "eval_accuracy", "teacher_eval_accuracy",
-                "pool_norm_ratio", "pool_nearest_changed", "heldout_random_student_balance", "train_seconds"):
+    for key in (
+        "heldout_random_agreement",
+        "heldout_pseudo_agreement",
+        "eval_accuracy",
+        "teacher_eval_accuracy",
+        "pool_norm_ratio",
+        "pool_nearest_changed",
+        "heldout_random_student_balance",
+        "train_seconds",
+    ):
         assert key in result.metrics, key
     assert {"stage1", "stage2"} <= {p["stage"] for p in progress}
     assert all({"stage", "step", "total"} <= set(p) for p in progress)
@@ -112,7 +141,9 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, rule_teacher
 
     interrupted = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        distill(rule_teacher_dir, interrupted, dataclasses.replace(config, log_every=1), on_progress=interrupt_at_step_7)
+        distill(
+            rule_teacher_dir, interrupted, dataclasses.replace(config, log_every=1), on_progress=interrupt_at_step_7
+        )
     assert not interrupted.exists() and checkpoint_dir(interrupted).is_dir()
     assert torch.load(checkpoint_dir(interrupted) / "state.pt", weights_only=True)["step"] == 7
     seen: list[dict] = []
@@ -181,25 +212,30 @@ def test_random_token_baseline_and_floor(tmp_path, rule_teacher_dir):
 
 
 def _not_a_classifier(folder: Path) -> Path:
-    BertModel(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=37)).save_pretrained(folder)
+    BertModel(
+        BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37)
+    ).save_pretrained(folder)
     return folder
 
 
 def _unsupported(folder: Path) -> Path:
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2",
-                                                    "architectures": ["GPT2ForSequenceClassification"]}))
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "gpt2", "architectures": ["GPT2ForSequenceClassification"]})
+    )
     (folder / "model.safetensors").write_bytes(b"")
     return folder
 
 
-@pytest.mark.parametrize("make_teacher, error, message", [
-    (lambda p: p / "missing", ModelLoadError, "does not exist"),
-    (lambda p: (p / "empty").mkdir() or p / "empty", ModelLoadError, "no config.json"),
-    (lambda p: _not_a_classifier(p / "encoder"), ModelLoadError, "not a sequence classifier"),
-    (lambda p: _unsupported(p / "gpt2"), ModelLoadError, "unsupported architecture 'gpt2'.*bert"),
-])
+@pytest.mark.parametrize(
+    "make_teacher, error, message",
+    [
+        (lambda p: p / "missing", ModelLoadError, "does not exist"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", ModelLoadError, "no config.json"),
+        (lambda p: _not_a_classifier(p / "encoder"), ModelLoadError, "not a sequence classifier"),
+        (lambda p: _unsupported(p / "gpt2"), ModelLoadError, "unsupported architecture 'gpt2'.*bert"),
+    ],
+)
 def test_bad_teacher_folders(tmp_path, make_teacher, error, message):
     with pytest.raises(error, match=message):
         distill(make_teacher(tmp_path), tmp_path / "out", small_config())

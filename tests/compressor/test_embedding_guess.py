@@ -7,8 +7,8 @@ import torch
 
 from asdfd.compressor import GuessConfig, decode_pseudo_samples, load_teacher
 from asdfd.compressor.asdfd.adversarial import harden_embeddings
-from asdfd.compressor.devices import Runtime
 from asdfd.compressor.asdfd.embedding_guess import draw_targets, guess_embeddings, init_pseudo_embeddings
+from asdfd.compressor.devices import Runtime
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, free_positions
 
 CPU = Runtime(device=torch.device("cpu"), precision="fp32")

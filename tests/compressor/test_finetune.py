@@ -17,8 +17,9 @@ from asdfd.models import read_classifier_config
 
 def test_train_teacher_writes_a_classifier(tmp_path, tiny_teacher_dir, tiny_labelled_tsv):
     out = tmp_path / "teacher"
-    config = TeacherRecipeConfig(base_model=str(tiny_teacher_dir), steps=3, batch_size=4, label_names=("neg", "pos"),
-                                 show_progress=False)
+    config = TeacherRecipeConfig(
+        base_model=str(tiny_teacher_dir), steps=3, batch_size=4, label_names=("neg", "pos"), show_progress=False
+    )
     summary = train_teacher(tiny_labelled_tsv, out, config, eval_file=tiny_labelled_tsv)
     assert 0.0 <= summary["eval_accuracy"] <= 1.0
     assert read_classifier_config(out)["id2label"] == {"0": "neg", "1": "pos"}
@@ -36,7 +37,17 @@ def test_train_teacher_rejects_bad_options(tmp_path, tiny_teacher_dir, tiny_labe
     config = TeacherRecipeConfig(base_model=str(tiny_teacher_dir), steps=1, label_names=("a", "b", "c"))
     with pytest.raises(ConfigError, match="label-names"):
         train_teacher(tiny_labelled_tsv, tmp_path / "t", config)
-    result = CliRunner().invoke(main, ["teacher", "--train", str(tmp_path / "missing.tsv"), "--out", str(tmp_path / "x"),
-                                       "--base-model", str(tiny_teacher_dir)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "teacher",
+            "--train",
+            str(tmp_path / "missing.tsv"),
+            "--out",
+            str(tmp_path / "x"),
+            "--base-model",
+            str(tiny_teacher_dir),
+        ],
+    )
     assert result.exit_code == 1 and "does not exist" in result.output
     assert not (tmp_path / "x").exists()

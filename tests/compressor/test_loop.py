@@ -7,10 +7,12 @@ import pytest
 from asdfd.compressor.loop import learning_rate, run_progress
 
 
-def _schedule(steps: int, max_seconds: float | None, seconds_per_step: float, at: list[int], *, peak: float,
-              warmup: float) -> list[float]:
-    return [learning_rate(run_progress(step + 1, steps, step * seconds_per_step, max_seconds), peak, warmup)
-            for step in at]
+def _schedule(
+    steps: int, max_seconds: float | None, seconds_per_step: float, at: list[int], *, peak: float, warmup: float
+) -> list[float]:
+    return [
+        learning_rate(run_progress(step + 1, steps, step * seconds_per_step, max_seconds), peak, warmup) for step in at
+    ]
 
 
 def test_schedule_by_steps_warms_up_and_decays_to_zero():

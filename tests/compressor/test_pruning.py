@@ -8,8 +8,13 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification
 
 from asdfd.compressor import StudentConfig, build_student, load_teacher
-from asdfd.compressor.pruning import (attention_head_importance, ffn_neuron_importance, keep_ffn_neurons, narrow_ffn,
-                                      prune_attention_heads)
+from asdfd.compressor.pruning import (
+    attention_head_importance,
+    ffn_neuron_importance,
+    keep_ffn_neurons,
+    narrow_ffn,
+    prune_attention_heads,
+)
 from asdfd.errors import ConfigError
 
 
@@ -57,14 +62,16 @@ def test_narrowing_drops_the_dead_neurons_and_nothing_else_changes(fixture, requ
     ids = torch.tensor([[2, 5, 6, 7, 8, 3], [2, 9, 10, 3, 0, 0]])
     mask = (ids != 0).long()
     full.eval(), narrow.eval()
-    torch.testing.assert_close(narrow(input_ids=ids, attention_mask=mask).logits,
-                               full(input_ids=ids, attention_mask=mask).logits)
+    torch.testing.assert_close(
+        narrow(input_ids=ids, attention_mask=mask).logits, full(input_ids=ids, attention_mask=mask).logits
+    )
     # The width is recorded in the config, so the saved student reloads as a normal Hugging Face model.
     narrow.save_pretrained(tmp_path / "narrow")
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "narrow").eval()
     assert getattr(reloaded.config, teacher.plug.ffn_size_key) == width - len(dead)
-    torch.testing.assert_close(reloaded(input_ids=ids, attention_mask=mask).logits,
-                               narrow(input_ids=ids, attention_mask=mask).logits)
+    torch.testing.assert_close(
+        reloaded(input_ids=ids, attention_mask=mask).logits, narrow(input_ids=ids, attention_mask=mask).logits
+    )
     assert getattr(teacher.model.config, teacher.plug.ffn_size_key) == width  # the teacher keeps its width
 
 
@@ -106,14 +113,16 @@ def test_head_pruning_drops_the_dead_head_and_the_student_reloads(fixture, reque
     assert value.weight.requires_grad and output.weight.requires_grad
     ids, mask = _ids_and_mask()
     full.eval(), pruned.eval()
-    torch.testing.assert_close(pruned(input_ids=ids, attention_mask=mask).logits,
-                               full(input_ids=ids, attention_mask=mask).logits)
+    torch.testing.assert_close(
+        pruned(input_ids=ids, attention_mask=mask).logits, full(input_ids=ids, attention_mask=mask).logits
+    )
     # Hugging Face records the pruned heads in the config: the saved student reloads with its smaller attention.
     pruned.save_pretrained(tmp_path / "pruned")
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "pruned").eval()
     assert reloaded.config.pruned_heads == {0: [0]}
-    torch.testing.assert_close(reloaded(input_ids=ids, attention_mask=mask).logits,
-                               pruned(input_ids=ids, attention_mask=mask).logits)
+    torch.testing.assert_close(
+        reloaded(input_ids=ids, attention_mask=mask).logits, pruned(input_ids=ids, attention_mask=mask).logits
+    )
     assert not teacher.model.config.pruned_heads  # the teacher keeps its heads
 
 
@@ -125,16 +134,19 @@ def test_head_pruned_student_exports_fused_and_matches_pytorch(tiny_teacher_dir,
     student, _ = build_student(teacher, StudentConfig(num_layers=1, num_heads=1))
     student.eval().save_pretrained(tmp_path / "student")
     teacher.tokenizer.save_pretrained(tmp_path / "student")
-    result = export_onnx(tmp_path / "student", tmp_path / "student.onnx",
-                         ExportConfig(quantize="none", validation=ValidationConfig(num_samples=16, latency_runs=3),
-                                      show_progress=False))
+    result = export_onnx(
+        tmp_path / "student",
+        tmp_path / "student.onnx",
+        ExportConfig(quantize="none", validation=ValidationConfig(num_samples=16, latency_runs=3), show_progress=False),
+    )
     assert result.fusions["attention_fused"] and result.validation["final"]["max_abs_diff"] <= 1e-4
     assert "Input hidden size" not in caplog.text  # the fusion's expected size notice is not shown to users
     ids, mask = _ids_and_mask()
     with torch.no_grad():
         expected = student(input_ids=ids, attention_mask=mask).logits.numpy()
     actual = Classifier.load(result.path, threads=1).run(
-        {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "token_type_ids": torch.zeros_like(ids).numpy()})
+        {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "token_type_ids": torch.zeros_like(ids).numpy()}
+    )
     torch.testing.assert_close(torch.from_numpy(actual), torch.from_numpy(expected), atol=1e-4, rtol=0)
 
 
@@ -162,7 +174,8 @@ def test_a_teacher_with_pruned_heads_gives_a_student_that_reloads(tiny_teacher_4
     student.eval().save_pretrained(tmp_path / "student")
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "student").eval()
     ids, mask = _ids_and_mask()
-    torch.testing.assert_close(reloaded(input_ids=ids, attention_mask=mask).logits,
-                               student(input_ids=ids, attention_mask=mask).logits)
+    torch.testing.assert_close(
+        reloaded(input_ids=ids, attention_mask=mask).logits, student(input_ids=ids, attention_mask=mask).logits
+    )
     with pytest.raises(ConfigError, match="already has pruned attention heads"):
         build_student(teacher, StudentConfig(layers=(1, 3), num_heads=1))

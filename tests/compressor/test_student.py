@@ -9,27 +9,33 @@ from asdfd.compressor import StudentConfig, build_student, load_teacher, select_
 from asdfd.errors import ConfigError
 
 
-@pytest.mark.parametrize("teacher_layers, config, expected", [
-    (6, StudentConfig(), [0, 2, 5]),
-    (6, StudentConfig(num_layers=2), [0, 5]),
-    (6, StudentConfig(num_layers=1), [5]),
-    (12, StudentConfig(), [0, 2, 4, 6, 8, 11]),
-    (6, StudentConfig(layers=(1, 3, 5)), [1, 3, 5]),
-    (4, StudentConfig(), [0, 3]),
-    (5, StudentConfig(), [0, 4]),  # half rounds down
-    (6, StudentConfig(depth_fraction=1 / 3), [0, 5]),
-    (12, StudentConfig(depth_fraction=1 / 3), [0, 3, 7, 11]),
-    (2, StudentConfig(depth_fraction=1 / 3), [1]),  # at least one layer
-])
+@pytest.mark.parametrize(
+    "teacher_layers, config, expected",
+    [
+        (6, StudentConfig(), [0, 2, 5]),
+        (6, StudentConfig(num_layers=2), [0, 5]),
+        (6, StudentConfig(num_layers=1), [5]),
+        (12, StudentConfig(), [0, 2, 4, 6, 8, 11]),
+        (6, StudentConfig(layers=(1, 3, 5)), [1, 3, 5]),
+        (4, StudentConfig(), [0, 3]),
+        (5, StudentConfig(), [0, 4]),  # half rounds down
+        (6, StudentConfig(depth_fraction=1 / 3), [0, 5]),
+        (12, StudentConfig(depth_fraction=1 / 3), [0, 3, 7, 11]),
+        (2, StudentConfig(depth_fraction=1 / 3), [1]),  # at least one layer
+    ],
+)
 def test_select_layers_keeps_first_and_last(teacher_layers, config, expected):
     assert select_layers(teacher_layers, config) == expected
 
 
-@pytest.mark.parametrize("config, message", [
-    (StudentConfig(num_layers=7), "larger than the teacher"),
-    (StudentConfig(num_layers=6), "as large as the teacher"),
-    (StudentConfig(layers=(0, 6)), "does not exist"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (StudentConfig(num_layers=7), "larger than the teacher"),
+        (StudentConfig(num_layers=6), "as large as the teacher"),
+        (StudentConfig(layers=(0, 6)), "does not exist"),
+    ],
+)
 def test_select_layers_rejects_students_that_do_not_fit(config, message):
     with pytest.raises(ConfigError, match=message):
         select_layers(6, config)

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from asdfd.compressor import load_teacher
-from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
-from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.config import DistillConfig
 from asdfd.compressor.devices import Runtime
+from asdfd.compressor.loop import DistillLoop
+from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
 
 
 def _candidates(teacher):
@@ -25,8 +25,9 @@ def test_rank_weights_follow_vocabulary_order_with_single_characters_last(tiny_t
     position = {int(token_id): index for index, token_id in enumerate(candidates)}
     good, movie, w73, a = (weights[position[vocab[token]]] for token in ("good", "movie", "w73", "a"))
     assert good > movie > w73 > a  # earlier in the vocabulary = more frequent; the one-letter "a" goes last
-    torch.testing.assert_close(weights[position[vocab["good"]]] / weights[position[vocab["bad"]]],
-                               torch.tensor(2.0))  # ranks 1 and 2 under Zipf's law
+    torch.testing.assert_close(
+        weights[position[vocab["good"]]] / weights[position[vocab["bad"]]], torch.tensor(2.0)
+    )  # ranks 1 and 2 under Zipf's law
     uniform = vocabulary_rank_weights(teacher.tokenizer, candidates, exponent=0.0)
     torch.testing.assert_close(uniform, torch.full_like(uniform, 1 / len(candidates)))
 
@@ -44,8 +45,11 @@ def test_weighted_draws_follow_the_weights(tiny_teacher_dir):
 @pytest.mark.parametrize("prior", ["uniform", "zipf"])
 def test_training_tokens_are_drawn_by_the_prior(tiny_teacher_dir, prior, monkeypatch):
     teacher = load_teacher(tiny_teacher_dir)
-    loop = DistillLoop(teacher, DistillConfig(vocab_prior=prior, batch_size=4, max_length=12),
-                       Runtime(device=torch.device("cpu"), precision="fp32"))
+    loop = DistillLoop(
+        teacher,
+        DistillConfig(vocab_prior=prior, batch_size=4, max_length=12),
+        Runtime(device=torch.device("cpu"), precision="fp32"),
+    )
     seen = []
     original = random_token_batch
 

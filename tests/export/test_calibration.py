@@ -7,8 +7,15 @@ import pytest
 from transformers import AutoTokenizer
 
 from asdfd.errors import ConfigError
-from asdfd.export.calibration import (FeedReader, GuessedTokens, RandomTokens, TeacherGuidedTokens,
-                                      make_calibration_source, num_calibration_batches, random_token_batch)
+from asdfd.export.calibration import (
+    FeedReader,
+    GuessedTokens,
+    RandomTokens,
+    TeacherGuidedTokens,
+    make_calibration_source,
+    num_calibration_batches,
+    random_token_batch,
+)
 from asdfd.export.config import CalibrationConfig, ValidationConfig, static_preset
 from asdfd.export.quantize import preprocess_for_quantization, quantize_static_int8
 from asdfd.tokens import SpecialTokens
@@ -60,8 +67,9 @@ def test_guessed_source_needs_samples_from_the_caller(space):
     with pytest.raises(ConfigError, match="guessed"):
         make_calibration_source(config, space=space, max_length=8, fp32_session=None, input_names=("input_ids",))
     samples = random_token_batch(space, np.random.default_rng(0), 6, 8)
-    source = make_calibration_source(config, space=space, max_length=8, fp32_session=None,
-                                     input_names=("input_ids",), samples=samples)
+    source = make_calibration_source(
+        config, space=space, max_length=8, fp32_session=None, input_names=("input_ids",), samples=samples
+    )
     ids, mask = source.batch(2)  # rows wrap around the 6 samples
     assert ids.shape == (4, 8) and mask.dtype == np.int64
     with pytest.raises(ConfigError, match="shapes"):
@@ -111,9 +119,13 @@ def test_guessed_source_with_the_real_compressor(tiny_teacher_dir, tmp_path):
     ids, mask = decode_pseudo_samples(tiny_teacher_dir, 4, max_length=12)
     assert ids.shape == mask.shape == (4, 12) and ids.dtype == np.int64
     assert (mask.sum(1) >= 3).all() and (ids[:, 0] == 2).all()  # [CLS] first
-    config = ExportConfig(quantize="int8-static", show_progress=False, optimize=False,
-                          calibration=CalibrationConfig(source="guessed", num_samples=8, batch_size=4, seq_length=12),
-                          validation=ValidationConfig(num_samples=8, confident_samples=8, latency_runs=2))
+    config = ExportConfig(
+        quantize="int8-static",
+        show_progress=False,
+        optimize=False,
+        calibration=CalibrationConfig(source="guessed", num_samples=8, batch_size=4, seq_length=12),
+        validation=ValidationConfig(num_samples=8, confident_samples=8, latency_runs=2),
+    )
     result = export_artifact(tiny_teacher_dir, tmp_path / "g.onnx", config)
     assert result.path.is_file()
 
@@ -129,6 +141,11 @@ def test_histogram_calibration_on_teacher_guided_batches(fp32_export, tmp_path, 
     assert {source.batch(i)[0].shape for i in range(source.num_batches)} == {(4, 12)}
     pre = tmp_path / "pre.onnx"
     preprocess_for_quantization(fp32_export.path, pre)
-    quantize_static_int8(pre, tmp_path / "p.onnx", static_preset(calibration_method="percentile"),
-                         FeedReader(source, names), chunk_batches=2)
+    quantize_static_int8(
+        pre,
+        tmp_path / "p.onnx",
+        static_preset(calibration_method="percentile"),
+        FeedReader(source, names),
+        chunk_batches=2,
+    )
     assert (tmp_path / "p.onnx").is_file()

@@ -13,8 +13,20 @@ from asdfd.export.quantize import auto_candidates
 
 
 def features(**flags) -> CpuFeatures:
-    base = dict(machine="x86_64", model="test", avx2=True, avx512f=False, avx512_vnni=False, avx_vnni=False,
-                amx=False, avx512_bf16=False, amx_bf16=False, arm_dotprod=False, arm_bf16=False, source="test")
+    base = dict(
+        machine="x86_64",
+        model="test",
+        avx2=True,
+        avx512f=False,
+        avx512_vnni=False,
+        avx_vnni=False,
+        amx=False,
+        avx512_bf16=False,
+        amx_bf16=False,
+        arm_dotprod=False,
+        arm_bf16=False,
+        source="test",
+    )
     return CpuFeatures(**{**base, **flags})
 
 
@@ -24,10 +36,15 @@ def test_defaults_match_the_contract():
     assert json.dumps(dataclasses.asdict(config))  # saved beside / inside the artifact
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(opset=9), "opset"), (dict(max_length=1), "max-length"), (dict(max_agreement_drop=-1), "agreement"),
-    (dict(exporter="tf"), "exporter"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(opset=9), "opset"),
+        (dict(max_length=1), "max-length"),
+        (dict(max_agreement_drop=-1), "agreement"),
+        (dict(exporter="tf"), "exporter"),
+    ],
+)
 def test_bad_values_raise_config_error(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         ExportConfig(**kwargs)
@@ -65,7 +82,11 @@ def test_features_from_flags_choose_kernels_by_cpu_not_by_machine():
     from asdfd.hardware import features_from_flags
 
     amd = features_from_flags({"avx2", "fma"}, machine="x86_64", model="AMD", source="test")
-    xeon = features_from_flags({"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"},
-                               machine="x86_64", model="Xeon", source="test")
+    xeon = features_from_flags(
+        {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"},
+        machine="x86_64",
+        model="Xeon",
+        source="test",
+    )
     assert (amd.preset_family, amd.has_bf16_matmul) == ("avx2", False)
     assert (xeon.preset_family, xeon.has_bf16_matmul) == ("avx512_vnni", True)

@@ -121,9 +121,14 @@ def test_failed_validation_strict_leaves_nothing_and_reports_figures(tiny_teache
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     # Small and quick: the torch exporter, a few validation inputs (every argmax flips anyway).
-    config = ExportConfig(exporter="torch", show_progress=False, strict=True,
-                          validation=ValidationConfig(batch_sizes=(4,), seq_lengths=(9,), num_samples=8,
-                                                      confident_samples=16, latency_runs=2))
+    config = ExportConfig(
+        exporter="torch",
+        show_progress=False,
+        strict=True,
+        validation=ValidationConfig(
+            batch_sizes=(4,), seq_lengths=(9,), num_samples=8, confident_samples=16, latency_runs=2
+        ),
+    )
     with pytest.raises(ValidationError, match=r"agreement \d+\.\d+%") as err:
         export_onnx(tiny_teacher_dir, out_dir / "student.onnx", config)
     assert "nothing written" in str(err.value)

@@ -68,9 +68,11 @@ def test_fp32_export_is_fused_and_validated(fp32_export):
 
 
 def test_no_optimize_keeps_unfused_graph_and_torch_exporter_works(tiny_teacher_dir, tmp_path, fast):
-    result = export_onnx(tiny_teacher_dir, tmp_path / "plain.onnx",
-                         ExportConfig(quantize="none", optimize=False, exporter="torch", validation=fast,
-                                      show_progress=False))
+    result = export_onnx(
+        tiny_teacher_dir,
+        tmp_path / "plain.onnx",
+        ExportConfig(quantize="none", optimize=False, exporter="torch", validation=fast, show_progress=False),
+    )
     assert result.fusions["attention"] == 0 and not result.optimization["applied"]
     assert "torch.onnx" in result.exporter
     ops = {node.op_type for node in onnx.load(str(result.path)).graph.node}
@@ -80,8 +82,9 @@ def test_no_optimize_keeps_unfused_graph_and_torch_exporter_works(tiny_teacher_d
 
 @pytest.mark.parametrize("quantize", ["none", "int8"])
 def test_distilbert_exports_without_token_type_ids(tiny_distilbert_dir, tmp_path, quantize, fast):
-    result = export_onnx(tiny_distilbert_dir, tmp_path / "d.onnx",
-                         ExportConfig(quantize=quantize, validation=fast, show_progress=False))
+    result = export_onnx(
+        tiny_distilbert_dir, tmp_path / "d.onnx", ExportConfig(quantize=quantize, validation=fast, show_progress=False)
+    )
     assert result.input_names == ("input_ids", "attention_mask")
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
     ids, mask = padded_batch(3, 17)
@@ -91,20 +94,25 @@ def test_distilbert_exports_without_token_type_ids(tiny_distilbert_dir, tmp_path
 
 
 def test_roberta_exports_and_matches(tiny_roberta_dir, tmp_path, fast):
-    result = export_onnx(tiny_roberta_dir, tmp_path / "r.onnx",
-                         ExportConfig(quantize="none", validation=fast, show_progress=False))
+    result = export_onnx(
+        tiny_roberta_dir, tmp_path / "r.onnx", ExportConfig(quantize="none", validation=fast, show_progress=False)
+    )
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
     feeds = onnx_feeds(session, *padded_batch(3, 17, seed=3))
-    np.testing.assert_allclose(session.run(["logits"], feeds)[0], torch_logits(tiny_roberta_dir, feeds),
-                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        session.run(["logits"], feeds)[0], torch_logits(tiny_roberta_dir, feeds), atol=1e-4, rtol=0
+    )
     assert result.fusions["attention_fused"]
 
 
 def test_cuda_graphs_fuse_skip_layer_norm(tmp_path, fast, tiny_teacher_dir):
     from asdfd.export.optimize import optimize_graph
 
-    plain = export_onnx(tiny_teacher_dir, tmp_path / "plain.onnx",
-                        ExportConfig(quantize="none", optimize=False, validation=fast, show_progress=False))
+    plain = export_onnx(
+        tiny_teacher_dir,
+        tmp_path / "plain.onnx",
+        ExportConfig(quantize="none", optimize=False, validation=fast, show_progress=False),
+    )
     cpu = optimize_graph(plain.path, tmp_path / "cpu.onnx", num_heads=0, hidden_size=0, num_layers=2)
     cuda = optimize_graph(plain.path, tmp_path / "cuda.onnx", num_heads=0, hidden_size=0, num_layers=2, device="cuda")
     assert cpu.attention_fused and cuda.attention_fused

@@ -23,7 +23,7 @@ def random_padded_inputs(n: int, length: int, seed: int):
     ids = np.concatenate([np.full((n, 1), 2), rng.integers(5, 99, size=(n, length - 2)), np.full((n, 1), 3)], axis=1)
     mask = np.ones_like(ids)
     for row in range(1, n, 2):
-        mask[row, rng.integers(3, length):] = 0
+        mask[row, rng.integers(3, length) :] = 0
     return ids.astype(np.int64), mask.astype(np.int64)
 
 
@@ -63,8 +63,13 @@ def test_int8_agrees_with_fp32_on_most_inputs(int8_export, fp32_export):
 @pytest.mark.parametrize("ffn_output_dynamic", [True, False])
 def test_int8_static_with_data_free_calibration(tiny_teacher_dir, tmp_path, fast, ffn_output_dynamic):
     preset = static_preset(reduce_range=True, ffn_output_dynamic=ffn_output_dynamic)
-    config = ExportConfig(quantize="int8-static", validation=fast, show_progress=False, preset=preset,
-                          calibration=CalibrationConfig(source="random", num_samples=48, batch_size=8, chunk_batches=2))
+    config = ExportConfig(
+        quantize="int8-static",
+        validation=fast,
+        show_progress=False,
+        preset=preset,
+        calibration=CalibrationConfig(source="random", num_samples=48, batch_size=8, chunk_batches=2),
+    )
     result = export_onnx(tiny_teacher_dir, tmp_path / "static.onnx", config)
     counts = op_counts(result.path)
     static_per_layer = 2 if ffn_output_dynamic else 3  # FFN output projection left to the dynamic pass
@@ -78,8 +83,9 @@ def test_int8_static_with_data_free_calibration(tiny_teacher_dir, tmp_path, fast
 
 
 def test_embeddings_can_stay_fp32(tiny_teacher_dir, tmp_path, fast, int8_export):
-    config = ExportConfig(quantize="int8", preset=dynamic_preset(quantize_embeddings=False), validation=fast,
-                          show_progress=False)
+    config = ExportConfig(
+        quantize="int8", preset=dynamic_preset(quantize_embeddings=False), validation=fast, show_progress=False
+    )
     result = export_onnx(tiny_teacher_dir, tmp_path / "emb.onnx", config)
     counts = op_counts(result.path)
     assert counts["EmbedLayerNormalization"] == 1 and counts["QEmbedLayerNormalization"] == 0
@@ -87,8 +93,9 @@ def test_embeddings_can_stay_fp32(tiny_teacher_dir, tmp_path, fast, int8_export)
 
 
 def test_fp16_converts_weights(tiny_teacher_dir, tmp_path, fast):
-    result = export_onnx(tiny_teacher_dir, tmp_path / "half.onnx",
-                         ExportConfig(quantize="fp16", validation=fast, show_progress=False))
+    result = export_onnx(
+        tiny_teacher_dir, tmp_path / "half.onnx", ExportConfig(quantize="fp16", validation=fast, show_progress=False)
+    )
     graph = onnx.load(str(result.path)).graph
     dtypes = Counter(init.data_type for init in graph.initializer)
     assert dtypes[onnx.TensorProto.FLOAT16] > dtypes[onnx.TensorProto.FLOAT]
@@ -98,8 +105,13 @@ def test_fp16_converts_weights(tiny_teacher_dir, tmp_path, fast):
 
 
 def test_auto_keeps_the_fastest_variant_within_budget(tiny_teacher_dir, tmp_path, fast):
-    config = ExportConfig(quantize="auto", max_agreement_drop=0.5, validation=fast, show_progress=False,
-                          calibration=CalibrationConfig(num_samples=32, batch_size=8, chunk_batches=2))
+    config = ExportConfig(
+        quantize="auto",
+        max_agreement_drop=0.5,
+        validation=fast,
+        show_progress=False,
+        calibration=CalibrationConfig(num_samples=32, batch_size=8, chunk_batches=2),
+    )
     result = export_onnx(tiny_teacher_dir, tmp_path / "auto.onnx", config)
     tried = [c for c in result.candidates if "latency_ms" in c]
     assert {c["variant"] for c in tried} >= {"fp32", "dynamic-s8-per-channel"}
@@ -124,6 +136,7 @@ def test_unfused_int8_export_writes_nothing_into_the_working_directory(tiny_teac
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    export_onnx(tiny_teacher_dir, tmp_path / "s.onnx", ExportConfig(optimize=False, validation=fast,
-                                                                    show_progress=False))
+    export_onnx(
+        tiny_teacher_dir, tmp_path / "s.onnx", ExportConfig(optimize=False, validation=fast, show_progress=False)
+    )
     assert list(cwd.iterdir()) == []

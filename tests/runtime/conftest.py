@@ -32,8 +32,7 @@ def tiny_student_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_student_onnx(tiny_student_dir, tmp_path_factory) -> Path:
-    return export_artifact(tiny_student_dir, tmp_path_factory.mktemp("onnx-student") / "student.onnx",
-                           quantize="int8")
+    return export_artifact(tiny_student_dir, tmp_path_factory.mktemp("onnx-student") / "student.onnx", quantize="int8")
 
 
 @pytest.fixture(scope="session")

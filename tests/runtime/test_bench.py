@@ -17,15 +17,33 @@ from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, DataError, ModelLoadError
 from asdfd.runtime import BenchConfig, BenchReport, run_bench
 
-FAST = dict(batch_sizes=(1, 4), seq_lens=(8, 16), threads=1, warmup=1, min_repeats=3, max_repeats=5,
-            max_seconds_per_cell=5.0, throughput_batch_size=4, saturation_texts=16, show_progress=False)
+FAST = dict(
+    batch_sizes=(1, 4),
+    seq_lens=(8, 16),
+    threads=1,
+    warmup=1,
+    min_repeats=3,
+    max_repeats=5,
+    max_seconds_per_cell=5.0,
+    throughput_batch_size=4,
+    saturation_texts=16,
+    show_progress=False,
+)
 
 
 @pytest.fixture(scope="module")
-def labelled_report(tiny_teacher_dir, tiny_student_onnx, tiny_labelled_tsv, tmp_path_factory) -> tuple[BenchReport, Path]:
+def labelled_report(
+    tiny_teacher_dir, tiny_student_onnx, tiny_labelled_tsv, tmp_path_factory
+) -> tuple[BenchReport, Path]:
     out = tmp_path_factory.mktemp("bench") / "report"
-    config = BenchConfig(teacher=tiny_teacher_dir, students=(tiny_student_onnx,), eval_file=tiny_labelled_tsv,
-                         thread_sweep=(1, 2), out=out, **FAST)
+    config = BenchConfig(
+        teacher=tiny_teacher_dir,
+        students=(tiny_student_onnx,),
+        eval_file=tiny_labelled_tsv,
+        thread_sweep=(1, 2),
+        out=out,
+        **FAST,
+    )
     return run_bench(config), out
 
 
@@ -80,7 +98,8 @@ def test_speedups_are_latency_ratios(labelled_report):
     for row in report.speedups():
         assert row["p50_speedup_vs"]["teacher PyTorch fp32"] == pytest.approx(
             p50[("teacher PyTorch fp32", row["batch_size"], row["seq_len"])]
-            / p50[(row["model"], row["batch_size"], row["seq_len"])])
+            / p50[(row["model"], row["batch_size"], row["seq_len"])]
+        )
         if row["model"] == "teacher PyTorch fp32":
             assert row["p50_speedup_vs"]["teacher PyTorch fp32"] == 1.0
 
@@ -90,8 +109,17 @@ def test_files_written_and_valid(labelled_report):
 
     report, out = labelled_report
     payload = json.loads((out / "report.json").read_text())
-    assert set(payload) >= {"config", "environment", "models", "latency", "speedups", "throughput", "saturated",
-                            "quality", "notes"}
+    assert set(payload) >= {
+        "config",
+        "environment",
+        "models",
+        "latency",
+        "speedups",
+        "throughput",
+        "saturated",
+        "quality",
+        "notes",
+    }
     assert BenchReport.from_dict(payload).summary_rows() == report.summary_rows()
     png = out / "latency.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -107,8 +135,13 @@ def test_files_written_and_valid(labelled_report):
 
 
 def test_without_eval_file_uses_labelled_generated_texts(tiny_teacher_dir, tiny_student_onnx):
-    config = BenchConfig(teacher=tiny_teacher_dir, students=(tiny_student_onnx,), teacher_onnx=(),
-                         num_generated_texts=20, **{**FAST, "batch_sizes": (2,), "seq_lens": (8,)})
+    config = BenchConfig(
+        teacher=tiny_teacher_dir,
+        students=(tiny_student_onnx,),
+        teacher_onnx=(),
+        num_generated_texts=20,
+        **{**FAST, "batch_sizes": (2,), "seq_lens": (8,)},
+    )
     report = run_bench(config)
     assert [m["name"] for m in report.models] == ["teacher PyTorch fp32", "student"]
     assert report.quality["source"] == "generated" and not report.quality["labelled"]
@@ -141,10 +174,34 @@ def test_cli_bench(tmp_path, tiny_teacher_dir, tiny_student_onnx, tiny_labelled_
     result = runner.invoke(main, ["bench", "--teacher", str(tmp_path / "nope")])
     assert result.exit_code == 1 and result.output.startswith("Error: model folder")
     out = tmp_path / "report"
-    result = runner.invoke(main, [
-        "-q", "bench", "--teacher", str(tiny_teacher_dir), "--student", str(tiny_student_onnx),
-        "--eval-file", str(tiny_labelled_tsv), "--batch-sizes", "1", "--seq-lens", "16", "--threads", "1",
-        "--teacher-onnx", "int8", "--repeats", "3", "--warmup", "1", "--out", str(out)], env={"COLUMNS": "200"})
+    result = runner.invoke(
+        main,
+        [
+            "-q",
+            "bench",
+            "--teacher",
+            str(tiny_teacher_dir),
+            "--student",
+            str(tiny_student_onnx),
+            "--eval-file",
+            str(tiny_labelled_tsv),
+            "--batch-sizes",
+            "1",
+            "--seq-lens",
+            "16",
+            "--threads",
+            "1",
+            "--teacher-onnx",
+            "int8",
+            "--repeats",
+            "3",
+            "--warmup",
+            "1",
+            "--out",
+            str(out),
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     assert "summary" in result.output and "student" in result.output and "teacher ONNX int8" in result.output
     assert (out / "report.json").is_file() and (out / "latency.png").is_file() and (out / "report.md").is_file()
@@ -153,8 +210,15 @@ def test_cli_bench(tmp_path, tiny_teacher_dir, tiny_student_onnx, tiny_labelled_
 def test_unlabelled_eval_file_gives_agreement_without_accuracy(tmp_path, tiny_teacher_dir, tiny_student_onnx):
     unlabelled = tmp_path / "texts.tsv"
     unlabelled.write_text("sentence\ngood movie\nthe plot was boring\nfun film and great actor\n")
-    report = run_bench(BenchConfig(teacher=tiny_teacher_dir, students=(tiny_student_onnx,), eval_file=unlabelled,
-                                   teacher_onnx=(), **{**FAST, "batch_sizes": (1,), "seq_lens": (8,)}))
+    report = run_bench(
+        BenchConfig(
+            teacher=tiny_teacher_dir,
+            students=(tiny_student_onnx,),
+            eval_file=unlabelled,
+            teacher_onnx=(),
+            **{**FAST, "batch_sizes": (1,), "seq_lens": (8,)},
+        )
+    )
     assert report.quality["source"] == "eval_file" and report.quality["num_texts"] == 3
     assert not report.quality["labelled"] and report.quality["models"]["student"]["accuracy"] is None
     assert any("no column 'label'" in note for note in report.notes)

@@ -15,8 +15,16 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from asdfd.errors import DataError, ModelLoadError
 from asdfd.runtime import Classifier, Prediction, metadata
 
-TEXTS = ["good movie", "the plot was boring and not fun", "a", "great actor but awful story " * 20,
-         "it is very bad", "fun film", "the the the", "w3 w7 w12 unknownword"]
+TEXTS = [
+    "good movie",
+    "the plot was boring and not fun",
+    "a",
+    "great actor but awful story " * 20,
+    "it is very bad",
+    "fun film",
+    "the the the",
+    "w3 w7 w12 unknownword",
+]
 
 
 def pytorch_logits(model_dir, texts, max_length=64):
@@ -71,10 +79,16 @@ def test_predict_is_thread_safe(tiny_teacher_onnx):
     assert 1 <= len(clf.encoder._idle) <= 8  # at most one instance per concurrent thread, all returned
 
 
-@pytest.mark.parametrize("texts, message", [
-    ([], "no texts"), ("good movie", "single string"), (["ok", 3], "text #1 is int"), ([None], "text #0 is NoneType"),
-    (42, "expected a list of texts"),
-])
+@pytest.mark.parametrize(
+    "texts, message",
+    [
+        ([], "no texts"),
+        ("good movie", "single string"),
+        (["ok", 3], "text #1 is int"),
+        ([None], "text #0 is NoneType"),
+        (42, "expected a list of texts"),
+    ],
+)
 def test_bad_texts_give_clear_errors(tiny_teacher_onnx, texts, message):
     clf = Classifier.load(tiny_teacher_onnx)
     with pytest.raises(DataError, match=message):
@@ -114,8 +128,9 @@ def test_missing_or_corrupt_metadata(tmp_path, tiny_teacher_dir, tiny_teacher_on
     with pytest.raises(ModelLoadError, match="corrupt label map"):
         Classifier.load(bare)
     tokenizer_json = (tiny_teacher_dir / "tokenizer.json").read_text()
-    write_metadata(bare, {metadata.ID2LABEL: json.dumps({"0": "a", "1": "b", "2": "c"}),
-                          metadata.TOKENIZER_JSON: tokenizer_json})
+    write_metadata(
+        bare, {metadata.ID2LABEL: json.dumps({"0": "a", "1": "b", "2": "c"}), metadata.TOKENIZER_JSON: tokenizer_json}
+    )
     with pytest.raises(ModelLoadError, match="outputs 2 scores but names 3 labels"):
         Classifier.load(bare)
     write_metadata(bare, {metadata.ID2LABEL: json.dumps({"0": "a", "1": "b"}), metadata.TOKENIZER_JSON: "{}"})
@@ -146,8 +161,9 @@ def test_loads_the_exporters_folder_layout(tiny_teacher_dir, tiny_teacher_onnx, 
     export_onnx(tiny_teacher_dir, folder, ExportConfig(quantize="none", max_length=64))
     clf = Classifier.load(folder)
     assert clf.info.onnx_path == folder / "model.onnx" and clf.labels == ("negative", "positive")
-    np.testing.assert_allclose(clf.predict_logits(TEXTS), Classifier.load(tiny_teacher_onnx).predict_logits(TEXTS),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        clf.predict_logits(TEXTS), Classifier.load(tiny_teacher_onnx).predict_logits(TEXTS), atol=1e-4
+    )
 
 
 def _optimized_ops(monkeypatch, tmp_path, open_session) -> set[str]:
@@ -175,8 +191,11 @@ def test_cpu_sessions_do_not_fuse_skip_layer_norm(tiny_teacher_onnx, monkeypatch
     from asdfd.runtime.classifier import make_session
 
     # onnxruntime on its own re-fuses the exported Add + LayerNormalization; our sessions must not
-    default = _optimized_ops(monkeypatch, tmp_path, lambda: ort.InferenceSession(
-        str(tiny_teacher_onnx), ort.SessionOptions(), providers=["CPUExecutionProvider"]))
+    default = _optimized_ops(
+        monkeypatch,
+        tmp_path,
+        lambda: ort.InferenceSession(str(tiny_teacher_onnx), ort.SessionOptions(), providers=["CPUExecutionProvider"]),
+    )
     assert "SkipLayerNormalization" in default
     ours = _optimized_ops(monkeypatch, tmp_path, lambda: make_session(tiny_teacher_onnx, threads=1))
     assert "SkipLayerNormalization" not in ours and "LayerNormalization" in ours

@@ -68,7 +68,10 @@ def test_measure_interleaved_alternates_and_respects_budget():
 def test_measure_interleaved_runs_in_blocks_after_a_pause():
     """Blocks keep one model's idle-spinning thread pool from slowing the next model's runs."""
     order = []
-    calls = {"a": lambda: order.append(("a", time.perf_counter())), "b": lambda: order.append(("b", time.perf_counter()))}
+    calls = {
+        "a": lambda: order.append(("a", time.perf_counter())),
+        "b": lambda: order.append(("b", time.perf_counter())),
+    }
     stats = measure_interleaved(calls, warmup=0, min_repeats=1, max_repeats=7, max_seconds=60, block=3, pause_s=0.02)
     assert stats["a"].count == stats["b"].count == 7  # the last block is cut to max_repeats
     names = "".join(name for name, _ in order)

@@ -102,29 +102,52 @@ def test_classifies_like_the_runtime_and_reports_health(port, classifier, caplog
     assert [p["label"] for p in payload["predictions"]] == [p.label for p in expected]
     assert payload["predictions"][0]["score"] == pytest.approx(expected[0].score, abs=1e-5)
     assert set(payload["predictions"][1]["scores"]) == {"negative", "positive"}
-    assert any(re.search(r'access client=127\.0\.0\.1 method=POST path="/classify" status=200 bytes=\d+ ms=',
-                         record.getMessage()) for record in caplog.records)
+    assert any(
+        re.search(
+            r'access client=127\.0\.0\.1 method=POST path="/classify" status=200 bytes=\d+ ms=', record.getMessage()
+        )
+        for record in caplog.records
+    )
     for path in ("/health", "/health?probe=1"):
         status, _, payload = exchange(port, request("GET", path))
         assert status == 200
-        assert payload == {"status": "ok", "model": "teacher.onnx", "labels": ["negative", "positive"],
-                           "max_length": classifier.max_length}
+        assert payload == {
+            "status": "ok",
+            "model": "teacher.onnx",
+            "labels": ["negative", "positive"],
+            "max_length": classifier.max_length,
+        }
 
 
-@pytest.mark.parametrize("headers, body, status, message", [
-    ("Content-Length: -1\r\n", b'{"texts": ["x"]}' * 100, 400, "malformed Content-Length '-1'"),
-    ("Content-Length: 12abc\r\n", b"{}", 400, "malformed Content-Length"),
-    ("Content-Length: 1_0\r\n", b"{}", 400, "malformed Content-Length"),
-    ("Content-Length: +2\r\n", b"{}", 400, "malformed Content-Length"),
-    ("Content-Length: 2\r\nContent-Length: 3\r\n", b"{}", 400, "malformed Content-Length"),
-    ("Content-Length: 1000000000000\r\n", b"", 413, "request body over 200000 bytes"),
-    ("Content-Length: 200001\r\n", b'{"texts": [', 413, "request body over 200000 bytes"),
-    (f"Content-Length: {'9' * 5000}\r\n", b"", 413, "request body over"),
-    ("", b"", 411, "Content-Length required"),
-    ("Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n", 501, "Transfer-Encoding"),
-    ("Transfer-Encoding: chunked\r\nContent-Length: 2\r\n", b"{}", 501, "Transfer-Encoding"),
-], ids=["negative", "trailing-garbage", "underscore", "plus-sign", "conflicting", "huge", "one-over", "5000-digits",
-        "missing", "chunked", "chunked-and-length"])
+@pytest.mark.parametrize(
+    "headers, body, status, message",
+    [
+        ("Content-Length: -1\r\n", b'{"texts": ["x"]}' * 100, 400, "malformed Content-Length '-1'"),
+        ("Content-Length: 12abc\r\n", b"{}", 400, "malformed Content-Length"),
+        ("Content-Length: 1_0\r\n", b"{}", 400, "malformed Content-Length"),
+        ("Content-Length: +2\r\n", b"{}", 400, "malformed Content-Length"),
+        ("Content-Length: 2\r\nContent-Length: 3\r\n", b"{}", 400, "malformed Content-Length"),
+        ("Content-Length: 1000000000000\r\n", b"", 413, "request body over 200000 bytes"),
+        ("Content-Length: 200001\r\n", b'{"texts": [', 413, "request body over 200000 bytes"),
+        (f"Content-Length: {'9' * 5000}\r\n", b"", 413, "request body over"),
+        ("", b"", 411, "Content-Length required"),
+        ("Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n", 501, "Transfer-Encoding"),
+        ("Transfer-Encoding: chunked\r\nContent-Length: 2\r\n", b"{}", 501, "Transfer-Encoding"),
+    ],
+    ids=[
+        "negative",
+        "trailing-garbage",
+        "underscore",
+        "plus-sign",
+        "conflicting",
+        "huge",
+        "one-over",
+        "5000-digits",
+        "missing",
+        "chunked",
+        "chunked-and-length",
+    ],
+)
 def test_content_length_is_checked_before_any_body_is_read(port, headers, body, status, message):
     # The server would wait TIMEOUT for the (absent) body and answer 408 if it tried to read it.
     started = time.monotonic()
@@ -165,30 +188,56 @@ def test_stalled_headers_are_disconnected(port):
     assert time.monotonic() - started < TIMEOUT + 2
 
 
-@pytest.mark.parametrize("body, message", [
-    (b'{"texts": ["fine", "\\ud800 lone"]}', "text #1 is not valid Unicode: lone surrogate '\\ud800' at character 0"),
-    (b'{"texts": ["\\udc00"]}', "text #0 is not valid Unicode"),
-    (b"[" * 100_000, "nested too deeply"),
-    (b'{"texts": ' + b"[" * 100_000, "nested too deeply"),
-    (b"{not json", "not valid JSON: Expecting property name"),
-    (b"", "not valid JSON"),
-    (b'{"texts": [1' + b"0" * 5000 + b"]}", "not valid JSON"),
-    (b'\xff{"texts": ["x"]}', "not valid UTF-8 (byte 0)"),
-    (b'{"texts": ["\xed\xa0\x80"]}', "not valid UTF-8"),  # a surrogate encoded as UTF-8 bytes
-    (b'["ok"]', "expected a JSON object"),
-    (b'"good movie"', "expected a JSON object"),
-    (b"null", "expected a JSON object"),
-    (b'{"text": ["ok"]}', "expected a JSON object"),
-    (b'{"texts": "good movie"}', '"texts" a list of strings'),
-    (b'{"texts": {"a": "b"}}', '"texts" a list of strings'),
-    (b'{"texts": []}', "no texts"),
-    (b'{"texts": ["ok", 1]}', "text #1 is int, not a string"),
-    (b'{"texts": [null]}', "text #0 is NoneType"),
-    (b'{"texts": [["nested"]]}', "text #0 is list"),
-    (b'{"texts": ["a", "b", "c", "d", "e"]}', "at most 4 texts per request, got 5"),
-], ids=["lone-high-surrogate", "lone-low-surrogate", "deep-array", "deep-texts", "not-json", "empty", "huge-int",
-        "not-utf8", "utf8-surrogate", "list", "string", "null", "no-texts-key", "texts-string", "texts-object",
-        "texts-empty", "texts-int", "texts-null", "texts-list", "too-many-texts"])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            b'{"texts": ["fine", "\\ud800 lone"]}',
+            "text #1 is not valid Unicode: lone surrogate '\\ud800' at character 0",
+        ),
+        (b'{"texts": ["\\udc00"]}', "text #0 is not valid Unicode"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"texts": ' + b"[" * 100_000, "nested too deeply"),
+        (b"{not json", "not valid JSON: Expecting property name"),
+        (b"", "not valid JSON"),
+        (b'{"texts": [1' + b"0" * 5000 + b"]}", "not valid JSON"),
+        (b'\xff{"texts": ["x"]}', "not valid UTF-8 (byte 0)"),
+        (b'{"texts": ["\xed\xa0\x80"]}', "not valid UTF-8"),  # a surrogate encoded as UTF-8 bytes
+        (b'["ok"]', "expected a JSON object"),
+        (b'"good movie"', "expected a JSON object"),
+        (b"null", "expected a JSON object"),
+        (b'{"text": ["ok"]}', "expected a JSON object"),
+        (b'{"texts": "good movie"}', '"texts" a list of strings'),
+        (b'{"texts": {"a": "b"}}', '"texts" a list of strings'),
+        (b'{"texts": []}', "no texts"),
+        (b'{"texts": ["ok", 1]}', "text #1 is int, not a string"),
+        (b'{"texts": [null]}', "text #0 is NoneType"),
+        (b'{"texts": [["nested"]]}', "text #0 is list"),
+        (b'{"texts": ["a", "b", "c", "d", "e"]}', "at most 4 texts per request, got 5"),
+    ],
+    ids=[
+        "lone-high-surrogate",
+        "lone-low-surrogate",
+        "deep-array",
+        "deep-texts",
+        "not-json",
+        "empty",
+        "huge-int",
+        "not-utf8",
+        "utf8-surrogate",
+        "list",
+        "string",
+        "null",
+        "no-texts-key",
+        "texts-string",
+        "texts-object",
+        "texts-empty",
+        "texts-int",
+        "texts-null",
+        "texts-list",
+        "too-many-texts",
+    ],
+)
 def test_bad_bodies_get_400_naming_the_problem_and_never_reach_the_model(port, server, monkeypatch, body, message):
     def must_not_run(*args, **kwargs):
         raise AssertionError("the model was called")
@@ -198,16 +247,20 @@ def test_bad_bodies_get_400_naming_the_problem_and_never_reach_the_model(port, s
     assert status == 400 and message in payload["error"]
 
 
-@pytest.mark.parametrize("raw, status, allow, message", [
-    (request("GET", "/nope"), 404, None, "no such path '/nope'"),
-    (request("POST", "/", "Content-Length: 2\r\n", b"{}"), 404, None, "use POST /classify or GET /health"),
-    (request("GET", "/classify"), 405, "POST", "/classify takes POST, not GET"),
-    (request("POST", "/health", "Content-Length: 0\r\n"), 405, "GET", "/health takes GET, not POST"),
-    (request("DELETE", "/classify"), 405, "POST", "not DELETE"),
-    (request("BREW", "/health"), 501, None, "Unsupported method"),
-    (b"GARBAGE\r\n\r\n", 400, None, "Bad request"),
-    (b"GET /health HTTP/9.9\r\n\r\n", 505, None, "Invalid HTTP version"),
-], ids=["unknown-path", "root", "get-classify", "post-health", "delete", "unknown-method", "garbage", "bad-version"])
+@pytest.mark.parametrize(
+    "raw, status, allow, message",
+    [
+        (request("GET", "/nope"), 404, None, "no such path '/nope'"),
+        (request("POST", "/", "Content-Length: 2\r\n", b"{}"), 404, None, "use POST /classify or GET /health"),
+        (request("GET", "/classify"), 405, "POST", "/classify takes POST, not GET"),
+        (request("POST", "/health", "Content-Length: 0\r\n"), 405, "GET", "/health takes GET, not POST"),
+        (request("DELETE", "/classify"), 405, "POST", "not DELETE"),
+        (request("BREW", "/health"), 501, None, "Unsupported method"),
+        (b"GARBAGE\r\n\r\n", 400, None, "Bad request"),
+        (b"GET /health HTTP/9.9\r\n\r\n", 505, None, "Invalid HTTP version"),
+    ],
+    ids=["unknown-path", "root", "get-classify", "post-health", "delete", "unknown-method", "garbage", "bad-version"],
+)
 def test_unknown_paths_and_methods_get_json_errors(port, raw, status, allow, message):
     answer_status, headers, payload = exchange(port, raw)
     assert answer_status == status and message in payload["error"]
@@ -241,9 +294,23 @@ def test_connections_over_the_limit_get_503(serve_http, classifier):
 
 def start_subprocess(model: Path) -> tuple[subprocess.Popen, int]:
     """`python examples/serve_http.py` on 127.0.0.1:0; the port comes from its 'serving' log line."""
-    proc = subprocess.Popen([sys.executable, str(EXAMPLES / "serve_http.py"), "--model", str(model),
-                             "--host", "127.0.0.1", "--port", "0", "--timeout", "5"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(EXAMPLES / "serve_http.py"),
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--timeout",
+            "5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))[0]:
         line = proc.stderr.readline()

@@ -63,3 +63,22 @@ class SpecialTokens:
         """Ids of the ordinary tokens, ascending, int64."""
         ids = np.arange(self.vocab_size, dtype=np.int64)
         return ids[~np.isin(ids, np.asarray(self.all_special, dtype=np.int64))]
+
+    def frame(self, body: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`[CLS] body[:n-2] [SEP] [PAD]..` per row: the one layout of every generated sequence.
+
+        Args:
+            body: (B, L) int token ids for the free positions (only the first length-2 of each row are used).
+            lengths: (B,) total lengths, [CLS] and [SEP] included (each >= 2).
+        Returns:
+            input_ids and attention_mask, each (B, max(lengths)) int64.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)[:, None]
+        width = int(lengths.max())
+        positions = np.arange(width)[None, :]
+        inside = (positions >= 1) & (positions < lengths - 1)
+        ids = np.full((len(lengths), width), self.pad, dtype=np.int64)
+        ids[inside] = np.asarray(body, dtype=np.int64)[:, :width][inside]
+        ids[:, 0] = self.cls
+        ids[positions == lengths - 1] = self.sep
+        return ids, (positions < lengths).astype(np.int64)

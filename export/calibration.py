@@ -66,14 +66,8 @@ def random_token_batch(
     )
     if padded:
         lengths[rng.integers(batch_size)] = max_len  # the batch keeps its full width
-    input_ids = np.full((batch_size, max_len), space.pad, dtype=np.int64)
-    attention_mask = np.zeros((batch_size, max_len), dtype=np.int64)
-    for row, length in enumerate(lengths):
-        words = rng.choice(ordinary, size=max(int(length) - 2, 0))
-        sequence = np.concatenate([[space.cls], words, [space.sep]])[:length]
-        input_ids[row, : len(sequence)] = sequence
-        attention_mask[row, : len(sequence)] = 1
-    return input_ids, attention_mask
+    body = rng.choice(ordinary, size=(batch_size, max_len))
+    return space.frame(body, lengths)
 
 
 class CalibrationSource(ABC):

@@ -69,7 +69,7 @@ def sample_lengths(count: int, min_length: int, max_length: int, generator: torc
 
 
 def layout_ids(body: torch.Tensor, lengths: torch.Tensor, special: SpecialTokens) -> tuple[torch.Tensor, torch.Tensor]:
-    """Place `[CLS] body[:n-2] [SEP]` and padding.
+    """Place `[CLS] body[:n-2] [SEP]` and padding (`SpecialTokens.frame`, as CPU tensors).
 
     Args:
         body: (B, L) token ids for the free positions (only the first length-2 of each row are used).
@@ -77,15 +77,8 @@ def layout_ids(body: torch.Tensor, lengths: torch.Tensor, special: SpecialTokens
     Returns:
         input_ids (B, max(lengths)) and attention_mask (B, max(lengths)), int64.
     """
-    width = int(lengths.max())
-    positions = torch.arange(width).unsqueeze(0)
-    lengths = lengths.unsqueeze(1)
-    ids = torch.full((len(lengths), width), special.pad, dtype=torch.long)
-    inside = (positions >= 1) & (positions < lengths - 1)
-    ids[inside] = body[:, :width][inside]
-    ids[:, 0] = special.cls
-    ids[positions == lengths - 1] = special.sep
-    return ids, (positions < lengths).long()
+    ids, mask = special.frame(body.cpu().numpy(), lengths.cpu().numpy())
+    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 def free_positions(attention_mask: torch.Tensor) -> torch.Tensor:

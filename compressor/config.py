@@ -8,12 +8,15 @@ Change a frozen config with `dataclasses.replace(config, steps=500)`.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from asdfd.errors import ConfigError
 
 __all__ = [
+    "SynthesisConfig",
+    "METHODS",
     "StudentConfig",
     "GuessConfig",
     "SelfSupervisedConfig",
@@ -24,7 +27,8 @@ __all__ = [
     "RUNTIME_ONLY_FIELDS",
 ]
 
-Method = Literal["asdfd", "random-tokens"]
+Method = Literal["random-tokens", "words", "guided", "hotflip", "asdfd"]
+METHODS: tuple[str, ...] = typing.get_args(Method)
 DeviceName = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16"]
 
@@ -213,6 +217,35 @@ class AdversarialConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SynthesisConfig:
+    """[ours] The token-space synthesizers: whole words, teacher-guided selection, gradient-guided token swaps."""
+
+    oversample: int = 2
+    """guided/hotflip: candidate inputs the teacher scores per input kept (the teacher's forward on the kept ones
+    serves the student step, so only the extra candidates cost time)."""
+    uncertain_fraction: float = 0.5
+    """guided/hotflip: share of each class's picks taken by highest teacher entropy (near its decision
+    boundaries); the rest are its most confident inputs."""
+    flip_every: int = 4
+    """hotflip: student steps between token-swap rounds."""
+    flip_positions: int = 2
+    """hotflip: tokens swapped per input per round, each to the token that most raises the student's
+    disagreement with the teacher (first-order, HotFlip)."""
+    word_pieces: float = 0.1
+    """words: chance that a word continues with a "##" piece (real text splits about one word in ten)."""
+
+    def __post_init__(self) -> None:
+        _check(self.oversample >= 1, f"synthesis.oversample must be >= 1, got {self.oversample}")
+        _check(
+            0 <= self.uncertain_fraction <= 1,
+            f"synthesis.uncertain_fraction must be in [0, 1], got {self.uncertain_fraction}",
+        )
+        _check(self.flip_every >= 1, f"synthesis.flip_every must be >= 1, got {self.flip_every}")
+        _check(self.flip_positions >= 1, f"synthesis.flip_positions must be >= 1, got {self.flip_positions}")
+        _check(0 <= self.word_pieces < 1, f"synthesis.word_pieces must be in [0, 1), got {self.word_pieces}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class DistillConfig:
     """All options of `distill(...)`. Defaults are the best combination measured (docs/distill_results.md).
 
@@ -221,17 +254,18 @@ class DistillConfig:
     """
 
     method: Method = "random-tokens"
-    """"asdfd" (guessed pseudo embeddings: stage 1 [+ stage 2], docs/method.md) or "random-tokens" (KD on random
-    token ids, the naive data-free baseline). Default random-tokens: at equal wall-clock budget on the SST-2 MiniLM-L6
-    teacher it beat every AS-DFD variant we measured, because synthesis costs student steps on a CPU (measured:
-    docs/distill_results.md, section '2026-11-25: AS-DFD against random-token KD'). Use method="asdfd" for the
-    paper's method."""
+    """What the student learns from (asdfd.compressor.synthesis): "random-tokens" (random token ids, by
+    `vocab_prior`), "words" (whole vocabulary words by a Zipf prior), "guided" (words, over-generated and
+    selected by the teacher: class-balanced, confident and uncertain), "hotflip" (guided, plus gradient-guided
+    token swaps towards the student's mistakes) or "asdfd" (AS-DFD's guessed pseudo embeddings: stage 1
+    [+ stage 2], docs/method.md). The results of each: docs/distill_results.md."""
     use_stage2: bool = True
     """Run stage 2 (adversarial self-supervised distillation); False = stage 1 + KD only."""
     student: StudentConfig = field(default_factory=StudentConfig)
     guess: GuessConfig = field(default_factory=GuessConfig)
     self_supervised: SelfSupervisedConfig = field(default_factory=SelfSupervisedConfig)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
 
     steps: int = 1000
     """Student optimiser steps (0 = write the initialised student: the "floor")."""
@@ -293,7 +327,7 @@ class DistillConfig:
     """Progress bars on the terminal."""
 
     def __post_init__(self) -> None:
-        _check(self.method in ("asdfd", "random-tokens"), f"method must be asdfd or random-tokens, got {self.method!r}")
+        _check(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         _check(self.steps >= 0, f"steps must be >= 0, got {self.steps}")
         _check(self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be > 0, got {self.max_seconds}")
         _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
@@ -398,6 +432,7 @@ class DistillConfig:
             "guess": GuessConfig,
             "self_supervised": SelfSupervisedConfig,
             "adversarial": AdversarialConfig,
+            "synthesis": SynthesisConfig,
         }
         for key, part in parts.items():
             if isinstance(values.get(key), dict):

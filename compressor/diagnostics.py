@@ -22,6 +22,7 @@ from asdfd.data import label_ids
 
 __all__ = [
     "HeldOut",
+    "agreement_profile",
     "predict_logits",
     "agreement",
     "class_balance",
@@ -92,12 +93,42 @@ def changed_fraction(
     return float((nearest != init_ids[free]).float().mean())
 
 
+def agreement_profile(
+    student_logits: Tensor, teacher_logits: Tensor, *, confident_share: float = 0.25, min_rows: int = 4
+) -> dict[str, float]:
+    """Candidate data-free quality signals on one held-out set; (N, C) logits each.
+
+    Returns:
+        confident_agreement: agreement on the `confident_share` of rows the teacher is most sure of;
+        macro_agreement: mean over the classes the teacher predicts on >= `min_rows` rows of the agreement on
+            those rows (a class the student never learned pulls it down however rare it is);
+        class_coverage: share of the teacher's classes it predicts on >= `min_rows` rows.
+    """
+    teacher_probs = teacher_logits.float().softmax(-1)
+    confidence = teacher_probs.max(-1).values
+    agree = student_logits.argmax(-1) == teacher_logits.argmax(-1)
+    keep = max(1, round(len(confidence) * confident_share))
+    confident = confidence.argsort(descending=True)[:keep]
+    predicted = teacher_logits.argmax(-1)
+    per_class = [
+        float(agree[predicted == c].float().mean())
+        for c in range(teacher_logits.shape[-1])
+        if int((predicted == c).sum()) >= min_rows
+    ]
+    return {
+        "confident_agreement": round(float(agree[confident].float().mean()), 4),
+        "macro_agreement": round(sum(per_class) / len(per_class), 4) if per_class else float("nan"),
+        "class_coverage": round(len(per_class) / teacher_logits.shape[-1], 4),
+    }
+
+
 def evaluate_heldout(student: nn.Module, heldouts: list[HeldOut], runtime: Runtime) -> dict[str, float | list[float]]:
-    """Agreement with the teacher and class balance of both models on each held-out set."""
+    """Agreement with the teacher, its profile (`agreement_profile`) and both models' class balance, per set."""
     metrics: dict[str, float | list[float]] = {}
     for heldout in heldouts:
         logits = predict_logits(student, heldout.embeds, heldout.attention_mask, runtime)
         metrics[f"{heldout.name}_agreement"] = round(agreement(logits, heldout.teacher_logits), 4)
+        metrics.update({f"{heldout.name}_{k}": v for k, v in agreement_profile(logits, heldout.teacher_logits).items()})
         metrics[f"{heldout.name}_student_balance"] = class_balance(logits)
         metrics[f"{heldout.name}_teacher_balance"] = class_balance(heldout.teacher_logits)
     return metrics

@@ -12,6 +12,7 @@ captures it so a resumed run reproduces an uninterrupted one exactly on CPU (sam
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -28,6 +29,7 @@ from asdfd.compressor.losses import hidden_mse_loss, kd_loss
 from asdfd.compressor.student import build_student
 from asdfd.compressor.synthesis import SynthContext, make_synthesizer
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
+from asdfd.compressor.synthesis.words import WordTokens
 from asdfd.compressor.teacher import Teacher
 from asdfd.errors import TrainingDivergedError
 
@@ -51,6 +53,13 @@ def learning_rate(progress: float, peak: float, warmup: float) -> float:
     """Linear warm-up over the first `warmup` of the run, then linear decay to 0 at its end."""
     factor = min(1.0, progress / warmup) if warmup > 0 else 1.0
     return peak * factor * max(0.0, min(1.0, (1.0 - progress) / (1.0 - warmup)))
+
+
+class _TeacherOutput:
+    """The teacher's outputs as the loop reads them (`logits`, `hidden_states`), when a synthesizer made them."""
+
+    def __init__(self, logits: torch.Tensor, hidden_states: tuple[torch.Tensor, ...] | None) -> None:
+        self.logits, self.hidden_states = logits, hidden_states
 
 
 class DistillLoop:
@@ -80,6 +89,8 @@ class DistillLoop:
         self.step = 0
         self.train_seconds = 0.0
         self.heldouts: list[HeldOut] = []
+        self.teacher_class_counts = torch.zeros(teacher.num_labels, dtype=torch.long)
+        """How often the teacher predicted each class on the training inputs (class coverage)."""
 
     @property
     def vocabulary(self) -> torch.Tensor:
@@ -101,6 +112,14 @@ class DistillLoop:
         embeds, mask, _, _, _ = guess_batch(context, config.heldout_pseudo, generator)
         self.heldouts.append(
             HeldOut("heldout_pseudo", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
+        )
+        # Whole words by the Zipf prior, a yardstick closer to text than uniform tokens (the quality estimate).
+        words = WordTokens(dataclasses.replace(context, generator=generator))
+        ids, mask = words.sample(config.heldout_random)
+        ids, mask = ids.to(self.runtime.device), mask.to(self.runtime.device)
+        embeds = self.vocabulary[ids].float()
+        self.heldouts.append(
+            HeldOut("heldout_words", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
         )
 
     # ---- preparation (AS-DFD's stage 1), timed against the budget ----
@@ -140,8 +159,14 @@ class DistillLoop:
         mask = batch.attention_mask
         inputs = synthesizer.loss_inputs(batch, batch.embeddings(self.vocabulary))
         need_hidden = config.hidden_weight > 0
-        with torch.no_grad():
-            teacher_out = self._forward(self.teacher.model, inputs, mask, need_hidden)
+        if batch.teacher_logits is not None and (batch.teacher_hidden is not None or not need_hidden):
+            teacher_out = _TeacherOutput(batch.teacher_logits, batch.teacher_hidden)  # the synthesizer ran it
+        else:
+            with torch.no_grad():
+                teacher_out = self._forward(self.teacher.model, inputs, mask, need_hidden)
+        self.teacher_class_counts += torch.bincount(
+            teacher_out.logits.argmax(-1).cpu(), minlength=self.teacher.num_labels
+        )
         student_out = self._forward(self.student, inputs, mask, need_hidden or synthesizer.needs_student_hidden())
         kd = kd_loss(student_out.logits, teacher_out.logits, config.temperature)
         loss, losses = kd, {"kd": float(kd.detach())}
@@ -180,7 +205,13 @@ class DistillLoop:
 
     # ---- diagnostics ----
     def evaluate(self) -> dict:
-        return {**evaluate_heldout(self.student, self.heldouts, self.runtime), **self.synthesizer.evaluate()}
+        counts = self.teacher_class_counts.float()
+        balance = [round(float(x), 4) for x in counts / counts.sum().clamp(min=1)]
+        return {
+            **evaluate_heldout(self.student, self.heldouts, self.runtime),
+            **self.synthesizer.evaluate(),
+            "train_teacher_balance": balance,
+        }
 
     # ---- checkpoint state ----
     def state_dict(self) -> dict:
@@ -190,6 +221,7 @@ class DistillLoop:
             "student": {k: v.detach().cpu() for k, v in self.student.state_dict().items()},
             "synthesizer": self.synthesizer.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "teacher_class_counts": self.teacher_class_counts.clone(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.runtime.device) if self.runtime.device.type == "cuda" else None,
@@ -200,6 +232,8 @@ class DistillLoop:
         self.synthesizer.load_state_dict(state.get("synthesizer") or {})
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        if state.get("teacher_class_counts") is not None:
+            self.teacher_class_counts = state["teacher_class_counts"].clone()
         torch.set_rng_state(state["torch_rng"])
         if state.get("cuda_rng") is not None and self.runtime.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.runtime.device)

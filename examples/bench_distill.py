@@ -4,10 +4,10 @@
 
 For each student depth and seed, each row distills with the same training-time budget (`--seconds`,
 stage-1 synthesis included, evaluation excluded), then the student is scored on real labelled text it
-never saw (SST-2 dev and, when the full SST-2 train file is at `SHARED_TRAIN`, a held-out sample of its
-rows not in data/sst2/train.tsv; the repository does not ship that file, and without it the held-out
-yardstick is skipped). Reported: accuracy, agreement with the teacher, retention (student /
-teacher) and gap recovered ((student - floor) / (teacher - floor)). Results are appended to
+never saw (SST-2 dev and, with `--heldout FILE` or `--heldout-from FULL_TRAIN`, a held-out set: for SST-2 the
+rows of the full train file (not shipped with the repository) not in data/sst2/train.tsv). Reported:
+accuracy, agreement with the teacher, retention (student / teacher) and gap recovered
+((student - floor) / (teacher - floor)). Results are appended to
 `<out>/results.jsonl` as each row finishes (a re-run skips rows already there) and tabulated in
 `<out>/results.md`. Real text is used only here, for reporting: never to train or select.
 """
@@ -34,11 +34,11 @@ from asdfd.models import LOCAL_ONLY
 
 logger = logging.getLogger("bench_distill")
 
-SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
 
 # Each row: a function of the common base config (budget, student, seed, lr 1e-4) -> the row's config.
 # Rows that measured the uniform-token methods pin vocab_prior, so they keep their meaning as defaults change.
 _DEFAULT = DistillConfig()
+_FAST = DistillConfig.for_budget("fast")
 _UNIFORM = dict(vocab_prior="uniform")
 ROWS = {
     "floor": lambda c: dataclasses.replace(c, steps=0),
@@ -56,6 +56,15 @@ ROWS = {
     ),
     "stage1+mix+hidden": lambda c: dataclasses.replace(
         c, method="asdfd", use_stage2=False, random_token_fraction=0.5, hidden_weight=1.0, **_UNIFORM
+    ),
+    # The fast budget's synthesis as shipped (method, lr, loss weights, token prior); "fast@method=words" etc.
+    "fast": lambda c: dataclasses.replace(
+        c,
+        method=_FAST.method,
+        lr=_FAST.lr,
+        hidden_weight=_FAST.hidden_weight,
+        vocab_prior=_FAST.vocab_prior,
+        precision=_FAST.precision,
     ),
     "random-kd+hidden+words": lambda c: dataclasses.replace(
         c, method="random-tokens", hidden_weight=1.0, vocab_filter="words", **_UNIFORM
@@ -83,19 +92,21 @@ def row_config(row: str, base: DistillConfig) -> DistillConfig:
     return config
 
 
-def build_heldout(teacher_train: Path, out: Path, rows: int, seed: int = 0) -> Path | None:
-    """Rows of the full SST-2 train file that the teacher never saw (a lower-noise second yardstick)."""
+def build_heldout(
+    full_train: Path | None, teacher_train: Path, out: Path, rows: int, *, text_column: str, seed: int = 0
+) -> Path | None:
+    """Rows of a full train file that the teacher never saw (a lower-noise second yardstick), or None."""
     if out.is_file():
         return out
-    if not SHARED_TRAIN.is_file() or not teacher_train.is_file():
-        logger.info("no %s: skipping the held-out yardstick", SHARED_TRAIN)
+    if full_train is None or not full_train.is_file() or not teacher_train.is_file():
+        logger.info("no --heldout-from file: skipping the held-out yardstick built from it")
         return None
-    seen = set(read_labelled_file(teacher_train).texts)
-    full = read_labelled_file(SHARED_TRAIN)
+    seen = set(read_labelled_file(teacher_train, text_column=text_column).texts)
+    full = read_labelled_file(full_train, text_column=text_column)
     unseen = [(t, y) for t, y in zip(full.texts, full.labels, strict=True) if t not in seen]
     random.Random(seed).shuffle(unseen)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in unseen[:rows]), encoding="utf-8")
+    out.write_text(f"{text_column}\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in unseen[:rows]), encoding="utf-8")
     logger.info("held-out file %s: %d of %d unseen rows", out, min(rows, len(unseen)), len(unseen))
     return out
 
@@ -103,13 +114,13 @@ def build_heldout(teacher_train: Path, out: Path, rows: int, seed: int = 0) -> P
 class Scorer:
     """Real-text accuracy and agreement, with the teacher's predictions computed once per file."""
 
-    def __init__(self, teacher_dir: Path, files: dict[str, Path]) -> None:
+    def __init__(self, teacher_dir: Path, files: dict[str, Path], text_column: str = "sentence") -> None:
         self.runtime = Runtime(device=torch.device("cpu"), precision="fp32")
         teacher = load_teacher(teacher_dir)
         self.tokenizer = teacher.tokenizer
         self.sets = {}
         for name, path in files.items():
-            data = read_labelled_file(path)
+            data = read_labelled_file(path, text_column=text_column)
             labels = torch.tensor(eval_label_ids(data.labels, teacher.model.config.id2label, path))
             predictions = evaluate_texts(teacher.model, self.tokenizer, data.texts, self.runtime)
             self.sets[name] = (data.texts, labels, predictions)
@@ -201,6 +212,17 @@ def main() -> None:
     parser.add_argument("--teacher", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--dev", type=Path, default=Path("data/sst2/dev.tsv"))
+    parser.add_argument("--heldout", type=Path, default=None, help="A labelled held-out file the teacher never saw.")
+    parser.add_argument(
+        "--heldout-from",
+        type=Path,
+        default=None,
+        help="Build the held-out file from the rows of this full train file not in --teacher-train.",
+    )
+    parser.add_argument("--text-column", default="sentence")
+    parser.add_argument(
+        "--ffn", type=float, default=1.0, help="Share of FFN neurons the students keep (the fast budget: 0.667)."
+    )
     parser.add_argument("--teacher-train", type=Path, default=Path("data/sst2/train.tsv"))
     parser.add_argument("--heldout-rows", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=240.0, help="Training budget per row.")
@@ -236,10 +258,12 @@ def main() -> None:
     )
     torch.set_num_threads(args.threads)
     files = {"dev": args.dev}
-    heldout = build_heldout(args.teacher_train, args.out / "heldout.tsv", args.heldout_rows)
+    heldout = args.heldout or build_heldout(
+        args.heldout_from, args.teacher_train, args.out / "heldout.tsv", args.heldout_rows, text_column=args.text_column
+    )
     if heldout is not None:
         files["heldout"] = heldout
-    scorer = Scorer(args.teacher, files)
+    scorer = Scorer(args.teacher, files, args.text_column)
     results_path = args.out / "results.jsonl"
     results = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.is_file() else []
     done = {(r["layers"], r["row"], r["seed"]) for r in results}
@@ -258,7 +282,7 @@ def main() -> None:
                 base = DistillConfig.for_budget("fast") if args.base == "fast" else DistillConfig()
                 base = dataclasses.replace(
                     base,
-                    student=StudentConfig(layers=layers),
+                    student=StudentConfig(layers=layers, ffn_fraction=args.ffn),
                     seed=seed,
                     steps=100_000,
                     lr=1e-4,
@@ -285,6 +309,7 @@ def main() -> None:
                     "wall_seconds": round(time.perf_counter() - started, 1),
                     "heldout_random_agreement": result.metrics.get("heldout_random_agreement"),
                     "heldout_pseudo_agreement": result.metrics.get("heldout_pseudo_agreement"),
+                    "synthetic": {k: v for k, v in result.metrics.items() if k.startswith("heldout_")},
                     **scorer.score(student_dir),
                     "config": config.to_dict(),
                 }

@@ -40,6 +40,11 @@ class SynthBatch:
     """(B, L) int64 token ids; the loop looks them up in the frozen word embeddings."""
     inputs_embeds: Tensor | None = None
     """(B, L, d) embeddings (AS-DFD's pseudo embeddings); used as given."""
+    teacher_logits: Tensor | None = None
+    """(B, C) the teacher's logits on these inputs, when the synthesizer already computed them (selection)."""
+    teacher_hidden: tuple[Tensor, ...] | None = None
+    """The teacher's hidden states on these inputs (embeddings first), with `teacher_logits`; saves the loop
+    a teacher forward."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Synthesizer-private data for `extra_loss` (e.g. masked positions of the self-supervised task)."""
     stats: dict[str, float] = field(default_factory=dict)

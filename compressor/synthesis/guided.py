@@ -1,0 +1,78 @@
+"""Teacher-guided selection: over-generate word sequences, keep the ones that teach the most.
+
+Per batch, `synthesis.oversample` x batch_size candidates are drawn (`WordTokens`) and scored by one teacher
+forward; the kept ones are
+- class coverage: for each class in turn, the remaining candidate the teacher finds most likely to be of that
+  class, so every class the teacher knows gets training inputs, even one it never predicts on random words;
+- a share `synthesis.uncertain_fraction` of the highest-entropy candidates (near the teacher's boundaries).
+The teacher's logits and hidden states on the kept rows serve the student step, so selection costs only the
+extra candidates' forward.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from asdfd.compressor.synthesis.base import SynthBatch
+from asdfd.compressor.synthesis.words import WordTokens
+
+__all__ = ["GuidedWords", "select_inputs"]
+
+
+def select_inputs(probs: Tensor, size: int, uncertain_fraction: float, offset: int = 0) -> Tensor:
+    """Indices of `size` rows of `probs` (N, C), N >= size: the highest-entropy share, then class coverage.
+
+    Class coverage takes, for class (offset + k) % C in turn, the remaining row with the largest p(class).
+    Returns (size,) int64, distinct rows.
+    """
+    count, classes = probs.shape
+    size = min(size, count)
+    taken = torch.zeros(count, dtype=torch.bool)
+    chosen: list[int] = []
+    uncertain = round(size * uncertain_fraction)
+    if uncertain:
+        entropy = -(probs * probs.clamp(min=1e-12).log()).sum(-1)
+        for index in entropy.argsort(descending=True)[:uncertain].tolist():
+            taken[index] = True
+            chosen.append(index)
+    order = probs.argsort(dim=0, descending=True)  # (N, C): rows by p(class), per class
+    cursor = [0] * classes
+    label = offset
+    while len(chosen) < size:
+        column = label % classes
+        while taken[order[cursor[column], column]]:
+            cursor[column] += 1
+        index = int(order[cursor[column], column])
+        taken[index] = True
+        chosen.append(index)
+        label += 1
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+class GuidedWords(WordTokens):
+    """Words, over-generated and selected by the teacher (class coverage + uncertain inputs)."""
+
+    name = "guided"
+
+    def select(self, step: int) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...] | None]:
+        """(ids, mask, teacher logits, teacher hidden states or None) of the kept inputs, on the device."""
+        context, config = self.context, self.context.config
+        size = config.batch_size
+        ids, mask = self.sample(size * config.synthesis.oversample)
+        device = context.runtime.device
+        ids, mask = ids.to(device), mask.to(device)
+        need_hidden = config.hidden_weight > 0
+        with torch.no_grad(), context.runtime.autocast():
+            out = context.teacher.model(
+                inputs_embeds=context.vocabulary[ids].float(), attention_mask=mask, output_hidden_states=need_hidden
+            )
+        logits = out.logits.float()
+        keep = select_inputs(logits.softmax(-1).cpu(), size, config.synthesis.uncertain_fraction, offset=step)
+        keep_device = keep.to(device)
+        hidden = tuple(h[keep_device] for h in out.hidden_states) if need_hidden else None
+        return ids[keep_device], mask[keep_device], logits[keep_device], hidden
+
+    def next_batch(self, step: int) -> SynthBatch:
+        ids, mask, logits, hidden = self.select(step)
+        return SynthBatch(attention_mask=mask, input_ids=ids, teacher_logits=logits, teacher_hidden=hidden)

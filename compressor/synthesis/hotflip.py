@@ -1,0 +1,72 @@
+"""Adversarial search in token space: guided inputs with a few gradient-guided token swaps (HotFlip, Ebrahimi et al.
+2018) towards where the student still disagrees with the teacher. AS-DFD's "adversarial difficulty", without
+leaving the real tokens the student reads at inference.
+
+Every `synthesis.flip_every` steps, for each kept input: D = KL(T(x) ‖ S(x)) is differentiated with respect to
+the input embeddings e_i; at the `synthesis.flip_positions` free positions with the largest gradient, token i is
+replaced by the word v maximising the first-order gain (e_v − e_i) · ∂D/∂e_i. The teacher then labels the new
+inputs in the student step (no target is wrong).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from asdfd.compressor.synthesis.base import SynthBatch
+from asdfd.compressor.synthesis.guided import GuidedWords
+from asdfd.compressor.synthesis.tokens import free_positions
+
+__all__ = ["HotFlipWords", "flip_tokens"]
+
+
+def flip_tokens(
+    ids: Tensor, mask: Tensor, gradient: Tensor, vocabulary: Tensor, words: Tensor, positions: int
+) -> Tensor:
+    """The ids after one HotFlip round.
+
+    Args:
+        ids: (B, L) token ids. mask: (B, L). gradient: (B, L, d) ∂D/∂e at the current embeddings.
+        vocabulary: (V, d) word embeddings. words: (K,) ids a position may become. positions: swaps per row.
+    Returns:
+        (B, L) int64: at most `positions` free positions per row changed, each to its best word.
+    """
+    free = free_positions(mask)
+    strength = gradient.float().norm(dim=-1).masked_fill(~free, -1.0)  # (B, L)
+    count = min(positions, strength.shape[1])
+    top = strength.topk(count, dim=1).indices  # (B, count)
+    valid = free.gather(1, top)
+    grads = gradient.float().gather(1, top[..., None].expand(-1, -1, gradient.shape[-1]))  # (B, count, d)
+    current = vocabulary[ids.gather(1, top)].float()  # (B, count, d)
+    rows = vocabulary[words.to(vocabulary.device)].float()  # (K, d)
+    gain = grads @ rows.T - (grads * current).sum(-1, keepdim=True)  # (B, count, K)
+    best = words.to(ids.device)[gain.argmax(-1)]  # (B, count)
+    improves = (gain.max(-1).values > 0) & valid
+    flipped = ids.clone()
+    flipped.scatter_(1, top, torch.where(improves, best, ids.gather(1, top)))
+    return flipped
+
+
+class HotFlipWords(GuidedWords):
+    """Guided words, then every `flip_every` steps a round of token swaps that raise teacher-student disagreement."""
+
+    name = "hotflip"
+
+    def next_batch(self, step: int) -> SynthBatch:
+        context, config = self.context, self.context.config
+        ids, mask, logits, hidden = self.select(step)
+        if step % config.synthesis.flip_every:
+            return SynthBatch(attention_mask=mask, input_ids=ids, teacher_logits=logits, teacher_hidden=hidden)
+        vocabulary = context.vocabulary
+        embeds = vocabulary[ids].float().detach().requires_grad_(True)
+        with context.runtime.autocast():
+            teacher_logits = context.teacher.model(inputs_embeds=embeds, attention_mask=mask).logits.float()
+            student_logits = context.student(inputs_embeds=embeds, attention_mask=mask).logits.float()
+        disagreement = F.kl_div(
+            F.log_softmax(student_logits, -1), F.log_softmax(teacher_logits, -1), reduction="sum", log_target=True
+        )
+        (gradient,) = torch.autograd.grad(disagreement, embeds)
+        flipped = flip_tokens(ids, mask, gradient, vocabulary, self.words, config.synthesis.flip_positions)
+        changed = float((flipped != ids).float().sum(1).mean())
+        return SynthBatch(attention_mask=mask, input_ids=flipped, stats={"flips_per_input": changed})

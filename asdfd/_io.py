@@ -17,31 +17,111 @@ from typing import Any
 
 from asdfd.errors import ConfigError, OutputExistsError
 
-__all__ = ["atomic_dir", "atomic_file", "write_json_atomic", "check_output_path"]
+__all__ = ["atomic_dir", "atomic_file", "write_json_atomic", "check_output_path", "scratch_dir"]
 
 
-def check_output_path(path: Path, *, force: bool) -> None:
-    """Refuse to overwrite `path` unless `force`, and require a writable parent folder."""
+MIN_FREE_BYTES = 256 << 20
+"""Free space an output folder must have before long work starts (a small student and its checkpoints)."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, *, directory: bool) -> None:
+    """Give a finished output the permissions a plain `open`/`mkdir` would (mkstemp/mkdtemp use 0600/0700), so a
+    service running as another user can read the model."""
+    mode = (0o777 if directory else 0o666) & ~_umask()
+    if directory:
+        for root, _dirs, files in os.walk(path):
+            os.chmod(root, mode)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o666 & ~_umask())
+    else:
+        os.chmod(path, mode)
+
+
+def check_output_path(
+    path: Path, *, force: bool, inputs: tuple[Path, ...] = (), min_free_bytes: int = MIN_FREE_BYTES
+) -> None:
+    """Before any work: refuse to overwrite `path` unless `force`, or ever an input; require a writable parent
+    folder with room.
+
+    Args:
+        inputs: files or folders the command reads; `path` may be none of them, nor inside or around one.
+    """
     path = Path(path)
-    parent = path.resolve().parent
+    resolved = path.resolve()
+    for source in inputs:
+        source = Path(source).resolve()
+        if resolved == source or source in resolved.parents or resolved in source.parents:
+            raise ConfigError(f"--out {path} would overwrite the input {source}: choose another output path")
+    parent = resolved.parent
     if not parent.is_dir():
         raise ConfigError(f"output folder {parent} does not exist: create it first")
-    if not os.access(parent, os.W_OK):
+    if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"output folder {parent} is not writable: choose another --out")
+    free = shutil.disk_usage(parent).free
+    if free < min_free_bytes:
+        raise ConfigError(
+            f"output folder {parent} has only {free >> 20} MiB free (at least {min_free_bytes >> 20} "
+            "MiB needed): free some space or choose another --out"
+        )
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists: pass --force to overwrite it")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _remove_stale(folder: Path, prefix: str) -> None:
+    """Delete `prefix<pid>-*` entries of `folder` whose process is gone (left by kill -9 or a power cut)."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        rest = entry.name[len(prefix) :] if entry.name.startswith(prefix) else ""
+        pid = rest.split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(name: str) -> Iterator[Path]:
+    """A private temporary folder `asdfd-<name>-<pid>-*` in the system temp dir, removed on exit; stale ones of
+    dead processes are removed first."""
+    prefix = f"asdfd-{name}-"
+    _remove_stale(Path(tempfile.gettempdir()), prefix)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as folder:
+        yield Path(folder)
 
 
 @contextlib.contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces `target`, on error it is deleted."""
     target = Path(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.resolve().parent))
+    parent = target.resolve().parent
+    _remove_stale(parent, f".{target.name}.")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=parent))
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _publish_mode(tmp, directory=True)
     if target.is_dir() and not target.is_symlink():
         # Two renames keep the window in which no complete `target` exists as short as possible.
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -58,7 +138,9 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 def atomic_file(target: Path) -> Iterator[Path]:
     """Yield a temporary file path beside `target`; on success it replaces `target`."""
     target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.resolve().parent)
+    parent = target.resolve().parent
+    _remove_stale(parent, f".{target.name}.")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -66,6 +148,7 @@ def atomic_file(target: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _publish_mode(tmp, directory=False)
     os.replace(tmp, target)
 
 

@@ -38,10 +38,27 @@ def read_labelled_file(
         DataError: missing file, missing column, empty file or empty text.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a data file: pass a CSV/TSV file with a header row")
     if not path.is_file():
         raise DataError(f"data file {path} does not exist: pass a CSV/TSV file with a header row")
+    try:
+        return _read(path, text_column=text_column, label_column=label_column, require_labels=require_labels)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text (byte {err.start}): save it as UTF-8") from None
+    except csv.Error as err:  # e.g. a field over csv.field_size_limit()
+        raise DataError(f"{path} is not a readable CSV/TSV file: {err}") from None
+
+
+FIELD_LIMIT = 1 << 20
+"""Largest text field read (1 MiB; the csv module's own default is 128 KiB). Longer texts are truncated by the
+tokenizer anyway."""
+
+
+def _read(path: Path, *, text_column: str, label_column: str | None, require_labels: bool) -> LabelledTexts:
     is_tsv = path.suffix.lower() in {".tsv", ".tab"}
-    with path.open(encoding="utf-8", newline="") as handle:
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
+    with path.open(encoding="utf-8-sig", newline="") as handle:  # -sig: a byte-order mark is not part of a header
         reader = csv.DictReader(
             handle, delimiter="\t" if is_tsv else ",", quoting=csv.QUOTE_NONE if is_tsv else csv.QUOTE_MINIMAL
         )

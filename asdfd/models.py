@@ -12,7 +12,13 @@ from typing import Any
 
 from asdfd.errors import ModelLoadError
 
-__all__ = ["SUPPORTED_MODEL_TYPES", "LOCAL_ONLY", "read_classifier_config", "refuse_remote_code"]
+__all__ = [
+    "SUPPORTED_MODEL_TYPES",
+    "LOCAL_ONLY",
+    "read_classifier_config",
+    "refuse_remote_code",
+    "load_sequence_classifier",
+]
 
 SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "roberta")
 """`model_type` values in config.json that distill and export support."""
@@ -91,3 +97,66 @@ def read_classifier_config(model_dir: str | Path) -> dict[str, Any]:
     if not any((model_dir / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")):
         raise ModelLoadError(f"{model_dir} has no model.safetensors or pytorch_model.bin")
     return config
+
+
+_HEAD_PREFIXES = ("classifier.", "pre_classifier.", "score.", "classifier_head.")
+"""Parameter names of a classification head (BERT/RoBERTa: classifier, DistilBERT: pre_classifier + classifier)."""
+
+
+def load_sequence_classifier(model_dir: str | Path, **kwargs: Any) -> Any:
+    """The folder as an eval-mode `AutoModelForSequenceClassification` (fp32, local files, no remote code).
+
+    transformers imports lazily here, so this module stays torch-free to import. A folder whose weights lack the
+    classification head would load with a randomly initialised one (transformers only warns): it is refused.
+
+    Args:
+        kwargs: extra `from_pretrained` arguments, e.g. attn_implementation="eager".
+    Raises:
+        ModelLoadError: one line, for weights that do not load (truncated, wrong shapes) or a missing head.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model_dir = Path(model_dir)
+    read_classifier_config(model_dir)
+    safetensors = (model_dir / "model.safetensors").is_file()
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            model_dir,
+            dtype=torch.float32,
+            output_loading_info=True,
+            use_safetensors=True if safetensors else None,
+            **LOCAL_ONLY,
+            **kwargs,
+        )
+    except Exception as err:  # noqa: BLE001 - transformers/safetensors raise many kinds; the user needs one line
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelLoadError(f"cannot load the model in {model_dir}: {first_line}") from None
+    missing_head = sorted(k for k in info.get("missing_keys", []) if k.startswith(_HEAD_PREFIXES))
+    if missing_head:
+        raise ModelLoadError(
+            f"{model_dir} has no trained classification head (missing {', '.join(missing_head)}): "
+            "it is a base encoder; fine-tune it first (see `compress teacher`)"
+        )
+    return model.eval()
+
+
+def max_positions(config: dict[str, Any]) -> int:
+    """The longest input (tokens) the model's position embeddings cover, from its config.json."""
+    positions = int(config.get("max_position_embeddings", 512))
+    if config.get("model_type") == "roberta":  # positions start after padding_idx
+        positions -= int(config.get("pad_token_id", 1)) + 1
+    return positions
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spm.model")
+
+
+def require_tokenizer(model_dir: str | Path) -> None:
+    """One line when the folder holds no tokenizer files (transformers' own error is a confusing TypeError)."""
+    model_dir = Path(model_dir)
+    if not any((model_dir / name).is_file() for name in _TOKENIZER_FILES):
+        raise ModelLoadError(
+            f"{model_dir} has no tokenizer files ({', '.join(_TOKENIZER_FILES[:2])}, ...): copy the "
+            "tokenizer it was trained with into the folder (tokenizer.save_pretrained)"
+        )

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asdfd._io import write_json_atomic
+from asdfd._io import check_output_path, write_json_atomic
 from asdfd.compressor import DistillConfig, distill
 from asdfd.compressor.config import RUNTIME_ONLY_FIELDS
+from asdfd.compressor.quality import quality_estimate
 from asdfd.config_file import apply_overrides, config_to_dict, merge_options
 from asdfd.errors import ConfigError, OutputExistsError
 from asdfd.export import ExportConfig, export_onnx
@@ -281,8 +282,9 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
     """
     emit = on_event or (lambda event: None)
     read_classifier_config(plan.teacher)
-    if not plan.out.resolve().parent.is_dir():
-        raise ConfigError(f"output folder {plan.out.resolve().parent} does not exist: create it first")
+    inputs = (plan.teacher, *([plan.eval_file] if plan.eval_file else []))
+    check_output_path(plan.out, force=True, inputs=inputs)  # a bad --out fails now, not after the distillation
+    check_output_path(plan.work_dir, force=True, inputs=inputs)
     state_path = plan.work_dir / "state.json"
     state = {} if force else _load_state(state_path)
     fingerprint = plan.fingerprint()
@@ -337,6 +339,12 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
     else:
         plan.report_dir.mkdir(parents=True, exist_ok=True)
         report = run_bench(plan.bench)
+        estimate = quality_estimate(state["stages"]["distill"].get("metrics", {}))
+        if estimate:
+            report.estimate = estimate
+            if estimate.get("warning"):
+                report.notes.append(estimate["warning"])
+            report.write(plan.report_dir)
         finish("bench", {})
         ran["bench"] = "ran"
         emit({"event": "stage", "stage": "bench", "status": "done"})

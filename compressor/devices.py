@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from asdfd.errors import ConfigError
-from asdfd.hardware import OtherProcessesMeter, usable_cores
+from asdfd.hardware import CpuFeatures, OtherProcessesMeter, detect_cpu_features, usable_cores
 
 __all__ = [
     "Runtime",
@@ -41,10 +41,13 @@ def resolve_device(name: str = "auto", *, local_rank: int = 0) -> torch.device:
     raise ConfigError(f"device must be auto, cpu or cuda, got {name!r}")
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """ "auto" -> "bf16" on CUDA, "fp32" on CPU (CPU bf16 autocast is slower on most CPUs)."""
+def resolve_precision(precision: str, device: torch.device, features: CpuFeatures | None = None) -> str:
+    """ "auto" -> "bf16" on CUDA, and on CPUs with native bf16 dot products (AVX512-BF16, AMX-BF16, ARM BF16);
+    "fp32" on other CPUs, where bf16 autocast is emulated and slower (docs/distill_results.md has the timings)."""
     if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
+        if device.type == "cuda":
+            return "bf16"
+        return "bf16" if (features or detect_cpu_features()).has_bf16_matmul else "fp32"
     if precision not in ("fp32", "bf16"):
         raise ConfigError(f"precision must be auto, fp32 or bf16, got {precision!r}")
     return precision

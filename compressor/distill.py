@@ -8,6 +8,7 @@ hidden checkpoint sibling `.<out>.ckpt/`, from which `resume=True` continues.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import platform
@@ -31,7 +32,7 @@ from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.teacher import load_teacher
 from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, OutputExistsError, TrainingDivergedError
-from asdfd.models import read_classifier_config
+from asdfd.models import max_positions, read_classifier_config
 
 __all__ = ["DistillResult", "distill"]
 
@@ -59,8 +60,8 @@ class DistillResult:
 
 
 class _InterruptFlag:
-    """First Ctrl-C sets a flag the loop checks between steps (so the checkpoint is consistent); a second one
-    interrupts at once."""
+    """The first Ctrl-C or SIGTERM sets a flag the loop checks between steps (so the checkpoint is consistent); a
+    second one interrupts at once."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -70,19 +71,22 @@ class _InterruptFlag:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = signal.getsignal(signal.SIGINT)
+        previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
 
         def handler(signum, frame):
             if self.requested:
                 raise KeyboardInterrupt
             self.requested = True
-            logger.warning("Ctrl-C: saving a checkpoint after this step (press again to stop at once)")
+            name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+            logger.warning("%s: saving a checkpoint after this step (once more to stop at once)", name)
 
-        signal.signal(signal.SIGINT, handler)
+        for number in previous:
+            signal.signal(number, handler)
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for number, old in previous.items():
+                signal.signal(number, old)
 
 
 def _comparable(config: dict) -> dict:
@@ -100,6 +104,38 @@ def _versions() -> dict[str, str]:
         "transformers": transformers.__version__,
         "python": platform.python_version(),
     }
+
+
+def _identity(config: DistillConfig, teacher_dir: Path) -> dict:
+    """What a resume must match: the options that change the result, and the teacher (JSON round trip, so that
+    tuples and lists compare equal to what was stored)."""
+    payload = {"config": _comparable(config.to_dict()), "teacher": str(teacher_dir.resolve())}
+    return json.loads(json.dumps(payload, default=str))
+
+
+def _identity_of_summary(out_dir: Path) -> dict:
+    summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    teacher = Path(summary.get("teacher", "")).resolve()
+    return json.loads(
+        json.dumps({"config": _comparable(summary.get("config", {})), "teacher": str(teacher)}, default=str)
+    )
+
+
+def _check_same_run(saved: dict, identity: dict, what: str) -> None:
+    """Refuse to resume `what` (a checkpoint or a finished student) made with another teacher or other options."""
+    if saved == identity:
+        return
+    if saved.get("teacher") != identity.get("teacher"):
+        raise ConfigError(
+            f"{what} was distilled from {saved.get('teacher')}, not {identity.get('teacher')}: "
+            "resume with the same teacher, or drop --resume (and pass --force) to start over"
+        )
+    keys = set(saved["config"]) | set(identity["config"])
+    changed = sorted(k for k in keys if saved["config"].get(k) != identity["config"].get(k))
+    raise ConfigError(
+        f"{what} was made with other options ({', '.join(changed)}): resume with the same options, "
+        "or drop --resume (and pass --force) to start over"
+    )
 
 
 def _finished_result(out_dir: Path) -> DistillResult:
@@ -140,13 +176,23 @@ def distill(
         ModelLoadError, ConfigError, DataError, OutputExistsError, TrainingDivergedError (one-line messages).
     """
     teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
+    identity = _identity(config, teacher_dir)
     if resume and (out_dir / SUMMARY_FILE).is_file() and not force:
+        finished = _finished_result(out_dir)
+        _check_same_run(_identity_of_summary(out_dir), identity, str(out_dir))
         logger.info("%s is already finished; nothing to resume", out_dir)
-        return _finished_result(out_dir)
+        return finished
     teacher_config = read_classifier_config(teacher_dir)
+    positions = max_positions(teacher_config)
+    if config.max_length > positions:
+        raise ConfigError(
+            f"--max-length {config.max_length} is beyond the teacher's {positions} positions: pass at most {positions}"
+        )
+    if config.eval_max_length > positions:  # eval texts are only truncated to what the teacher can read
+        config = dataclasses.replace(config, eval_max_length=positions)
     if resume and out_dir.exists() and not force:
         raise OutputExistsError(f"{out_dir} exists but holds no finished student: pass --force to overwrite it")
-    check_output_path(out_dir, force=force)
+    check_output_path(out_dir, force=force, inputs=(teacher_dir, *([Path(eval_file)] if eval_file else [])))
     evaluation = None
     if eval_file is not None:
         texts = read_labelled_file(eval_file, text_column=config.text_column, label_column=config.label_column)
@@ -155,21 +201,12 @@ def distill(
     teacher = load_teacher(teacher_dir, runtime.device)
     trainer = DistillLoop(teacher, config, runtime)
     ckpt = checkpoint_dir(out_dir)
-    # JSON round trip, so that tuples and lists compare equal to what the checkpoint stored.
-    identity = json.loads(
-        json.dumps({"config": _comparable(config.to_dict()), "teacher": str(teacher_dir.resolve())}, default=str)
-    )
     state = load_checkpoint(ckpt) if resume else None
+    history: list[dict] = []
     if state is not None:
-        saved = json.loads(state["identity"])
-        if saved != identity:
-            keys = set(saved["config"]) | set(identity["config"])
-            changed = sorted(k for k in keys if saved["config"].get(k) != identity["config"].get(k))
-            raise ConfigError(
-                f"the checkpoint in {ckpt} was made with other options ({', '.join(changed) or 'teacher'}): "
-                "resume with the same options, or drop --resume to start over"
-            )
+        _check_same_run(json.loads(state["identity"]), identity, f"the checkpoint in {ckpt}")
         trainer.load_state_dict(state)
+        history = json.loads(state.get("history") or "[]")
         logger.info("resuming from step %d (checkpoint %s)", trainer.step, ckpt)
     elif resume:
         logger.info("no checkpoint in %s: starting from the beginning", ckpt)
@@ -180,6 +217,7 @@ def distill(
     started = time.perf_counter()
     trainer.build_heldouts()
     run = _Run(trainer, ckpt, identity, on_progress)
+    run.history = history  # the evaluations before an interruption survive the resume
     run.execute()
     metrics = run.final_metrics(evaluation)
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -232,6 +270,7 @@ class _Run:
             return
         state = self.trainer.state_dict()
         state["identity"] = json.dumps(self.identity, default=str)
+        state["history"] = json.dumps(self.history, default=str)
         save_checkpoint(self.ckpt, state)
         self.last_checkpoint_step = self.trainer.step
 

@@ -77,7 +77,8 @@ def train_teacher(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
     out_dir = Path(out_dir)
-    check_output_path(out_dir, force=force)
+    sources = tuple(Path(f) for f in (train_file, eval_file, config.base_model) if f)
+    check_output_path(out_dir, force=force, inputs=sources)
     base = Path(config.base_model) if config.base_model else default_base_model()
     if not (base / "config.json").is_file():
         raise ModelLoadError(f"base model folder {base} has no config.json")

@@ -57,6 +57,11 @@ def keep_ffn_neurons(ffn_in: nn.Linear, ffn_out: nn.Linear, keep: Tensor) -> tup
     return new_in, new_out
 
 
+def _fewer(total: int) -> str:
+    """ "1 to N-1", the counts a narrower student may keep ("1" when that is the only one)."""
+    return "1" if total == 2 else f"1 to {total - 1}"
+
+
 def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
     """Keep the `size` most important FFN neurons in every layer of `model` and record the width in its config.
 
@@ -65,9 +70,13 @@ def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
     """
     width = int(getattr(model.config, plug.ffn_size_key))
     if not 1 <= size < width:
+        if width <= 1:
+            raise ConfigError(
+                f"the teacher's FFN has {width} neuron per layer: nothing to prune; leave --student-ffn unset"
+            )
         raise ConfigError(
-            f"student FFN size {size} must be between 1 and {width - 1} (the teacher's FFN has "
-            f"{width} neurons); use --student-ffn all (ffn_fraction=1) to keep them all"
+            f"--student-ffn {size}: the teacher's FFN has {width} neurons per layer, so keep {_fewer(width)} of "
+            "them, or all (--student-ffn all)"
         )
     for layer in plug.layers(model):
         ffn_in, ffn_out = plug.ffn(layer)
@@ -97,9 +106,14 @@ def prune_attention_heads(model: nn.Module, plug: Plug, keep: int) -> None:
         )
     heads = int(getattr(model.config, plug.num_heads_key))
     if not 1 <= keep < heads:
+        if heads == 1:
+            raise ConfigError(
+                "the teacher has one attention head per layer: nothing to prune; leave --student-heads "
+                "unset (or pass all)"
+            )
         raise ConfigError(
-            f"student attention heads {keep} must be between 1 and {heads - 1} (the teacher has {heads} "
-            "per layer); use --student-heads all (heads_fraction=1) to keep them all"
+            f"--student-heads {keep}: the teacher has {heads} attention heads per layer, so keep {_fewer(heads)} "
+            "of them, or all (--student-heads all)"
         )
     drop = {}
     for index, layer in enumerate(plug.layers(model)):

@@ -20,7 +20,13 @@ import torch
 from torch import nn
 
 from asdfd.errors import ModelLoadError
-from asdfd.models import LOCAL_ONLY, SUPPORTED_MODEL_TYPES, read_classifier_config
+from asdfd.models import (
+    LOCAL_ONLY,
+    SUPPORTED_MODEL_TYPES,
+    load_sequence_classifier,
+    read_classifier_config,
+    require_tokenizer,
+)
 from asdfd.tokens import SpecialTokens
 
 __all__ = ["Plug", "PLUGS", "Teacher", "load_teacher"]
@@ -152,11 +158,12 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teac
         ModelLoadError: missing/unreadable folder, not a sequence classifier, unsupported architecture,
             weights or tokenizer that do not load.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     folder = Path(folder)
     config = read_classifier_config(folder)
     model_type = config["model_type"]
+    require_tokenizer(folder)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, **LOCAL_ONLY)
     except Exception as err:  # transformers raises many kinds; the user needs one line
@@ -164,14 +171,7 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teac
             f"cannot load the tokenizer in {folder} ({type(err).__name__}): the distilled student "
             "needs the teacher's tokenizer files"
         ) from None
-    use_safetensors = True if (folder / "model.safetensors").is_file() else None
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder, use_safetensors=use_safetensors, **LOCAL_ONLY
-        )
-    except Exception as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"cannot load the model in {folder}: {first_line}") from None
+    model = load_sequence_classifier(folder)
     if int(model.config.num_labels) < 2:
         raise ModelLoadError(
             f"{folder} has {model.config.num_labels} label(s): a classifier with >= 2 labels is needed"

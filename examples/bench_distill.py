@@ -57,7 +57,11 @@ ROWS = {
     "stage1+mix+hidden": lambda c: dataclasses.replace(
         c, method="asdfd", use_stage2=False, random_token_fraction=0.5, hidden_weight=1.0, **_UNIFORM
     ),
-    # The fast budget's synthesis as shipped (method, lr, loss weights, token prior); "fast@method=words" etc.
+    # The fast budget's default until 2026-12-01 (session 4), pinned: random tokens by the Zipf prior, fp32.
+    "baseline": lambda c: dataclasses.replace(
+        c, method="random-tokens", lr=3e-4, hidden_weight=1.0, vocab_prior="zipf", precision="fp32"
+    ),
+    # The fast budget's synthesis as shipped now (method, lr, loss weights, token prior, precision).
     "fast": lambda c: dataclasses.replace(
         c,
         method=_FAST.method,

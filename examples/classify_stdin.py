@@ -28,6 +28,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="lines classified per model call")
     parser.add_argument("--json", action="store_true", help="JSON lines output")
     args = parser.parse_args()
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     try:
         classifier = Classifier.load(args.model, threads=args.threads)
     except AsdfdError as err:

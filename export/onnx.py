@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from asdfd.errors import ModelLoadError
-from asdfd.models import LOCAL_ONLY
+from asdfd.models import LOCAL_ONLY, load_sequence_classifier
 
 __all__ = ["ExportedGraph", "DYNAMIC_AXES", "load_torch_classifier", "torch_input_names", "export_fp32_graph"]
 
@@ -41,16 +41,7 @@ class ExportedGraph:
 
 def load_torch_classifier(model_dir: Path) -> Any:
     """Load the folder as an eval-mode `AutoModelForSequenceClassification` with eager attention."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
-
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, attn_implementation="eager", dtype=torch.float32, **LOCAL_ONLY
-        )
-    except (OSError, ValueError, RuntimeError) as err:
-        raise ModelLoadError(f"cannot load {model_dir} as a sequence classifier: {str(err).splitlines()[0]}") from None
-    return model.eval()
+    return load_sequence_classifier(model_dir, attn_implementation="eager")
 
 
 def torch_input_names(model: Any) -> tuple[str, ...]:

@@ -57,6 +57,7 @@ def build_metadata(
     input_names: tuple[str, ...],
     variant: str,
     provenance: dict[str, Any],
+    max_positions: int | None = None,
 ) -> dict[str, str]:
     """The metadata_props of the artifact (all values strings), keyed by asdfd.runtime.metadata."""
     provenance = {**provenance, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -68,6 +69,7 @@ def build_metadata(
         keys.INPUT_NAMES: json.dumps(list(input_names)),
         keys.VARIANT: variant,
         keys.PROVENANCE: json.dumps(provenance, default=str, sort_keys=True),
+        **({keys.MAX_POSITIONS: str(max_positions)} if max_positions is not None else {}),
     }
 
 
@@ -87,9 +89,9 @@ def embed_metadata(model_path: Path, props: dict[str, str]) -> None:
 
 def read_metadata(model_path: Path) -> dict[str, str]:
     """The custom metadata map as the runtime sees it (through onnxruntime, not onnx)."""
-    import onnxruntime as ort
+    from asdfd.runtime.classifier import make_session
 
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    session = make_session(Path(model_path))
     return dict(session.get_modelmeta().custom_metadata_map)
 
 

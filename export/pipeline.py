@@ -12,16 +12,15 @@ import dataclasses
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asdfd._io import atomic_dir, atomic_file, check_output_path
+from asdfd._io import atomic_dir, atomic_file, check_output_path, scratch_dir
 from asdfd.errors import ConfigError, ModelLoadError, ValidationError
 from asdfd.export.config import ExportConfig, QuantizationPreset
-from asdfd.models import LOCAL_ONLY, read_classifier_config
+from asdfd.models import LOCAL_ONLY, max_positions, read_classifier_config, require_tokenizer
 
 __all__ = ["ExportResult", "export_onnx"]
 
@@ -79,16 +78,10 @@ def _is_folder_target(out: str | os.PathLike[str]) -> bool:
     return text.endswith(("/", os.sep)) or Path(text).suffix.lower() != ".onnx"
 
 
-def _max_positions(hf_config: dict[str, Any]) -> int:
-    positions = int(hf_config.get("max_position_embeddings", 512))
-    if hf_config.get("model_type") == "roberta":  # positions start after padding_idx
-        positions -= int(hf_config.get("pad_token_id", 1)) + 1
-    return positions
-
-
 def _load_tokenizer(model_dir: Path) -> Any:
     from transformers import AutoTokenizer
 
+    require_tokenizer(model_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, use_fast=True, **LOCAL_ONLY)
     except (OSError, ValueError, TypeError) as err:
@@ -141,7 +134,7 @@ class _Exporter:
         self.model_dir, self.config, self.scratch = model_dir, config, scratch
         self.calibration_samples = calibration_samples
         self.hf_config = read_classifier_config(model_dir)
-        limit = _max_positions(self.hf_config)
+        limit = max_positions(self.hf_config)
         self.max_length = min(config.max_length, limit)
         if self.max_length < config.max_length:
             logger.warning(
@@ -459,7 +452,8 @@ def export_onnx(
     folder_mode = _is_folder_target(out)
     out = Path(out)
     read_classifier_config(model_dir)  # one-line errors before anything heavy is imported
-    check_output_path(out, force=force)
+    validation_file = config.validation.eval_file
+    check_output_path(out, force=force, inputs=(model_dir, *([Path(validation_file)] if validation_file else [])))
     if not folder_mode and out.is_dir():
         raise ConfigError(f"{out} is a folder: give a path ending in .onnx, or a folder path for the folder layout")
 
@@ -474,8 +468,7 @@ def export_onnx(
     )
     from asdfd.hardware import package_versions
 
-    with tempfile.TemporaryDirectory(prefix="asdfd-export-") as scratch_name:
-        scratch = Path(scratch_name)
+    with scratch_dir("export") as scratch:
         run = _Exporter(model_dir, config, scratch, calibration_samples)
         run.export_fp32()
         run.optimize()
@@ -531,6 +524,7 @@ def export_onnx(
             input_names=run.input_names,
             variant=variant,
             provenance=provenance,
+            max_positions=max_positions(run.hf_config),
         )
         embed_metadata(final_path, metadata)
         result = ExportResult(

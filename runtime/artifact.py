@@ -53,6 +53,8 @@ def locate_onnx(path: str | Path) -> Path:
     Raises:
         ModelLoadError: nothing there, or a folder without exactly one obvious .onnx file.
     """
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise ModelLoadError(f"expected the path of a .onnx file or export folder, got {path!r}")
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"model {path} does not exist: pass the .onnx file or folder `compress export` wrote")
@@ -147,6 +149,16 @@ def read_artifact_info(onnx_path: Path, custom_metadata: dict[str, str]) -> Arti
     else:
         max_length = _folder_max_length(folder) or _DEFAULT_MAX_LENGTH
         logger.info("%s: no %s metadata, truncating texts to %d tokens", onnx_path, metadata.MAX_LENGTH, max_length)
+
+    if metadata.MAX_POSITIONS in custom_metadata:
+        positions = custom_metadata[metadata.MAX_POSITIONS]
+        if not positions.isdigit():
+            raise ModelLoadError(f"corrupt metadata {metadata.MAX_POSITIONS!r} in {onnx_path}: {positions!r}")
+        if max_length > int(positions):
+            raise ModelLoadError(
+                f"{onnx_path} truncates texts to {max_length} tokens but its position embeddings cover {positions}: "
+                "re-export it with --max-length at most that"
+            )
 
     provenance: dict[str, Any] = {}
     if metadata.PROVENANCE in custom_metadata:

@@ -47,6 +47,8 @@ def make_session(
     Raises:
         ModelLoadError: the file is not a loadable ONNX model, or a provider is unavailable.
     """
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()  # never let the native library phone home from a user's process
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -31,15 +31,22 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     """Return `texts` as a list, or raise a one-line `DataError` saying what is wrong with it."""
     if isinstance(texts, (str, bytes)):
         raise DataError("expected a list of texts, got a single string: wrap it in a list, e.g. predict([text])")
-    try:
-        items = list(texts)
-    except TypeError:
-        raise DataError(f"expected a list of texts, got {type(texts).__name__}") from None
+    if isinstance(texts, (dict, set, frozenset)) or not isinstance(texts, Iterable):
+        # a dict would classify its keys, a set in no stable order
+        raise DataError(f"expected a list of texts, got {type(texts).__name__}: pass a list (or tuple) of strings")
+    items = list(texts)
     if not items:
         raise DataError("no texts to classify: pass a non-empty list of strings")
     for index, item in enumerate(items):
         if not isinstance(item, str):
             raise DataError(f"text #{index} is {type(item).__name__}, not str: pass strings only")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate, e.g. from text decoded with errors="surrogateescape"
+            raise DataError(
+                f"text #{index} is not valid Unicode ({err.reason} at character {err.start}): "
+                "decode your input as UTF-8 before classifying it"
+            ) from None
     return items
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "FORMAT_VERSION",
     "FORMAT",
     "VARIANT",
+    "MAX_POSITIONS",
 ]
 
 FORMAT = "asdfd.format"
@@ -33,3 +34,6 @@ PROVENANCE = "asdfd.provenance"
 VARIANT = "asdfd.variant"
 """What the graph holds: "fp32", "fp16" (meant for the CUDA provider) or the int8 preset name, e.g.
 "dynamic-s8-per-channel-reduce-range". Optional for readers (added after format 1 was fixed)."""
+MAX_POSITIONS = "asdfd.max_positions"
+"""Decimal integer: the longest input the graph's position embeddings cover (the runtime refuses a
+`MAX_LENGTH` beyond it). Optional for readers (added after format 1 was fixed)."""

@@ -109,3 +109,33 @@ def test_run_set_sections(tmp_path, tiny_teacher_dir):
     assert result.exit_code == 1 and "distill.<field>" in result.output
     result = CliRunner().invoke(main, [*base, "--set", "export.opset=9"])
     assert result.exit_code == 1 and "opset" in result.output and "Traceback" not in result.output
+
+
+def test_minutes_sets_the_time_budget_and_lifts_the_step_cap(tmp_path, tiny_teacher_dir):
+    out = tmp_path / "s"
+    args = [
+        "-q",
+        "distill",
+        "--teacher",
+        str(tiny_teacher_dir),
+        "--out",
+        str(out),
+        "--budget",
+        "fast",
+        "--minutes",
+        "0.005",
+        "--set",
+        "heldout_random=8",
+        "--set",
+        "heldout_pseudo=4",
+        "--batch-size",
+        "4",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "distill.json").read_text())["config"]
+    assert config["max_seconds"] == pytest.approx(0.3) and config["steps"] >= 1_000_000
+    bad = CliRunner().invoke(
+        main, ["distill", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "x"), "--minutes", "-1"]
+    )
+    assert bad.exit_code == 2 and "--minutes" in bad.output

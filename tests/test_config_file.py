@@ -73,7 +73,7 @@ def test_load_config_file(tmp_path):
         ("distill: {lr: fast}\n", "distill.lr: expected a number"),
         ("distill: {lr: .inf}\n", "distill.lr: expected a finite number"),
         ("distill: {steps: 2.5}\n", "distill.steps: expected an integer"),
-        ("distill: {method: best}\n", "distill.method: expected one of 'asdfd', 'random-tokens'"),
+        ("distill: {method: best}\n", "distill.method: expected one of 'random-tokens', 'words', 'mix'"),
         ("distill: {guess: {steps: 0}}\n", "guess.steps must be >= 1"),
     ],
 )

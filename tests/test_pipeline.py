@@ -130,6 +130,8 @@ def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labell
         assert Path(path).exists(), path
     report = json.loads(Path(final["paths"]["report_json"]).read_text())
     assert report == final["report"]
+    assert 0 <= report["estimate"]["expected_retention"] <= 1  # the data-free quality estimate is in the report
+    assert "Data-free quality estimate" in Path(final["paths"]["report_md"]).read_text()
     texts = ["good movie", "awful plot"]
     predictions = Classifier.load(out).predict(texts)
     assert len(predictions) == 2 and all(p.label in {"negative", "positive"} for p in predictions)

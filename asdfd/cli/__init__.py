@@ -8,6 +8,8 @@ usage errors exit 2 (click's convention).
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 import click
 
@@ -19,6 +21,10 @@ from asdfd.cli.run import run
 from asdfd.cli.teacher import teacher
 
 __all__ = ["main"]
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +40,8 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       compress run --teacher ./bert-sst2 --out student.onnx
     or step by step: `compress distill`, `compress export`, `compress bench`.
     """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: cleanups run, distillation checkpoints
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     ctx.ensure_object(dict)

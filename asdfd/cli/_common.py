@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import shlex
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +15,7 @@ from asdfd.errors import AsdfdError
 
 __all__ = [
     "user_errors",
+    "resume_command",
     "parse_int_list",
     "parse_student_layers",
     "parse_student_ffn",
@@ -21,6 +25,8 @@ __all__ = [
     "STUDENT_LAYERS_HELP",
     "STUDENT_FFN_HELP",
     "STUDENT_HEADS_HELP",
+    "MINUTES_HELP",
+    "minutes_flag_values",
 ]
 
 STUDENT_LAYERS_HELP = (
@@ -39,15 +45,30 @@ STUDENT_HEADS_HELP = (
 into StudentConfig fields."""
 
 
+def resume_command(flag: str | None = None) -> str:
+    """The command line that was run, with `flag` added if missing: what resumes an interrupted run."""
+    args = list(sys.argv[1:])
+    if flag and flag not in args:
+        args.append(flag)
+    return shlex.join(["compress", *args])
+
+
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn `AsdfdError` into click's one-line `Error: ...` (exit 1); Ctrl-C exits 130 quietly."""
+def user_errors(resume_flag: str | None = None) -> Iterator[None]:
+    """Turn `AsdfdError` into click's one-line `Error: ...` (exit 1); Ctrl-C / SIGTERM exit 130 with the command
+    that resumes (`resume_flag` added to this one)."""
     try:
         yield
     except AsdfdError as err:
         raise click.ClickException(str(err)) from None
+    except OSError as err:  # disk full, permissions, a vanished folder: the system's words, on one line
+        where = f" ({err.filename})" if err.filename else ""
+        hint = ": free some space or choose another --out" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        raise click.ClickException(f"{err.strerror or err}{where}{hint}") from None
     except KeyboardInterrupt:
-        click.echo("Interrupted; outputs written so far are complete, re-run to resume.", err=True)
+        click.echo(
+            f"Interrupted; outputs written so far are complete. To resume: {resume_command(resume_flag)}", err=True
+        )
         raise SystemExit(130) from None
 
 
@@ -71,6 +92,8 @@ def print_report_summary(report) -> None:
     console = Console()
     console.width = max(console.width, 132)  # the table has 8 columns: never squeeze model names
     console.print(report.summary_table())
+    if report.estimate:
+        click.echo(f"Quality estimate (no data used): {report.estimate['summary']}")
     for note in report.notes:
         click.echo(f"Note: {note}")
 
@@ -146,3 +169,18 @@ def student_flag_values(layers: str | None, ffn: str | None, heads: str | None) 
     ):
         given.update({f"student.{name}": (flag, value) for name, value in fields.items()})
     return given
+
+
+MINUTES_HELP = (
+    "Training time budget in minutes (sets max_seconds; the step cap is lifted, so time decides). "
+    "What a longer budget buys: docs/distill_results.md."
+)
+
+
+def minutes_flag_values(minutes: float | None) -> dict[str, tuple[str, Any]]:
+    """`--minutes N` as config values: max_seconds = 60 N, and no step cap before it."""
+    if minutes is None:
+        return {}
+    if not minutes > 0 or minutes != minutes or minutes == float("inf"):
+        raise click.BadParameter(f"expected a positive number of minutes, got {minutes}", param_hint="--minutes")
+    return {"max_seconds": ("--minutes", 60.0 * minutes), "steps": ("--minutes", 10_000_000)}

@@ -15,9 +15,11 @@ from typing import Any
 import click
 
 from asdfd.cli._common import (
+    MINUTES_HELP,
     STUDENT_FFN_HELP,
     STUDENT_HEADS_HELP,
     STUDENT_LAYERS_HELP,
+    minutes_flag_values,
     student_flag_values,
     user_errors,
 )
@@ -97,6 +99,7 @@ BUDGET_DEFAULTS = {"": DistillConfig(), **{f"--budget {name}": DistillConfig.for
 @click.option("--student-ffn", default=None, help=STUDENT_FFN_HELP)
 @click.option("--student-heads", default=None, help=STUDENT_HEADS_HELP)
 @config_options(DistillConfig, DISTILL_FLAGS, defaults=BUDGET_DEFAULTS)
+@click.option("--minutes", type=float, default=None, help=MINUTES_HELP)
 @set_option("guess.steps=30")
 @click.option(
     "--eval-file",
@@ -116,6 +119,7 @@ def distill(
     student_layers: str | None,
     student_ffn: str | None,
     student_heads: str | None,
+    minutes: float | None,
     set_values: tuple[str, ...],
     eval_file: Path | None,
     resume: bool,
@@ -125,15 +129,17 @@ def distill(
 ) -> None:
     """Distill --teacher into a smaller student without any training data.
 
-    Default: KD on random token ids with hidden-state matching (see docs/distill_results.md);
-    --method asdfd runs AS-DFD (embedding guessing + adversarial self-supervised distillation).
+    Default: KD with hidden-state matching on synthetic inputs, half random tokens and half whole words (--method
+    mix; the others and their results: docs/distill_results.md); --method asdfd runs AS-DFD (embedding guessing +
+    adversarial self-supervised distillation). bf16 autocast where the CPU computes bf16 natively.
     """
     given = {
         **student_flag_values(student_layers, student_ffn, student_heads),
+        **minutes_flag_values(minutes),
         **take_flag_values(options, DISTILL_FLAGS),
         **parse_set_values(set_values),
     }
-    with user_errors():
+    with user_errors(resume_flag="--resume"):
         from asdfd.compressor import distill as run_distill
 
         base = DistillConfig.for_budget(budget) if budget else DistillConfig()

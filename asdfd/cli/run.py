@@ -9,9 +9,11 @@ from typing import Any
 import click
 
 from asdfd.cli._common import (
+    MINUTES_HELP,
     STUDENT_FFN_HELP,
     STUDENT_HEADS_HELP,
     STUDENT_LAYERS_HELP,
+    minutes_flag_values,
     print_report_summary,
     student_flag_values,
     user_errors,
@@ -79,6 +81,7 @@ FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillC
 @click.option("--student-heads", default=None, help=STUDENT_HEADS_HELP)
 @config_options(DistillConfig, RUN_DISTILL_FLAGS, defaults=FAST_DEFAULTS)
 @click.option("--seed", type=int, default=None, help="Seed of the distillation.  [default: 0]")
+@click.option("--minutes", type=float, default=None, help=MINUTES_HELP)
 @set_option("distill.guess.steps=30 (sections: distill, export, bench)")
 @click.option("--force", is_flag=True, help="Start over: redo every stage and overwrite earlier outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print progress events and the result as JSON lines.")
@@ -96,6 +99,7 @@ def run(
     student_ffn: str | None,
     student_heads: str | None,
     seed: int | None,
+    minutes: float | None,
     set_values: tuple[str, ...],
     force: bool,
     as_json: bool,
@@ -110,6 +114,7 @@ def run(
     quiet = (ctx.obj or {}).get("quiet", False) or as_json
     distill_given = {
         **student_flag_values(student_layers, student_ffn, student_heads),
+        **minutes_flag_values(minutes),
         **take_flag_values(options, RUN_DISTILL_FLAGS),
     }
     export_given = take_flag_values(options, RUN_EXPORT_FLAGS)

@@ -4,6 +4,7 @@
 | --- | --- |
 | random-tokens | random token ids, uniform or by the Zipf prior over vocabulary rank |
 | words | whole vocabulary words by the Zipf prior (some followed by a "##" piece) |
+| mix | half random tokens, half whole words, in every batch |
 | guided | words, over-generated and selected by the teacher: class coverage + uncertain inputs |
 | hotflip | guided, plus gradient-guided token swaps towards the student's disagreement |
 | asdfd | AS-DFD: guessed pseudo embeddings, hardened adversarially (asdfd.compressor.asdfd) |
@@ -21,6 +22,7 @@ __all__ = ["SynthBatch", "SynthContext", "Synthesizer", "SYNTHESIZERS", "make_sy
 SYNTHESIZERS: dict[str, str] = {
     "random-tokens": "asdfd.compressor.synthesis.random_tokens:RandomTokens",
     "words": "asdfd.compressor.synthesis.words:WordTokens",
+    "mix": "asdfd.compressor.synthesis.words:MixedTokens",
     "guided": "asdfd.compressor.synthesis.guided:GuidedWords",
     "hotflip": "asdfd.compressor.synthesis.hotflip:HotFlipWords",
     "asdfd": "asdfd.compressor.asdfd.synthesizer:AsdfdSynthesizer",

@@ -9,11 +9,18 @@ continuation piece (so the student also sees split words, as in real text).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from asdfd.compressor.synthesis.base import SynthBatch, SynthContext, Synthesizer
-from asdfd.compressor.synthesis.tokens import candidate_token_ids, layout_ids, sample_lengths, vocabulary_rank_weights
+from asdfd.compressor.synthesis.tokens import (
+    candidate_token_ids,
+    layout_ids,
+    random_token_batch,
+    sample_lengths,
+    vocabulary_rank_weights,
+)
 
-__all__ = ["WordTokens", "word_candidates"]
+__all__ = ["WordTokens", "MixedTokens", "word_candidates"]
 
 
 def word_candidates(context: SynthContext) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -57,4 +64,38 @@ class WordTokens(Synthesizer):
     def next_batch(self, step: int) -> SynthBatch:
         ids, mask = self.sample(self.context.config.batch_size)
         device = self.context.runtime.device
+        return SynthBatch(attention_mask=mask.to(device), input_ids=ids.to(device))
+
+
+class MixedTokens(WordTokens):
+    """Half the batch random tokens (by `vocab_prior`), half whole words: the token statistics of the vocabulary
+    and the word structure of text in every step."""
+
+    name = "mix"
+
+    def next_batch(self, step: int) -> SynthBatch:
+        context, config = self.context, self.context.config
+        words = config.batch_size // 2
+        word_ids, word_mask = self.sample(words)
+        token_ids, token_mask = random_token_batch(
+            context.candidates,
+            config.batch_size - words,
+            config.min_length,
+            config.max_length,
+            context.teacher.special,
+            context.generator,
+            context.token_weights,
+        )
+        width = max(word_ids.shape[1], token_ids.shape[1])
+        pad = context.teacher.special.pad
+        ids = torch.cat(
+            [
+                F.pad(word_ids, (0, width - word_ids.shape[1]), value=pad),
+                F.pad(token_ids, (0, width - token_ids.shape[1]), value=pad),
+            ]
+        )
+        mask = torch.cat(
+            [F.pad(word_mask, (0, width - word_mask.shape[1])), F.pad(token_mask, (0, width - token_mask.shape[1]))]
+        )
+        device = context.runtime.device
         return SynthBatch(attention_mask=mask.to(device), input_ids=ids.to(device))

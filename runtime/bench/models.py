@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from asdfd.errors import ModelLoadError
-from asdfd.models import LOCAL_ONLY
+from asdfd.models import LOCAL_ONLY, load_sequence_classifier, require_tokenizer
 from asdfd.runtime.classifier import Classifier
 from asdfd.runtime.encoding import TextEncoder, logits_in_batches
 
@@ -108,18 +108,11 @@ class PyTorchModel(BenchModel):
 
     def __init__(self, name: str, model_dir: Path, *, threads: int | None, max_length: int) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification
 
         self.name, self.role, self.path = name, "teacher", Path(model_dir)
         self._torch = torch
         self.set_threads(threads)
-        try:
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                model_dir, dtype=torch.float32, **LOCAL_ONLY
-            )
-        except (OSError, ValueError) as err:
-            raise ModelLoadError(f"cannot load teacher {model_dir}: {err}") from None
-        self.model.eval()
+        self.model = load_sequence_classifier(model_dir)
         config = self.model.config
         self.labels = tuple(config.id2label[index] for index in range(config.num_labels))
         self.input_names = ["input_ids", "attention_mask"] + (
@@ -150,6 +143,7 @@ def _tokenizer_json(model_dir: Path) -> str:
         return text
     from transformers import AutoTokenizer
 
+    require_tokenizer(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, **LOCAL_ONLY)
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"{model_dir} has no tokenizer.json and its tokenizer has no fast version")

@@ -29,6 +29,8 @@ class BenchReport:
     thread_sweep: list[dict[str, Any]] = field(default_factory=list)
     quality: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    estimate: dict[str, Any] = field(default_factory=dict)
+    """The data-free quality estimate of the student (asdfd.compressor.quality), when `compress run` made it."""
 
     # ------------------------------------------------------------------ derived figures
     def _baselines(self) -> list[str]:
@@ -70,6 +72,7 @@ class BenchReport:
             "thread_sweep": self.thread_sweep,
             "quality": self.quality,
             "notes": self.notes,
+            "estimate": self.estimate,
         }
 
     @classmethod
@@ -240,6 +243,8 @@ class BenchReport:
                 "",
             ]
         lines += self._quality_markdown()
+        if self.estimate:
+            lines += ["## Data-free quality estimate", "", self.estimate.get("summary", ""), ""]
         if self.notes:
             lines += ["## Notes", "", *[f"- {note}" for note in self.notes], ""]
         return "\n".join(lines)

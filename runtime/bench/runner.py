@@ -101,6 +101,7 @@ def _load_models(config: BenchConfig, threads: int, cache_dir: Path, notes: list
             path = cache_dir / f"teacher-{QUANTIZE_NAMES[quantize]}-{fingerprint}.onnx"
             if not path.is_file():
                 logger.info("exporting the teacher baseline (%s) to %s", QUANTIZE_NAMES[quantize], path)
+                path.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     _export_teacher_baseline(config.teacher, path, quantize=quantize, max_length=config.max_length)
                 except AsdfdError as err:
@@ -133,6 +134,12 @@ def _rotations(models: list[BenchModel]) -> Iterator[list[BenchModel]]:
 
 
 def _measure_latency_grid(models, config, threads, report_rows, progress):
+    longest = max(model.max_length for model in models)
+    if min(config.seq_lens) > longest:
+        raise ConfigError(
+            f"every --seq-lens value ({list(config.seq_lens)}) is beyond the models' max length "
+            f"({longest} tokens): nothing would be measured; pass lengths up to {longest}"
+        )
     cells = [(b, s) for b in config.batch_sizes for s in config.seq_lens]
     for batch_size, seq_len in _progress(cells, desc="latency", total=len(cells), enabled=progress):
         calls = {}
@@ -336,6 +343,11 @@ def run_bench(config: BenchConfig) -> BenchReport:
     read_classifier_config(config.teacher)  # before anything is written or exported
     for path in config.students:  # fail on a typo before minutes of teacher export
         locate_onnx(path)
+    if min(config.seq_lens) > config.max_length:
+        raise ConfigError(
+            f"every --seq-lens value ({list(config.seq_lens)}) is beyond the max length "
+            f"({config.max_length} tokens): nothing would be measured; pass lengths up to it"
+        )
     threads = config.threads or default_threads()
     load_at_start = _load_average()
     others = OtherProcessesMeter()
@@ -347,8 +359,12 @@ def run_bench(config: BenchConfig) -> BenchReport:
     notes: list[str] = []
     temporary = None
     if config.out is not None:
-        cache_dir = Path(config.out) / "baselines"
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        if Path(config.out).exists() and not Path(config.out).is_dir():
+            raise ConfigError(
+                f"--out {config.out} is a file: the report needs a folder (it writes report.json, "
+                "report.md and latency.png into it)"
+            )
+        cache_dir = Path(config.out) / "baselines"  # created when a baseline is first exported
     else:
         temporary = cache_dir = Path(tempfile.mkdtemp(prefix="asdfd-bench-"))
     try:

@@ -71,8 +71,8 @@ def test_cli_distills_with_options(tmp_path, rule_teacher_dir, tiny_labelled_tsv
     [
         (["--student-layers", "9"], "larger than the teacher"),
         (["--student-layers", "3,1"], "increasing"),
-        (["--student-ffn", "37"], "FFN size 37 must be between 1 and 36"),
-        (["--student-heads", "2"], "attention heads 2 must be between 1 and 1"),
+        (["--student-ffn", "37"], "the teacher's FFN has 37 neurons per layer, so keep 1 to 36"),
+        (["--student-heads", "2"], "the teacher has 2 attention heads per layer, so keep 1 of them"),
         (["--method", "random-tokens", "--min-length", "30", "--max-length", "10"], "min_length"),
     ],
 )

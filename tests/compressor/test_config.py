@@ -43,7 +43,7 @@ def test_bad_values_raise_config_error(build, message):
 
 def test_presets_and_round_trip():
     fast, full = DistillConfig.for_budget("fast"), DistillConfig.for_budget("full")
-    assert fast.max_seconds is not None and full.max_seconds is None and full.steps > fast.steps
+    assert fast.max_seconds is not None and full.max_seconds is None  # fast: time decides; full: its steps
     assert DistillConfig.for_budget("fast", seed=3).seed == 3
     with pytest.raises(ConfigError, match="unknown budget"):
         DistillConfig.for_budget("huge")

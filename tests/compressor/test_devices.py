@@ -10,15 +10,24 @@ from asdfd.errors import ConfigError
 
 
 def test_precision_resolution_and_autocast():
+    from asdfd.hardware import detect_cpu_features, features_from_flags
+
     cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu) == "fp32"
+    avx2 = features_from_flags({"avx2", "fma"}, machine="x86_64", model="AMD", source="test")
+    amx = features_from_flags(
+        {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, machine="x86_64", model="Xeon", source="test"
+    )
+    assert resolve_precision("auto", cpu, avx2) == "fp32"  # emulated bf16 is slower
+    assert resolve_precision("auto", cpu, amx) == "bf16"  # chosen from the CPU's features, not the machine
+    assert resolve_precision("fp32", cpu, amx) == "fp32"
     assert resolve_precision("auto", torch.device("cuda", 0)) == "bf16"
+    here = "bf16" if detect_cpu_features().has_bf16_matmul else "fp32"
     with autocast_context(cpu, "bf16"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
     with autocast_context(cpu, "fp32"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
     runtime = setup_runtime("cpu", "auto", None)
-    assert runtime.device == cpu and runtime.precision == "fp32" and runtime.is_main
+    assert runtime.device == cpu and runtime.precision == here and runtime.is_main
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

@@ -258,3 +258,27 @@ def test_bad_options_and_outputs(tmp_path, rule_teacher_dir, tiny_teacher_dir):
         distill(rule_teacher_dir, tmp_path / "b", small_config(), eval_file=bad_labels)
     with pytest.raises(DataError, match="does not exist"):
         distill(rule_teacher_dir, tmp_path / "b", small_config(), eval_file=tmp_path / "none.tsv")
+
+
+def test_resume_onto_a_finished_student_checks_teacher_and_options(tmp_path, rule_teacher_dir, tiny_teacher_4layer_dir):
+    out = tmp_path / "s"
+    distill(rule_teacher_dir, out, small_config(steps=2))
+    assert distill(rule_teacher_dir, out, small_config(steps=2), resume=True).metrics["steps"] == 2
+    with pytest.raises(ConfigError, match="other options.*lr"):
+        distill(rule_teacher_dir, out, small_config(steps=2, lr=5e-4), resume=True)
+    with pytest.raises(ConfigError, match="was distilled from .* not "):
+        distill(tiny_teacher_4layer_dir, out, small_config(steps=2), resume=True)
+
+
+def test_history_survives_a_resume(tmp_path, rule_teacher_dir):
+    config = small_config(eval_every=2, checkpoint_every=2, log_every=1)
+
+    def stop_at_5(progress: dict) -> None:
+        if progress["stage"] == "stage2" and progress["step"] >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        distill(rule_teacher_dir, tmp_path / "s", config, on_progress=stop_at_5)
+    distill(rule_teacher_dir, tmp_path / "s", config, resume=True)
+    history = json.loads((tmp_path / "s" / "distill.json").read_text())["history"]
+    assert [entry["step"] for entry in history] == [2, 4, 6, 8, 10, 12]

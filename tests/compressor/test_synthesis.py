@@ -47,7 +47,7 @@ def test_training_tokens_are_drawn_by_the_prior(tiny_teacher_dir, prior, monkeyp
     teacher = load_teacher(tiny_teacher_dir)
     loop = DistillLoop(
         teacher,
-        DistillConfig(vocab_prior=prior, batch_size=4, max_length=12),
+        DistillConfig(method="random-tokens", vocab_prior=prior, batch_size=4, max_length=12),
         Runtime(device=torch.device("cpu"), precision="fp32"),
     )
     seen = []

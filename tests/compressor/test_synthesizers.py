@@ -22,8 +22,19 @@ CPU = Runtime(device=torch.device("cpu"), precision="fp32")
 
 
 def _config(method: str, **overrides) -> DistillConfig:
-    base = DistillConfig(method=method, steps=10, batch_size=8, max_length=16, heldout_random=32, heldout_pseudo=8,
-                         eval_every=5, log_every=1, checkpoint_every=3, threads=1, show_progress=False)
+    base = DistillConfig(
+        method=method,
+        steps=10,
+        batch_size=8,
+        max_length=16,
+        heldout_random=32,
+        heldout_pseudo=8,
+        eval_every=5,
+        log_every=1,
+        checkpoint_every=3,
+        threads=1,
+        show_progress=False,
+    )
     return dataclasses.replace(base, **overrides)
 
 
@@ -35,7 +46,9 @@ def test_every_method_has_a_synthesizer_and_unknown_ones_are_refused(tiny_teache
 
 
 def test_words_never_start_with_a_continuation_piece(tiny_teacher_dir):
-    loop = DistillLoop(load_teacher(tiny_teacher_dir), _config("words", synthesis=SynthesisConfig(word_pieces=0.5)), CPU)
+    loop = DistillLoop(
+        load_teacher(tiny_teacher_dir), _config("words", synthesis=SynthesisConfig(word_pieces=0.5)), CPU
+    )
     vocab = {i: t for t, i in loop.teacher.tokenizer.get_vocab().items()}
     batch = loop.synthesizer.next_batch(0)
     ids, mask = batch.input_ids, batch.attention_mask
@@ -43,7 +56,9 @@ def test_words_never_start_with_a_continuation_piece(tiny_teacher_dir):
     first_words = ids[:, 1]
     assert not any(vocab[int(i)].startswith("##") for i in first_words)
     body = ids[mask.bool()].tolist()
-    assert not set(body) & (set(loop.teacher.special.all_special) - {loop.teacher.special.cls, loop.teacher.special.sep})
+    assert not set(body) & (
+        set(loop.teacher.special.all_special) - {loop.teacher.special.cls, loop.teacher.special.sep}
+    )
 
 
 def test_selection_covers_every_class_and_takes_uncertain_rows():
@@ -60,8 +75,9 @@ def test_guided_batches_carry_the_teachers_outputs_for_the_kept_rows(tiny_teache
     batch = loop.synthesizer.next_batch(0)
     assert batch.teacher_logits is not None and batch.teacher_hidden is not None
     with torch.no_grad():
-        out = loop.teacher.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                                 output_hidden_states=True)
+        out = loop.teacher.model(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True
+        )
     torch.testing.assert_close(batch.teacher_logits, out.logits, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(batch.teacher_hidden[-1], out.hidden_states[-1], rtol=1e-4, atol=1e-4)
 
@@ -86,8 +102,9 @@ def test_each_synthesizer_distills_and_resumes_bit_exactly(tmp_path, rule_teache
     config = _config(method, student=dataclasses.replace(DistillConfig().student, layers=(0, 3)))
     reference = distill(rule_teacher_dir, tmp_path / "reference", config)
     assert reference.metrics["steps"] == 10 and "train_teacher_balance" in reference.metrics
-    assert {"heldout_words_agreement", "heldout_words_confident_agreement",
-            "heldout_words_macro_agreement"} <= set(reference.metrics)
+    assert {"heldout_words_agreement", "heldout_words_confident_agreement", "heldout_words_macro_agreement"} <= set(
+        reference.metrics
+    )
 
     def stop_at_7(progress: dict) -> None:
         if progress["step"] >= 7:

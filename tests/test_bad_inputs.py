@@ -1,0 +1,305 @@
+"""Every bad input gets one clear line and exit 1 (2 for usage), never a traceback, and leaves nothing valid-looking.
+
+One table: each case builds its inputs in a scratch folder, runs a `compress` command, and checks the exit code,
+that the output is one line naming the problem, and that no output file or folder appeared.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from asdfd.cli import main
+
+Setup = Callable[[Path, Path], list[str]]
+"""(scratch folder, tiny teacher folder) -> the command's arguments."""
+
+
+def _copy(teacher: Path, tmp: Path, name: str = "teacher") -> Path:
+    folder = tmp / name
+    if not folder.exists():
+        shutil.copytree(teacher, folder)
+    return folder
+
+
+def _edit_json(folder: Path, name: str, value) -> Path:
+    (folder / name).write_text(json.dumps(value), encoding="utf-8")
+    return folder
+
+
+def _no_head(teacher: Path, tmp: Path) -> Path:
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy(teacher, tmp)
+    weights = load_file(folder / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("classifier.")}, folder / "model.safetensors")
+    return folder
+
+
+def _truncated(teacher: Path, tmp: Path) -> Path:
+    folder = _copy(teacher, tmp)
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+    return folder
+
+
+def _no_tokenizer(teacher: Path, tmp: Path) -> Path:
+    folder = _copy(teacher, tmp)
+    for path in folder.iterdir():
+        if path.name.startswith(("tokenizer", "vocab", "special_tokens")):
+            path.unlink()
+    return folder
+
+
+def _file(tmp: Path, name: str, data: bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+OUT = "{tmp}/out"
+CASES: list[tuple[str, Setup, int, str]] = [
+    # teachers
+    (
+        "distill: missing teacher",
+        lambda tmp, t: ["distill", "--teacher", f"{tmp}/nope", "--out", OUT],
+        1,
+        "does not exist",
+    ),
+    (
+        "distill: config.json holds a list",
+        lambda tmp, t: ["distill", "--teacher", str(_edit_json(_copy(t, tmp), "config.json", [1, 2])), "--out", OUT],
+        1,
+        "not an object",
+    ),
+    (
+        "export: config.json holds a list",
+        lambda tmp, t: ["export", str(_edit_json(_copy(t, tmp), "config.json", [])), "--out", f"{tmp}/out.onnx"],
+        1,
+        "not an object",
+    ),
+    (
+        "distill: no classification head",
+        lambda tmp, t: ["distill", "--teacher", str(_no_head(t, tmp)), "--out", OUT],
+        1,
+        "no trained classification head",
+    ),
+    (
+        "export: no classification head",
+        lambda tmp, t: ["export", str(_no_head(t, tmp)), "--out", f"{tmp}/out.onnx"],
+        1,
+        "no trained classification head",
+    ),
+    (
+        "bench: no classification head",
+        lambda tmp, t: ["bench", "--teacher", str(_no_head(t, tmp)), "--out", OUT, "--teacher-onnx", ""],
+        1,
+        "no trained classification head",
+    ),
+    (
+        "distill: truncated weights",
+        lambda tmp, t: ["distill", "--teacher", str(_truncated(t, tmp)), "--out", OUT],
+        1,
+        "cannot load the model",
+    ),
+    (
+        "export: truncated weights",
+        lambda tmp, t: ["export", str(_truncated(t, tmp)), "--out", f"{tmp}/out.onnx"],
+        1,
+        "cannot load the model",
+    ),
+    (
+        "distill: no tokenizer",
+        lambda tmp, t: ["distill", "--teacher", str(_no_tokenizer(t, tmp)), "--out", OUT],
+        1,
+        "no tokenizer files",
+    ),
+    (
+        "export: no tokenizer",
+        lambda tmp, t: ["export", str(_no_tokenizer(t, tmp)), "--out", f"{tmp}/out.onnx"],
+        1,
+        "no tokenizer files",
+    ),
+    # outputs
+    (
+        "export: --out is the input",
+        lambda tmp, t: ["export", str(_copy(t, tmp)), "--out", f"{tmp}/teacher", "--force"],
+        1,
+        "would overwrite the input",
+    ),
+    (
+        "distill: --out is the teacher",
+        lambda tmp, t: ["distill", "--teacher", str(_copy(t, tmp)), "--out", f"{tmp}/teacher", "--force"],
+        1,
+        "would overwrite the input",
+    ),
+    (
+        "distill: --out inside the teacher",
+        lambda tmp, t: ["distill", "--teacher", str(_copy(t, tmp)), "--out", f"{tmp}/teacher/student"],
+        1,
+        "would overwrite the input",
+    ),
+    (
+        "run: --out folder missing",
+        lambda tmp, t: ["run", "--teacher", str(t), "--out", f"{tmp}/no/s.onnx"],
+        1,
+        "does not exist",
+    ),
+    (
+        "bench: --out is a file",
+        lambda tmp, t: ["bench", "--teacher", str(t), "--out", str(_file(tmp, "report", b"x")), "--teacher-onnx", ""],
+        1,
+        "is a file",
+    ),
+    # options
+    (
+        "distill: --lr inf",
+        lambda tmp, t: ["distill", "--teacher", str(t), "--out", OUT, "--lr", "inf"],
+        2,
+        "not a finite number",
+    ),
+    (
+        "distill: --lr -1",
+        lambda tmp, t: ["distill", "--teacher", str(t), "--out", OUT, "--lr", "-1"],
+        1,
+        "--lr: lr must be > 0",
+    ),
+    (
+        "distill: --max-length beyond positions",
+        lambda tmp, t: ["distill", "--teacher", str(t), "--out", OUT, "--max-length", "500"],
+        1,
+        "beyond the teacher's 64 positions",
+    ),
+    (
+        "distill: --student-heads on a 2-head teacher",
+        lambda tmp, t: ["distill", "--teacher", str(t), "--out", OUT, "--student-heads", "3"],
+        1,
+        "keep 1 of them",
+    ),
+    (
+        "distill: unknown --set key",
+        lambda tmp, t: ["distill", "--teacher", str(t), "--out", OUT, "--set", "guess.stepz=3"],
+        1,
+        "unknown option 'guess.stepz'",
+    ),
+    (
+        "distill: --minutes 0",
+        lambda tmp, t: ["distill", "--teacher", str(t), "--out", OUT, "--minutes", "0"],
+        2,
+        "--minutes",
+    ),
+    (
+        "bench: every --seq-lens too long",
+        lambda tmp, t: ["bench", "--teacher", str(t), "--out", OUT, "--seq-lens", "100000", "--teacher-onnx", ""],
+        1,
+        "nothing would be measured",
+    ),
+    (
+        "run: unknown budget",
+        lambda tmp, t: ["run", "--teacher", str(t), "--out", f"{tmp}/s.onnx", "--budget", "huge"],
+        2,
+        "huge",
+    ),
+    # eval files
+    (
+        "distill: --eval-file is a folder",
+        lambda tmp, t: ["distill", "--teacher", str(t), "--out", OUT, "--eval-file", str(t)],
+        1,
+        "is a folder",
+    ),
+    (
+        "distill: --eval-file not UTF-8",
+        lambda tmp, t: [
+            "distill",
+            "--teacher",
+            str(t),
+            "--out",
+            OUT,
+            "--eval-file",
+            str(_file(tmp, "bad.tsv", b"sentence\tlabel\n\xff\xfe bad\t1\n")),
+        ],
+        1,
+        "not UTF-8",
+    ),
+    (
+        "distill: --eval-file without the column",
+        lambda tmp, t: [
+            "distill",
+            "--teacher",
+            str(t),
+            "--out",
+            OUT,
+            "--eval-file",
+            str(_file(tmp, "cols.tsv", b"text\tlabel\nfine\t1\n")),
+        ],
+        1,
+        "--text-column",
+    ),
+    # config files
+    (
+        "run: config file not UTF-8",
+        lambda tmp, t: [
+            "run",
+            "--teacher",
+            str(t),
+            "--out",
+            f"{tmp}/s.onnx",
+            "--config",
+            str(_file(tmp, "run.yaml", b"distill: {lr: 0.1}\n# \xff\n")),
+        ],
+        1,
+        "not UTF-8",
+    ),
+    (
+        "run: config section is a number",
+        lambda tmp, t: [
+            "run",
+            "--teacher",
+            str(t),
+            "--out",
+            f"{tmp}/s.onnx",
+            "--config",
+            str(_file(tmp, "run.yaml", b"distill: 5\n")),
+        ],
+        1,
+        "distill: expected a mapping",
+    ),
+    # runtime side
+    (
+        "export: student path is a missing file",
+        lambda tmp, t: [
+            "bench",
+            "--teacher",
+            str(t),
+            "--student",
+            f"{tmp}/none.onnx",
+            "--out",
+            OUT,
+            "--teacher-onnx",
+            "",
+        ],
+        1,
+        "does not exist",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, setup, code, message", CASES, ids=[case[0] for case in CASES])
+def test_bad_input_gets_one_clear_line(tmp_path, tiny_teacher_dir, name, setup, code, message):
+    args = [part.format(tmp=tmp_path) for part in setup(tmp_path, tiny_teacher_dir)]
+    before = {p.name for p in tmp_path.iterdir()}
+    result = CliRunner().invoke(main, ["-q", *args])
+    assert result.exit_code == code, (name, result.output)
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and message in result.output, (name, result.output)
+    if code == 1:
+        assert result.output.strip().count("\n") == 0, (name, result.output)  # exactly one line
+    after = {p.name for p in tmp_path.iterdir()}
+    left = {n for n in after - before if n not in ("teacher",)}
+    assert not {n for n in left if n in ("out", "out.onnx", "s.onnx", "s.run") or n.endswith(".tmp")}, (name, left)

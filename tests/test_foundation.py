@@ -88,3 +88,22 @@ def test_cli_version_and_help():
     assert result.exit_code == 0
     for command in ("teacher", "distill", "export", "bench", "run"):
         assert command in result.output
+
+
+def test_finished_outputs_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    from asdfd._io import atomic_file
+
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "folder") as tmp:
+            (tmp / "model.bin").write_bytes(b"x")
+        with atomic_file(tmp_path / "file.json") as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "folder" / "model.bin").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "file.json").stat().st_mode) == 0o644

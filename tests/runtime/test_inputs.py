@@ -23,3 +23,29 @@ def test_runtime_inputs_get_one_clear_error(tiny_teacher_onnx):
             classifier.predict(texts)
     with pytest.raises(ModelLoadError, match="expected the path"):
         Classifier.load(None)
+
+
+def test_metadata_max_length_beyond_the_positions_is_refused(tiny_teacher_onnx, tmp_path):
+    import shutil
+
+    from asdfd.errors import ModelLoadError
+    from asdfd.export.package import embed_metadata
+    from asdfd.runtime import Classifier
+    from asdfd.runtime import metadata as keys
+
+    path = tmp_path / "edited.onnx"
+    shutil.copyfile(tiny_teacher_onnx, path)
+    embed_metadata(path, {keys.MAX_LENGTH: "512", keys.MAX_POSITIONS: "64"})
+    with pytest.raises(ModelLoadError, match="position embeddings cover 64"):
+        Classifier.load(path)
+
+
+def test_sessions_turn_onnxruntime_telemetry_off(tiny_teacher_onnx, monkeypatch):
+    import onnxruntime as ort
+
+    from asdfd.runtime.classifier import make_session
+
+    calls = []
+    monkeypatch.setattr(ort, "disable_telemetry_events", lambda: calls.append(1))
+    make_session(tiny_teacher_onnx)
+    assert calls

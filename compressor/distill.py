@@ -106,19 +106,20 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _identity(config: DistillConfig, teacher_dir: Path) -> dict:
+def _identity(config: dict, teacher_dir: Path) -> dict:
     """What a resume must match: the options that change the result, and the teacher (JSON round trip, so that
-    tuples and lists compare equal to what was stored)."""
-    payload = {"config": _comparable(config.to_dict()), "teacher": str(teacher_dir.resolve())}
+    tuples and lists compare equal to what was stored).
+
+    Args:
+        config: `DistillConfig.to_dict()`, or the config a finished student's distill.json records.
+    """
+    payload = {"config": _comparable(config), "teacher": str(Path(teacher_dir).resolve())}
     return json.loads(json.dumps(payload, default=str))
 
 
 def _identity_of_summary(out_dir: Path) -> dict:
     summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    teacher = Path(summary.get("teacher", "")).resolve()
-    return json.loads(
-        json.dumps({"config": _comparable(summary.get("config", {})), "teacher": str(teacher)}, default=str)
-    )
+    return _identity(summary.get("config", {}), Path(summary.get("teacher", "")))
 
 
 def _check_same_run(saved: dict, identity: dict, what: str) -> None:
@@ -176,7 +177,7 @@ def distill(
         ModelLoadError, ConfigError, DataError, OutputExistsError, TrainingDivergedError (one-line messages).
     """
     teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
-    identity = _identity(config, teacher_dir)
+    identity = _identity(config.to_dict(), teacher_dir)
     if resume and (out_dir / SUMMARY_FILE).is_file() and not force:
         finished = _finished_result(out_dir)
         _check_same_run(_identity_of_summary(out_dir), identity, str(out_dir))

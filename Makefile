@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEACHER ?= artifacts/teacher-sst2
 DEMO_OUT ?= artifacts/demo
 
-.PHONY: install lint test test-slow demo teacher bench bench-distill clean
+.PHONY: install lint test test-slow demo teacher bench bench-distill gpu-check clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ bench: install teacher
 
 bench-distill: install teacher
 	$(PY) examples/bench_distill.py --teacher $(TEACHER) --out artifacts/bench-distill
+
+# On a CUDA machine (torch with CUDA, onnxruntime-gpu): bf16 distillation on 1 and all GPUs, fp16 export, < 8 min.
+gpu-check: install teacher
+	$(PY) examples/gpu_check.py --teacher $(TEACHER) --out artifacts/gpu-check
 
 clean:
 	rm -rf artifacts build dist *.egg-info

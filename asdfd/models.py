@@ -1,7 +1,8 @@
 """Which model folders the product accepts, checked from config.json alone (no torch import).
 
 The AS-DFD "plug" replaces the word-embedding lookup, so any encoder whose Hugging Face model accepts
-`inputs_embeds` and has a sequence-classification head fits. We support the BERT family we test.
+`inputs_embeds` and has a sequence-classification head fits; the families supported are those of
+`asdfd.architectures` (each one tested end to end).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from asdfd.architectures import SUPPORTED_MODEL_TYPES, architecture_of
 from asdfd.errors import ModelLoadError
 
 __all__ = [
@@ -19,9 +21,6 @@ __all__ = [
     "refuse_remote_code",
     "load_sequence_classifier",
 ]
-
-SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "roberta")
-"""`model_type` values in config.json that distill and export support."""
 
 LOCAL_ONLY: dict[str, bool] = {"trust_remote_code": False, "local_files_only": True}
 """Keyword arguments of every `from_pretrained` call: never run code shipped with a model, never reach
@@ -82,12 +81,7 @@ def read_classifier_config(model_dir: str | Path) -> dict[str, Any]:
             f"{config_path} holds a JSON {type(config).__name__}, not an object: is it a Hugging Face config.json?"
         )
     refuse_remote_code(model_dir)
-    model_type = config.get("model_type")
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise ModelLoadError(
-            f"unsupported architecture {model_type!r} in {config_path}: "
-            f"supported are {', '.join(SUPPORTED_MODEL_TYPES)}"
-        )
+    architecture_of(config, str(config_path))  # one line naming the supported families otherwise
     architectures = config.get("architectures") or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
         raise ModelLoadError(
@@ -143,10 +137,7 @@ def load_sequence_classifier(model_dir: str | Path, **kwargs: Any) -> Any:
 
 def max_positions(config: dict[str, Any]) -> int:
     """The longest input (tokens) the model's position embeddings cover, from its config.json."""
-    positions = int(config.get("max_position_embeddings", 512))
-    if config.get("model_type") == "roberta":  # positions start after padding_idx
-        positions -= int(config.get("pad_token_id", 1)) + 1
-    return positions
+    return architecture_of(config).max_positions(config)
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spm.model")

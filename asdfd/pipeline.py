@@ -31,6 +31,7 @@ from asdfd.compressor.quality import quality_estimate
 from asdfd.config_file import apply_overrides, config_to_dict, merge_options
 from asdfd.errors import ConfigError, OutputExistsError
 from asdfd.export import ExportConfig, export_onnx
+from asdfd.hub import resolve_model_dir
 from asdfd.models import read_classifier_config
 from asdfd.runtime import BenchConfig, BenchReport, run_bench
 
@@ -184,7 +185,7 @@ def plan_run(
     out = out or merged.get("out")
     if teacher is None or out is None:
         raise ConfigError("a run needs --teacher and --out (as flags or in the config file)")
-    teacher, out = Path(teacher), Path(out)
+    teacher, out = resolve_model_dir(teacher), Path(out)  # a Hub id becomes its cached snapshot
     if out.suffix != ".onnx":
         raise ConfigError(f"--out must be a .onnx file path, got {out}")
     budget = merged.get("budget", budget)

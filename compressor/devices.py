@@ -1,16 +1,26 @@
 """Device, precision and process group, resolved once (nanoGPT's single autocast context).
 
 Nothing else in the package calls `.cuda()`: every function takes a `device` or follows its model's.
-Multi-GPU runs use torchrun: with WORLD_SIZE > 1 each rank trains on its own synthetic batches and
-gradients are averaged with all-reduce; rank 0 alone shows progress and writes files.
+Several processes (GPUs, or CPU processes with the gloo backend) run under torchrun, which sets the standard
+environment (`RANK`, `LOCAL_RANK`, `WORLD_SIZE`, `LOCAL_WORLD_SIZE`, `MASTER_ADDR`/`MASTER_PORT`) read here and by
+`torch.distributed.init_process_group`. Data-parallel semantics: every rank starts from rank 0's weights, draws its
+own synthetic batches, and gradients are averaged with one all-reduce per step, so the effective batch is
+`batch_size x world_size` at the same learning rate; the time budget, interruptions and NaN stops are agreed by all
+ranks (`any_rank`), so they stop at the same step; rank 0 alone shows progress and writes files.
+
+The gradients are reduced by hand rather than through `DistributedDataParallel` because synthesizers run backward
+passes of their own (HotFlip's input gradients, AS-DFD's adversarial step) on some steps only: DDP would hook an
+all-reduce into each of them and hang the ranks that did not take that branch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -25,6 +35,10 @@ __all__ = [
     "cpu_threads",
     "setup_runtime",
     "all_reduce_mean",
+    "any_rank",
+    "broadcast_parameters",
+    "broadcast_object",
+    "replica_digests",
 ]
 
 
@@ -77,8 +91,9 @@ class Runtime:
         return autocast_context(self.device, self.precision)
 
 
-def cpu_threads(requested: int | None) -> int:
-    """Threads for CPU work: `requested`, else torch's default lowered to the cores other processes leave idle.
+def cpu_threads(requested: int | None, processes: int = 1) -> int:
+    """Threads for CPU work: `requested`, else torch's default lowered to the cores other processes leave idle,
+    shared among the `processes` that torchrun starts on this machine (`LOCAL_WORLD_SIZE`).
 
     On a small machine that other jobs keep busy, fewer threads run distillation steps faster than one per core,
     because oversubscribed threads wait on each other. Busy cores are sampled over half a second (other processes
@@ -87,6 +102,8 @@ def cpu_threads(requested: int | None) -> int:
     """
     if requested:
         return requested
+    if processes > 1:  # the sibling ranks start together: each takes its share, not what looks idle right now
+        return max(1, min(torch.get_num_threads(), usable_cores() // processes))
     default = torch.get_num_threads()
     cores = usable_cores()
     meter = OtherProcessesMeter()
@@ -102,8 +119,8 @@ def cpu_threads(requested: int | None) -> int:
 
 def setup_runtime(device: str, precision: str, threads: int | None) -> Runtime:
     """Resolve the device once; join the torchrun process group when WORLD_SIZE > 1."""
-    torch.set_num_threads(cpu_threads(threads))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    torch.set_num_threads(cpu_threads(threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device, local_rank=local_rank)
@@ -118,12 +135,67 @@ def setup_runtime(device: str, precision: str, threads: int | None) -> Runtime:
 
 
 def all_reduce_mean(parameters: list[torch.nn.Parameter], runtime: Runtime) -> None:
-    """Average gradients over ranks (a no-op in a single process)."""
+    """Average gradients over ranks with one all-reduce of a flat buffer (a no-op in a single process)."""
     if runtime.world_size <= 1:
         return
     import torch.distributed as dist
 
-    for parameter in parameters:
-        if parameter.grad is not None:
-            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
-            parameter.grad /= runtime.world_size
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1).float() for g in grads])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= runtime.world_size
+    offset = 0
+    for grad in grads:
+        grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+        offset += grad.numel()
+
+
+def any_rank(flag: bool, runtime: Runtime) -> bool:
+    """True on every rank when `flag` is true on any (what makes budget, interrupt and NaN stops collective)."""
+    if runtime.world_size <= 1:
+        return flag
+    import torch.distributed as dist
+
+    tensor = torch.tensor([float(flag)], device=runtime.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
+def broadcast_parameters(parameters: list[torch.nn.Parameter], runtime: Runtime) -> None:
+    """Give every rank rank 0's values (trainable parts seeded per rank would otherwise start apart)."""
+    if runtime.world_size <= 1:
+        return
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for parameter in parameters:
+            dist.broadcast(parameter.data, src=0)
+
+
+def broadcast_object(value: Any, runtime: Runtime) -> Any:
+    """Rank 0's `value` on every rank (a resumed checkpoint that only rank 0's node holds)."""
+    if runtime.world_size <= 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value if runtime.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def replica_digests(module: torch.nn.Module, runtime: Runtime) -> list[str]:
+    """sha256 of each rank's weights, gathered on every rank: equal digests prove the replicas stayed in sync."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    mine = digest.hexdigest()[:16]
+    if runtime.world_size <= 1:
+        return [mine]
+    import torch.distributed as dist
+
+    gathered: list[Any] = [None] * runtime.world_size
+    dist.all_gather_object(gathered, mine)
+    return [str(x) for x in gathered]

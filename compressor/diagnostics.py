@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from asdfd.architectures import architecture_of
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
 from asdfd.data import label_ids
@@ -151,12 +152,14 @@ def evaluate_texts(
     """Predicted class ids (N,) for real texts (information only: never used to train or select)."""
     was_training = model.training
     model.eval()
+    config = model.config.to_dict()
+    inputs = architecture_of(config).input_names(config)  # a tokenizer may return more than the model takes
     out = []
     for start in range(0, len(texts), batch_size):
         batch = tokenizer(
             texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
         )
-        batch = {key: value.to(runtime.device) for key, value in batch.items()}
+        batch = {key: value.to(runtime.device) for key, value in batch.items() if key in inputs}
         with runtime.autocast():
             out.append(model(**batch).logits.float().argmax(-1).cpu())
     model.train(was_training)

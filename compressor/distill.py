@@ -26,12 +26,13 @@ from tqdm.auto import tqdm
 from asdfd._io import atomic_dir, check_output_path, write_json_atomic
 from asdfd.compressor.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
 from asdfd.compressor.config import RUNTIME_ONLY_FIELDS, DistillConfig
-from asdfd.compressor.devices import setup_runtime
+from asdfd.compressor.devices import any_rank, broadcast_object, replica_digests, setup_runtime
 from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
 from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.teacher import load_teacher
 from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, OutputExistsError, TrainingDivergedError
+from asdfd.hub import resolve_model_dir
 from asdfd.models import max_positions, read_classifier_config
 
 __all__ = ["DistillResult", "distill"]
@@ -139,6 +140,38 @@ def _check_same_run(saved: dict, identity: dict, what: str) -> None:
     )
 
 
+def _check_output(
+    out_dir: Path, identity: dict, resume: bool, force: bool, inputs: tuple[Path, str | Path | None]
+) -> DistillResult | None:
+    """Before any work: the finished student a resume finds (same options), else None once `out_dir` may be
+    written (not over an input, not over another folder unless `force`)."""
+    if resume and (out_dir / SUMMARY_FILE).is_file() and not force:
+        _check_same_run(_identity_of_summary(out_dir), identity, str(out_dir))
+        logger.info("%s is already finished; nothing to resume", out_dir)
+        return _finished_result(out_dir)
+    if resume and out_dir.exists() and not force:
+        raise OutputExistsError(f"{out_dir} exists but holds no finished student: pass --force to overwrite it")
+    check_output_path(out_dir, force=force, inputs=tuple(Path(p) for p in inputs if p is not None))
+    return None
+
+
+def _resume_state(ckpt: Path, identity: dict, world_size: int) -> dict | None:
+    """The checkpoint to continue from, if any, once it is known to be this run's (same options, teacher and
+    number of processes)."""
+    state = load_checkpoint(ckpt)
+    if state is None:
+        return None
+    _check_same_run(json.loads(state["identity"]), identity, f"the checkpoint in {ckpt}")
+    saved_world = int(state.get("world_size", 1))
+    if saved_world != world_size:
+        raise ConfigError(
+            f"the checkpoint in {ckpt} was made by {saved_world} process(es) and this run has {world_size}: "
+            "resume with the same torchrun --nnodes/--nproc-per-node (the effective batch depends on it), "
+            "or drop --resume (and pass --force) to start over"
+        )
+    return state
+
+
 def _finished_result(out_dir: Path) -> DistillResult:
     summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
     return DistillResult(
@@ -176,13 +209,8 @@ def distill(
     Raises:
         ModelLoadError, ConfigError, DataError, OutputExistsError, TrainingDivergedError (one-line messages).
     """
-    teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
+    teacher_dir, out_dir = resolve_model_dir(teacher_dir), Path(out_dir)  # a Hub id: its cached snapshot
     identity = _identity(config.to_dict(), teacher_dir)
-    if resume and (out_dir / SUMMARY_FILE).is_file() and not force:
-        finished = _finished_result(out_dir)
-        _check_same_run(_identity_of_summary(out_dir), identity, str(out_dir))
-        logger.info("%s is already finished; nothing to resume", out_dir)
-        return finished
     teacher_config = read_classifier_config(teacher_dir)
     positions = max_positions(teacher_config)
     if config.max_length > positions:
@@ -191,27 +219,30 @@ def distill(
         )
     if config.eval_max_length > positions:  # eval texts are only truncated to what the teacher can read
         config = dataclasses.replace(config, eval_max_length=positions)
-    if resume and out_dir.exists() and not force:
-        raise OutputExistsError(f"{out_dir} exists but holds no finished student: pass --force to overwrite it")
-    check_output_path(out_dir, force=force, inputs=(teacher_dir, *([Path(eval_file)] if eval_file else [])))
     evaluation = None
     if eval_file is not None:
         texts = read_labelled_file(eval_file, text_column=config.text_column, label_column=config.label_column)
         evaluation = (texts.texts, eval_label_ids(texts.labels, teacher_config.get("id2label") or {}, eval_file))
     runtime = setup_runtime(config.device, config.precision, config.threads)
+    # The output location is rank 0's (other nodes need not see it): rank 0 checks it and tells the others.
+    finished = _check_output(out_dir, identity, resume, force, (teacher_dir, eval_file)) if runtime.is_main else None
+    finished = broadcast_object(finished, runtime)
+    if finished is not None:
+        return finished
     teacher = load_teacher(teacher_dir, runtime.device)
     trainer = DistillLoop(teacher, config, runtime)
     ckpt = checkpoint_dir(out_dir)
-    state = load_checkpoint(ckpt) if resume else None
+    # Rank 0 reads and checks the checkpoint (it lives beside the output) and hands it to the other ranks.
+    state = _resume_state(ckpt, identity, runtime.world_size) if resume and runtime.is_main else None
+    state = broadcast_object(state, runtime)
     history: list[dict] = []
     if state is not None:
-        _check_same_run(json.loads(state["identity"]), identity, f"the checkpoint in {ckpt}")
         trainer.load_state_dict(state)
         history = json.loads(state.get("history") or "[]")
         logger.info("resuming from step %d (checkpoint %s)", trainer.step, ckpt)
     elif resume:
         logger.info("no checkpoint in %s: starting from the beginning", ckpt)
-    elif ckpt.exists():
+    elif ckpt.exists() and runtime.is_main:
         logger.warning("discarding the checkpoint of an earlier run in %s (use --resume to continue it)", ckpt)
         remove_checkpoint(ckpt)
 
@@ -222,6 +253,18 @@ def distill(
     run.execute()
     metrics = run.final_metrics(evaluation)
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
+    steps_per_second = trainer.step / max(trainer.train_seconds, 1e-9)
+    throughput = {  # global figures: every rank takes each step, each on its own batch
+        "steps_per_second": round(steps_per_second, 3),
+        "samples_per_second": round(steps_per_second * config.batch_size * runtime.world_size, 1),
+        "effective_batch": config.batch_size * runtime.world_size,
+    }
+    metrics.update(throughput)
+    digests = replica_digests(trainer.student, runtime)
+    if runtime.world_size > 1:
+        metrics["replicas_in_sync"] = len(set(digests)) == 1
+        if not metrics["replicas_in_sync"]:
+            logger.error("the ranks' students differ after training (weights sha256 %s): please report this", digests)
     summary = {
         "teacher": str(teacher_dir),
         "student_layers": trainer.layers,
@@ -235,7 +278,9 @@ def distill(
             "train_seconds": metrics["train_seconds"],
             "total_seconds": metrics["total_seconds"],
             "seconds_per_step": round(metrics["train_seconds"] / max(1, trainer.step), 3),
+            **throughput,
         },
+        "replica_weights_sha256": digests,
         "metrics": metrics,
         "history": run.history,
         "eval_file": str(eval_file) if eval_file is not None else None,
@@ -272,6 +317,7 @@ class _Run:
         state = self.trainer.state_dict()
         state["identity"] = json.dumps(self.identity, default=str)
         state["history"] = json.dumps(self.history, default=str)
+        state["world_size"] = self.trainer.runtime.world_size
         save_checkpoint(self.ckpt, state)
         self.last_checkpoint_step = self.trainer.step
 
@@ -305,7 +351,7 @@ class _Run:
         return eta if eta != float("inf") else -1.0
 
     def _check_interrupt(self) -> None:
-        if self.interrupt.requested:
+        if any_rank(self.interrupt.requested, self.trainer.runtime):  # all ranks stop at the same step
             self.save()
             raise KeyboardInterrupt
 
@@ -343,26 +389,36 @@ class _Run:
         done = synthesizer.prepared_steps
         total = left + done
         budget = None if config.max_seconds is None else 0.5 * config.max_seconds
-        bar = tqdm(total=total, initial=done, desc="stage 1: guessing", disable=not self.show, leave=False)
-        while synthesizer.prepare_steps():
-            if budget is not None and trainer.train_seconds >= budget and synthesizer.can_start():
-                logger.warning("preparation stopped after %d of %d batches: half the time budget is spent", done, total)
-                break
-            self._consistent = False
-            stats = trainer.prepare_step()
-            self._consistent = True
-            done += 1
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items() if k in ("guess_confidence", "norm_ratio")})
-            self.report("stage1", done, total, stats)
-            self._check_interrupt()
-        bar.close()
+        with tqdm(total=total, initial=done, desc="stage 1: guessing", disable=not self.show, leave=False) as bar:
+            while synthesizer.prepare_steps():
+                spent = budget is not None and trainer.train_seconds >= budget and synthesizer.can_start()
+                if any_rank(spent, trainer.runtime):
+                    logger.warning("preparation stopped after %d of %d batches: half the budget is spent", done, total)
+                    break
+                self._consistent = False
+                stats = trainer.prepare_step()
+                self._consistent = True
+                done += 1
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items() if k in ("guess_confidence", "norm_ratio")})
+                self.report("stage1", done, total, stats)
+                self._check_interrupt()
         self.save()
 
     def _train(self) -> None:
         trainer, config = self.trainer, self.config
         stage = trainer.synthesizer.stage
         bar = tqdm(total=config.steps, initial=trainer.step, desc=f"{stage}: distilling", disable=not self.show)
+        with bar:  # closed on errors too, so a one-line error starts on a line of its own
+            self._train_steps(bar)
+        if trainer.over_budget() and trainer.step < config.steps:
+            logger.info(
+                "time budget of %.0f s reached at step %d of %d", config.max_seconds, trainer.step, config.steps
+            )
+
+    def _train_steps(self, bar: tqdm) -> None:
+        trainer, config = self.trainer, self.config
+        stage = trainer.synthesizer.stage
         while trainer.step < config.steps and not trainer.over_budget():
             self._consistent = False
             losses = trainer.train_step()
@@ -382,11 +438,6 @@ class _Run:
             if step % config.checkpoint_every == 0:
                 self.save()
             self._check_interrupt()
-        bar.close()
-        if trainer.over_budget() and trainer.step < config.steps:
-            logger.info(
-                "time budget of %.0f s reached at step %d of %d", config.max_seconds, trainer.step, config.steps
-            )
 
     def final_metrics(self, evaluation: tuple[list[str], list[int]] | None) -> dict:
         trainer = self.trainer

@@ -23,7 +23,7 @@ import torch
 from asdfd.compressor.asdfd.embedding_guess import teacher_base_rate
 from asdfd.compressor.asdfd.synthesizer import guess_batch
 from asdfd.compressor.config import DistillConfig
-from asdfd.compressor.devices import Runtime, all_reduce_mean
+from asdfd.compressor.devices import Runtime, all_reduce_mean, any_rank, broadcast_parameters
 from asdfd.compressor.diagnostics import HeldOut, evaluate_heldout, predict_logits
 from asdfd.compressor.losses import hidden_mse_loss, kd_loss
 from asdfd.compressor.student import build_student
@@ -85,6 +85,7 @@ class DistillLoop:
         )
         self.synthesizer = make_synthesizer(config.method, self.context)
         self.parameters = [p for p in self.student.parameters() if p.requires_grad] + self.synthesizer.parameters()
+        broadcast_parameters(self.parameters, runtime)  # under torchrun every replica starts from rank 0's weights
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
         self.train_seconds = 0.0
@@ -138,12 +139,9 @@ class DistillLoop:
 
     def over_budget(self) -> bool:
         """Time budget spent; under torchrun all ranks stop together (rank clocks differ)."""
-        over = self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds
-        if self.runtime.world_size > 1:
-            flag = torch.tensor([float(over)], device=self.runtime.device)
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            over = bool(flag.item())
-        return over
+        return any_rank(
+            self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds, self.runtime
+        )
 
     def _forward(self, model: Any, embeds: torch.Tensor, mask: torch.Tensor, hidden: bool) -> Any:
         with self.runtime.autocast():
@@ -194,14 +192,11 @@ class DistillLoop:
 
     def _check_finite(self, losses: dict[str, float]) -> None:
         finite = all(math.isfinite(value) for value in losses.values())
-        if self.runtime.world_size > 1:  # one diverged rank stops them all, instead of a hung all-reduce
-            flag = torch.tensor([float(not finite)], device=self.runtime.device)
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            finite = not bool(flag.item())
-        if not finite:
-            raise TrainingDivergedError(
-                f"loss became {losses['loss']} at step {self.step + 1} ({losses}); lower --lr or --temperature"
-            )
+        # One diverged rank stops them all (instead of a hung all-reduce), and says which.
+        if any_rank(not finite, self.runtime):
+            where = f" on rank {self.runtime.rank}" if not finite and self.runtime.world_size > 1 else ""
+            cause = f"loss became {losses['loss']}{where}" if not finite else "another rank's loss became NaN/inf"
+            raise TrainingDivergedError(f"{cause} at step {self.step + 1}; lower --lr or --temperature")
 
     # ---- diagnostics ----
     def evaluate(self) -> dict:
@@ -238,5 +233,6 @@ class DistillLoop:
         if state.get("cuda_rng") is not None and self.runtime.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.runtime.device)
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
-        if self.runtime.world_size > 1:  # each rank must keep its own stream after a resume
+        if self.runtime.world_size > 1:  # the state is rank 0's: each rank goes on with streams of its own
             self.generator.manual_seed(self.config.seed + 7919 * self.runtime.rank + self.step)
+            torch.manual_seed(self.config.seed + self.runtime.rank + self.step)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from asdfd.compressor.teacher import Plug
+from asdfd.architectures import Architecture
 from asdfd.errors import ConfigError
 
 __all__ = [
@@ -62,13 +62,13 @@ def _fewer(total: int) -> str:
     return "1" if total == 2 else f"1 to {total - 1}"
 
 
-def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
+def narrow_ffn(model: nn.Module, arch: Architecture, size: int) -> None:
     """Keep the `size` most important FFN neurons in every layer of `model` and record the width in its config.
 
     Raises:
         ConfigError: `size` is not smaller than the current width.
     """
-    width = int(getattr(model.config, plug.ffn_size_key))
+    width = int(getattr(model.config, arch.ffn_size_key))
     if not 1 <= size < width:
         if width <= 1:
             raise ConfigError(
@@ -78,11 +78,11 @@ def narrow_ffn(model: nn.Module, plug: Plug, size: int) -> None:
             f"--student-ffn {size}: the teacher's FFN has {width} neurons per layer, so keep {_fewer(width)} of "
             "them, or all (--student-ffn all)"
         )
-    for layer in plug.layers(model):
-        ffn_in, ffn_out = plug.ffn(layer)
+    for layer in arch.layers(model):
+        ffn_in, ffn_out = arch.ffn(layer)
         keep = ffn_neuron_importance(ffn_in, ffn_out).topk(size).indices
-        plug.set_ffn(layer, *keep_ffn_neurons(ffn_in, ffn_out, keep))
-    setattr(model.config, plug.ffn_size_key, size)
+        arch.set_ffn(layer, *keep_ffn_neurons(ffn_in, ffn_out, keep))
+    setattr(model.config, arch.ffn_size_key, size)
 
 
 def attention_head_importance(value: nn.Linear, output: nn.Linear, num_heads: int) -> Tensor:
@@ -93,7 +93,7 @@ def attention_head_importance(value: nn.Linear, output: nn.Linear, num_heads: in
     return reads.norm(dim=1) * writes.reshape(num_heads, -1).norm(dim=1)
 
 
-def prune_attention_heads(model: nn.Module, plug: Plug, keep: int) -> None:
+def prune_attention_heads(model: nn.Module, arch: Architecture, keep: int) -> None:
     """Keep the `keep` most important attention heads in every layer of `model` (Hugging Face `prune_heads`).
 
     Raises:
@@ -104,7 +104,7 @@ def prune_attention_heads(model: nn.Module, plug: Plug, keep: int) -> None:
             "the teacher already has pruned attention heads: --student-heads needs a teacher with all "
             "of its heads; leave it unset"
         )
-    heads = int(getattr(model.config, plug.num_heads_key))
+    heads = int(getattr(model.config, arch.num_heads_key))
     if not 1 <= keep < heads:
         if heads == 1:
             raise ConfigError(
@@ -116,8 +116,8 @@ def prune_attention_heads(model: nn.Module, plug: Plug, keep: int) -> None:
             "of them, or all (--student-heads all)"
         )
     drop = {}
-    for index, layer in enumerate(plug.layers(model)):
-        value, output = plug.attention_projections(layer)
+    for index, layer in enumerate(arch.layers(model)):
+        value, output = arch.attention_projections(layer)
         ranked = attention_head_importance(value, output, heads).argsort()
         drop[index] = sorted(ranked[: heads - keep].tolist())
     model.prune_heads(drop)

@@ -69,30 +69,35 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
     """
     layers = select_layers(teacher.num_layers, config)
     student = copy.deepcopy(teacher.model)
-    teacher_layers = teacher.plug.layers(teacher.model)
-    teacher.plug.set_layers(student, [copy.deepcopy(teacher_layers[i]) for i in layers])
+    teacher_layers = teacher.arch.layers(teacher.model)
+    teacher.arch.set_layers(student, [copy.deepcopy(teacher_layers[i]) for i in layers])
     if student.config.pruned_heads:  # keyed by layer index: renumber for the student, or reloading would misprune
         student.config.pruned_heads = {
             new: student.config.pruned_heads[old]
             for new, old in enumerate(layers)
             if old in student.config.pruned_heads
         }
-    ffn_neurons = config.ffn_neurons(int(getattr(student.config, teacher.plug.ffn_size_key)))
+    ffn_neurons = config.ffn_neurons(int(getattr(student.config, teacher.arch.ffn_size_key)))
     if ffn_neurons is not None:
-        narrow_ffn(student, teacher.plug, ffn_neurons)
-    heads = config.attention_heads(int(getattr(student.config, teacher.plug.num_heads_key)))
+        narrow_ffn(student, teacher.arch, ffn_neurons)
+    heads = config.attention_heads(int(getattr(student.config, teacher.arch.num_heads_key)))
     if heads is not None:
-        prune_attention_heads(student, teacher.plug, heads)
+        if not teacher.arch.head_pruning:
+            raise ConfigError(
+                f"{teacher.arch.name} students keep every attention head (transformers cannot prune its heads): "
+                "drop --student-heads"
+            )
+        prune_attention_heads(student, teacher.arch, heads)
     student.requires_grad_(True)
     if config.freeze_word_embeddings:
-        teacher.plug.word_embeddings(student).weight.requires_grad_(False)
+        teacher.arch.word_embeddings(student).weight.requires_grad_(False)
     student.train()
     logger.info(
         "student: %d of %d teacher layers %s, FFN width %s, %s attention heads per layer",
         len(layers),
         teacher.num_layers,
         layers,
-        getattr(student.config, teacher.plug.ffn_size_key),
-        heads or getattr(student.config, teacher.plug.num_heads_key),
+        getattr(student.config, teacher.arch.ffn_size_key),
+        heads or getattr(student.config, teacher.arch.num_heads_key),
     )
     return student, layers

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asdfd.architectures import architecture_of
 from asdfd.data import read_labelled_file
 from asdfd.export import CalibrationConfig, ExportConfig, dynamic_preset, export_onnx, static_preset
 from asdfd.export.cpu import detect_cpu_features, preset_for_cpu
@@ -33,15 +34,14 @@ logger = logging.getLogger("bench_export")
 
 def truncated_student(teacher: Path, out: Path, layers: list[int]) -> Path:
     """A student made of some of the teacher's layers (no distillation: a lower bound)."""
-    import torch
     from transformers import AutoModelForSequenceClassification
 
     if (out / "config.json").exists():
         return out
     model = AutoModelForSequenceClassification.from_pretrained(teacher, **LOCAL_ONLY)
-    encoder = model.base_model.encoder
-    encoder.layer = torch.nn.ModuleList([encoder.layer[i] for i in layers])
-    model.config.num_hidden_layers = len(layers)
+    arch = architecture_of(model.config)
+    kept = arch.layers(model)
+    arch.set_layers(model, [kept[i] for i in layers])
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     for path in teacher.iterdir():

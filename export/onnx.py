@@ -10,7 +10,6 @@ same TorchScript exporter called directly, with the axes declared here.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
 import shutil
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asdfd.architectures import architecture_of
 from asdfd.errors import ModelLoadError
 from asdfd.models import LOCAL_ONLY, load_sequence_classifier
 
@@ -45,12 +45,10 @@ def load_torch_classifier(model_dir: Path) -> Any:
 
 
 def torch_input_names(model: Any) -> tuple[str, ...]:
-    """Inputs the graph takes: token_type_ids only where the model has segment embeddings (BERT)."""
-    names = ["input_ids", "attention_mask"]
-    accepts = "token_type_ids" in inspect.signature(model.forward).parameters
-    if accepts and getattr(model.config, "model_type", "") == "bert":
-        names.append("token_type_ids")
-    return tuple(names)
+    """Inputs the graph takes: token_type_ids only where the family has segment embeddings of two or more types
+    (BERT, ELECTRA; not DistilBERT, RoBERTa, XLM-R), as the registry says."""
+    config = model.config.to_dict()
+    return architecture_of(config).input_names(config)
 
 
 @contextlib.contextmanager

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from asdfd._io import atomic_dir, atomic_file, check_output_path, scratch_dir
+from asdfd.architectures import architecture_of
 from asdfd.errors import ConfigError, ModelLoadError, ValidationError
 from asdfd.export.config import ExportConfig, QuantizationPreset
+from asdfd.hub import resolve_model_dir
 from asdfd.models import LOCAL_ONLY, max_positions, read_classifier_config, require_tokenizer
 
 __all__ = ["ExportResult", "export_onnx"]
@@ -55,6 +57,8 @@ class ExportResult:
     fallbacks: list[str] = field(default_factory=list)
     """Quantized variants that failed validation and were replaced by the next one (their verdicts)."""
     cpu: dict[str, Any] = field(default_factory=dict)
+    validation_provider: str = "CPUExecutionProvider"
+    """The onnxruntime provider the final graph was validated on (fp16: CUDA where onnxruntime has it)."""
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,9 +148,7 @@ class _Exporter:
         self.tokenizer = _load_tokenizer(model_dir)
         self.model = load_torch_classifier(model_dir)
         self.space = SpecialTokens.from_tokenizer(self.tokenizer, self.model.config.vocab_size, source=str(model_dir))
-        self.num_layers = int(
-            getattr(self.model.config, "num_hidden_layers", getattr(self.model.config, "n_layers", 0))
-        )
+        self.num_layers = architecture_of(self.hf_config).num_layers(self.hf_config)
 
     # -- steps ---------------------------------------------------------------------------------------
     def export_fp32(self) -> None:
@@ -427,7 +429,7 @@ def export_onnx(
     """Export a Hugging Face sequence classifier folder to a validated, self-contained ONNX artifact.
 
     Args:
-        model_dir: folder with config.json, weights and a fast tokenizer (bert, distilbert, roberta).
+        model_dir: folder with config.json, weights and a fast tokenizer (a family of asdfd.architectures).
         out: "x.onnx" -> one self-contained file; anything else (or a trailing "/") -> a folder with
             model.onnx, config.json and tokenizer files, loadable by Optimum and the runtime.
         config: what to do (quantization, optimization, validation); see `ExportConfig`.
@@ -448,7 +450,7 @@ def export_onnx(
         0.99
     """
     started = time.perf_counter()
-    model_dir = Path(model_dir)
+    model_dir = resolve_model_dir(model_dir)  # a Hub id: its cached snapshot
     folder_mode = _is_folder_target(out)
     out = Path(out)
     read_classifier_config(model_dir)  # one-line errors before anything heavy is imported
@@ -495,6 +497,7 @@ def export_onnx(
                 "max_batches_in_memory": reader.max_batches_per_range,
             }
         cpu = detect_cpu_features().to_dict()
+        provider = getattr(run, "fp16_provider", "CPUExecutionProvider")
         provenance = {
             "source": {
                 "path": str(model_dir.resolve()),
@@ -510,7 +513,7 @@ def export_onnx(
             "fusions": audit.to_dict(),
             "optimization": run.optimization,
             "validation": validation,
-            "validation_provider": getattr(run, "fp16_provider", "CPUExecutionProvider"),
+            "validation_provider": provider,
             "quantization": dataclasses.asdict(run.preset) if run.preset else None,
             "calibration": calibration,
             "auto_candidates": run.candidates,
@@ -541,6 +544,7 @@ def export_onnx(
             candidates=run.candidates,
             fallbacks=run.fallbacks,
             cpu=cpu,
+            validation_provider=provider,
         )
         if folder_mode:
             result.folder, result.path = out, out / "model.onnx"

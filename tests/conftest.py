@@ -19,11 +19,17 @@ from transformers import (
     BertConfig,
     BertForSequenceClassification,
     BertTokenizerFast,
+    DebertaV2Config,
+    DebertaV2ForSequenceClassification,
     DistilBertConfig,
     DistilBertForSequenceClassification,
+    ElectraConfig,
+    ElectraForSequenceClassification,
     PreTrainedModel,
     RobertaConfig,
     RobertaForSequenceClassification,
+    XLMRobertaConfig,
+    XLMRobertaForSequenceClassification,
 )
 
 WORDS = [
@@ -108,6 +114,22 @@ def tiny_roberta_config(**overrides) -> RobertaConfig:
     return RobertaConfig(**values)
 
 
+def tiny_electra_config(**overrides) -> ElectraConfig:
+    # ELECTRA's discriminator: embedding size may differ from hidden (projected); kept equal here, as in most.
+    values = dict(
+        vocab_size=99,
+        embedding_size=32,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        **LABELS,
+    )
+    values.update(overrides)
+    return ElectraConfig(**values)
+
+
 def _save_tiny(model_class: type[PreTrainedModel], config, folder: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     model_class(config).eval().save_pretrained(folder, safe_serialization=True)
@@ -128,6 +150,51 @@ def build_tiny_distilbert(folder: Path, *, seed: int = 0, **config_overrides) ->
 def build_tiny_roberta(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
     """A tiny RoBERTa classifier (positions offset by padding_idx); a WordPiece tokenizer stands in for BPE."""
     return _save_tiny(RobertaForSequenceClassification, tiny_roberta_config(**config_overrides), folder, seed)
+
+
+def build_tiny_xlm_roberta(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+    """A tiny XLM-RoBERTa classifier (RoBERTa's layout and position offset); WordPiece stands in for SentencePiece."""
+    values = tiny_roberta_config(**config_overrides).to_dict()
+    config = XLMRobertaConfig(**{k: v for k, v in values.items() if k not in ("model_type", "transformers_version")})
+    return _save_tiny(XLMRobertaForSequenceClassification, config, folder, seed)
+
+
+def build_tiny_electra(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+    """A tiny ELECTRA discriminator classifier (segment ids, like BERT)."""
+    return _save_tiny(ElectraForSequenceClassification, tiny_electra_config(**config_overrides), folder, seed)
+
+
+def build_tiny_deberta_v2(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+    """A tiny DeBERTa-v3-style classifier: relative attention (c2p, p2c), no absolute positions, no segment ids."""
+    values = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        relative_attention=True,
+        position_buckets=16,
+        pos_att_type=["p2c", "c2p"],
+        position_biased_input=False,
+        type_vocab_size=0,
+        norm_rel_ebd="layer_norm",
+        share_att_key=True,
+        **LABELS,
+    )
+    values.update(config_overrides)
+    return _save_tiny(DebertaV2ForSequenceClassification, DebertaV2Config(**values), folder, seed)
+
+
+FAMILY_BUILDERS = {
+    "bert": build_tiny_teacher,
+    "distilbert": build_tiny_distilbert,
+    "roberta": build_tiny_roberta,
+    "xlm-roberta": build_tiny_xlm_roberta,
+    "electra": build_tiny_electra,
+    "deberta-v2": build_tiny_deberta_v2,
+}
+"""One tiny builder per supported family (tests/test_architectures.py checks it covers asdfd.architectures)."""
 
 
 @pytest.fixture(scope="session")

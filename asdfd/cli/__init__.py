@@ -8,6 +8,7 @@ usage errors exit 2 (click's convention).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -43,6 +44,8 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: cleanups run, distillation checkpoints
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    if os.environ.get("RANK", "0") != "0" and not verbose:  # under torchrun, rank 0 alone narrates
+        level = logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 import click
 
-from asdfd.errors import AsdfdError
+from asdfd.errors import AsdfdError, TrainingDivergedError
 
 __all__ = [
     "user_errors",
@@ -50,6 +51,8 @@ def resume_command(flag: str | None = None) -> str:
     args = list(sys.argv[1:])
     if flag and flag not in args:
         args.append(flag)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by torchrun: the same launch, same world size
+        return "torchrun <the same options> -m asdfd.cli " + shlex.join(args)
     return shlex.join(["compress", *args])
 
 
@@ -57,15 +60,23 @@ def resume_command(flag: str | None = None) -> str:
 def user_errors(resume_flag: str | None = None) -> Iterator[None]:
     """Turn `AsdfdError` into click's one-line `Error: ...` (exit 1); Ctrl-C / SIGTERM exit 130 with the command
     that resumes (`resume_flag` added to this one)."""
+    rank = int(os.environ.get("RANK", "0"))
     try:
         yield
-    except AsdfdError as err:
+    except TrainingDivergedError as err:  # agreed by all ranks under torchrun: rank 0 says it once
+        if rank:
+            raise SystemExit(1) from None
         raise click.ClickException(str(err)) from None
+    except AsdfdError as err:
+        raise click.ClickException(f"rank {rank}: {err}" if rank else str(err)) from None
     except OSError as err:  # disk full, permissions, a vanished folder: the system's words, on one line
         where = f" ({err.filename})" if err.filename else ""
         hint = ": free some space or choose another --out" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
-        raise click.ClickException(f"{err.strerror or err}{where}{hint}") from None
+        message = f"{err.strerror or err}{where}{hint}"
+        raise click.ClickException(f"rank {rank}: {message}" if rank else message) from None
     except KeyboardInterrupt:
+        if rank:  # rank 0 saved the checkpoint and prints the command
+            raise SystemExit(130) from None
         click.echo(
             f"Interrupted; outputs written so far are complete. To resume: {resume_command(resume_flag)}", err=True
         )

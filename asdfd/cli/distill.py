@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from asdfd.architectures import FAMILIES
 from asdfd.cli._common import (
     MINUTES_HELP,
     STUDENT_FFN_HELP,
@@ -85,7 +86,8 @@ BUDGET_DEFAULTS = {"": DistillConfig(), **{f"--budget {name}": DistillConfig.for
     "--teacher",
     type=click.Path(path_type=Path),
     required=True,
-    help="Fine-tuned Hugging Face sequence-classifier folder (BERT, MiniLM, DistilBERT, RoBERTa).",
+    help="Fine-tuned Hugging Face sequence classifier: a folder, or a Hub id (org/name, from the local cache; "
+    f"downloaded only when the network allows). Families: {FAMILIES}.",
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Student folder to write.")
 @click.option(

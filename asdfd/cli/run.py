@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from asdfd.architectures import FAMILIES
 from asdfd.cli._common import (
     MINUTES_HELP,
     STUDENT_FFN_HELP,
@@ -43,7 +44,8 @@ FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillC
     "--teacher",
     type=click.Path(path_type=Path),
     default=None,
-    help="Fine-tuned Hugging Face sequence-classifier folder (BERT, MiniLM, DistilBERT, RoBERTa). Required "
+    help="Fine-tuned Hugging Face sequence classifier: a folder or a Hub id (org/name; the local cache first). "
+    f"Families: {FAMILIES}. Required "
     "unless the config file names it.",
 )
 @click.option(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from asdfd.architectures import architecture_of
 from asdfd.errors import ModelLoadError
 from asdfd.models import LOCAL_ONLY, load_sequence_classifier, require_tokenizer
 from asdfd.runtime.classifier import Classifier
@@ -115,10 +116,10 @@ class PyTorchModel(BenchModel):
         self.model = load_sequence_classifier(model_dir)
         config = self.model.config
         self.labels = tuple(config.id2label[index] for index in range(config.num_labels))
-        self.input_names = ["input_ids", "attention_mask"] + (
-            ["token_type_ids"] if getattr(config, "type_vocab_size", 0) else []
-        )
-        self.encoder = TextEncoder(_tokenizer_json(self.path), min(max_length, config.max_position_embeddings))
+        arch_config = config.to_dict()
+        arch = architecture_of(arch_config)
+        self.input_names = list(arch.input_names(arch_config))
+        self.encoder = TextEncoder(_tokenizer_json(self.path), min(max_length, arch.max_positions(arch_config)))
         weights = [self.path / name for name in ("model.safetensors", "pytorch_model.bin")]
         self.size_mb = sum(p.stat().st_size for p in weights if p.is_file()) / 1e6
         self.num_params = int(sum(p.numel() for p in self.model.parameters()))

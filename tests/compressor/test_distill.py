@@ -75,7 +75,7 @@ def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher
     trainer.build_heldouts()
     before = trainer.evaluate()
     kl_before = _heldout_pseudo_kl(trainer)
-    frozen = trainer.teacher.plug.word_embeddings(trainer.student).weight.clone()
+    frozen = trainer.teacher.arch.word_embeddings(trainer.student).weight.clone()
     while trainer.synthesizer.prepare_steps():
         trainer.prepare_step()
     for _ in range(config.steps):
@@ -91,8 +91,8 @@ def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher
     assert {"kd", "hidden", "ss", "loss"} <= set(losses)
     for key, value in teacher.model.state_dict().items():
         torch.testing.assert_close(value, snapshot[key])
-    torch.testing.assert_close(trainer.teacher.plug.word_embeddings(trainer.student).weight, frozen)
-    assert trainer.teacher.plug.word_embeddings(trainer.student).weight.grad is None
+    torch.testing.assert_close(trainer.teacher.arch.word_embeddings(trainer.student).weight, frozen)
+    assert trainer.teacher.arch.word_embeddings(trainer.student).weight.grad is None
     assert trainer.student.classifier.weight.grad is not None
 
 

@@ -1,4 +1,4 @@
-"""Narrow students: FFN neuron and attention head ranking, the pruned blocks' arithmetic, every BERT-family plug."""
+"""Narrow students: FFN neuron and attention head ranking, the pruned blocks' arithmetic, every BERT-family arch."""
 
 from __future__ import annotations
 
@@ -48,15 +48,15 @@ def test_kept_neurons_compute_the_restricted_ffn():
 @pytest.mark.parametrize("fixture", ["tiny_teacher_4layer_dir", "tiny_distilbert_dir", "tiny_roberta_dir"])
 def test_narrowing_drops_the_dead_neurons_and_nothing_else_changes(fixture, request, tmp_path):
     teacher = load_teacher(request.getfixturevalue(fixture))
-    width = int(getattr(teacher.model.config, teacher.plug.ffn_size_key))
+    width = int(getattr(teacher.model.config, teacher.arch.ffn_size_key))
     dead = [3, 20, 30]
     with torch.no_grad():
-        for layer in teacher.plug.layers(teacher.model):
-            teacher.plug.ffn(layer)[1].weight[:, dead] = 0.0  # these neurons cannot reach the output
+        for layer in teacher.arch.layers(teacher.model):
+            teacher.arch.ffn(layer)[1].weight[:, dead] = 0.0  # these neurons cannot reach the output
     full, _ = build_student(teacher, StudentConfig(num_layers=1))
     narrow, _ = build_student(teacher, StudentConfig(num_layers=1, ffn_size=width - len(dead)))
-    for layer in teacher.plug.layers(narrow):
-        ffn_in, ffn_out = teacher.plug.ffn(layer)
+    for layer in teacher.arch.layers(narrow):
+        ffn_in, ffn_out = teacher.arch.ffn(layer)
         assert ffn_in.out_features == ffn_out.in_features == width - len(dead)
         assert ffn_in.weight.requires_grad
     ids = torch.tensor([[2, 5, 6, 7, 8, 3], [2, 9, 10, 3, 0, 0]])
@@ -68,18 +68,18 @@ def test_narrowing_drops_the_dead_neurons_and_nothing_else_changes(fixture, requ
     # The width is recorded in the config, so the saved student reloads as a normal Hugging Face model.
     narrow.save_pretrained(tmp_path / "narrow")
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "narrow").eval()
-    assert getattr(reloaded.config, teacher.plug.ffn_size_key) == width - len(dead)
+    assert getattr(reloaded.config, teacher.arch.ffn_size_key) == width - len(dead)
     torch.testing.assert_close(
         reloaded(input_ids=ids, attention_mask=mask).logits, narrow(input_ids=ids, attention_mask=mask).logits
     )
-    assert getattr(teacher.model.config, teacher.plug.ffn_size_key) == width  # the teacher keeps its width
+    assert getattr(teacher.model.config, teacher.arch.ffn_size_key) == width  # the teacher keeps its width
 
 
 def test_narrowing_rejects_sizes_that_are_not_narrower(tiny_teacher_dir):
     teacher = load_teacher(tiny_teacher_dir)  # FFN width 37
     for size in (37, 40):
         with pytest.raises(ConfigError, match="keep 1 to 36 of them"):
-            narrow_ffn(teacher.model, teacher.plug, size)
+            narrow_ffn(teacher.model, teacher.arch, size)
     with pytest.raises(ConfigError, match="ffn_size must be >= 1"):
         StudentConfig(ffn_size=0)
 
@@ -100,15 +100,15 @@ def _ids_and_mask() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("fixture", ["tiny_teacher_4layer_dir", "tiny_distilbert_dir", "tiny_roberta_dir"])
 def test_head_pruning_drops_the_dead_head_and_the_student_reloads(fixture, request, tmp_path):
     teacher = load_teacher(request.getfixturevalue(fixture))
-    plug = teacher.plug
-    heads = int(getattr(teacher.model.config, plug.num_heads_key))
+    arch = teacher.arch
+    heads = int(getattr(teacher.model.config, arch.num_heads_key))
     head_size = int(teacher.model.config.to_dict().get("hidden_size") or teacher.model.config.dim) // heads
     with torch.no_grad():
-        for layer in plug.layers(teacher.model):
-            plug.attention_projections(layer)[1].weight[:, :head_size] = 0.0  # head 0 cannot write to the output
+        for layer in arch.layers(teacher.model):
+            arch.attention_projections(layer)[1].weight[:, :head_size] = 0.0  # head 0 cannot write to the output
     full, _ = build_student(teacher, StudentConfig(num_layers=1))
     pruned, _ = build_student(teacher, StudentConfig(num_layers=1, heads_fraction=(heads - 1) / heads))
-    value, output = plug.attention_projections(plug.layers(pruned)[0])
+    value, output = arch.attention_projections(arch.layers(pruned)[0])
     assert value.out_features == output.in_features == (heads - 1) * head_size
     assert value.weight.requires_grad and output.weight.requires_grad
     ids, mask = _ids_and_mask()
@@ -154,7 +154,7 @@ def test_head_pruning_rejects_counts_that_are_not_fewer(tiny_teacher_dir):
     teacher = load_teacher(tiny_teacher_dir)  # 2 heads per layer
     for keep in (2, 3):
         with pytest.raises(ConfigError, match="keep 1 of them"):
-            prune_attention_heads(teacher.model, teacher.plug, keep)
+            prune_attention_heads(teacher.model, teacher.arch, keep)
     with pytest.raises(ConfigError, match="num_heads must be >= 1"):
         StudentConfig(num_heads=0)
     with pytest.raises(ConfigError, match=r"heads_fraction must be in \(0, 1\]"):

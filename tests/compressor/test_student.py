@@ -45,10 +45,10 @@ def test_build_student_copies_chosen_layers(tiny_teacher_4layer_dir):
     teacher = load_teacher(tiny_teacher_4layer_dir)
     student, layers = build_student(teacher, StudentConfig(layers=(1, 3)))
     assert layers == [1, 3] and student.config.num_hidden_layers == 2
-    teacher_layers = teacher.plug.layers(teacher.model)
-    for student_layer, source in zip(teacher.plug.layers(student), layers):
+    teacher_layers = teacher.arch.layers(teacher.model)
+    for student_layer, source in zip(teacher.arch.layers(student), layers):
         torch.testing.assert_close(student_layer.state_dict(), teacher_layers[source].state_dict())
-    student_embeddings = teacher.plug.word_embeddings(student).weight
+    student_embeddings = teacher.arch.word_embeddings(student).weight
     torch.testing.assert_close(student_embeddings, teacher.word_embeddings)
     assert not student_embeddings.requires_grad and student.classifier.weight.requires_grad
     assert student_embeddings.data_ptr() != teacher.word_embeddings.data_ptr()  # a copy, not shared

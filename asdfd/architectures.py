@@ -51,6 +51,8 @@ class Architecture:
     """Positions start after `pad_token_id` (RoBERTa, XLM-R): that many fewer tokens fit."""
     head_pruning: bool = True
     """transformers can prune the family's attention heads (`--student-heads`)."""
+    pair_separators: int = 1
+    """Separator tokens between the two texts of a pair (BERT `[SEP]`: 1; RoBERTa `</s></s>`: 2)."""
 
     # ---- config facts (from config.json as a dict) ----
     def uses_token_type_ids(self, config: dict[str, Any]) -> bool:
@@ -128,8 +130,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             num_heads_key="n_heads",
             segment_embeddings=False,
         ),
-        Architecture("roberta", "RoBERTa", "roberta", position_offset_from_padding=True),
-        Architecture("xlm-roberta", "XLM-RoBERTa", "roberta", position_offset_from_padding=True),
+        Architecture("roberta", "RoBERTa", "roberta", position_offset_from_padding=True, pair_separators=2),
+        Architecture("xlm-roberta", "XLM-RoBERTa", "roberta", position_offset_from_padding=True, pair_separators=2),
         Architecture("electra", "ELECTRA", "electra"),
         # v3 checkpoints are model_type deberta-v2 too; relative positions, and segment ids only if type_vocab_size.
         Architecture(

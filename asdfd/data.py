@@ -12,12 +12,13 @@ from pathlib import Path
 
 from asdfd.errors import DataError
 
-__all__ = ["LabelledTexts", "read_labelled_file", "label_ids"]
+__all__ = ["LabelledTexts", "read_labelled_file", "label_ids", "tokenizer_columns", "is_pairs"]
 
 
 @dataclass(frozen=True)
 class LabelledTexts:
-    texts: list[str]
+    texts: list[str] | list[tuple[str, str]]
+    """One text per row, or (text_a, text_b) pairs when two text columns were named ("sentence1,sentence2")."""
     labels: list[str] | None
     """Raw label strings as in the file (e.g. "0"/"1" or "negative"); None when the file has no label column."""
 
@@ -31,8 +32,9 @@ def read_labelled_file(
 ) -> LabelledTexts:
     """Read texts (and labels) from a CSV or TSV file with a header row.
 
-    The delimiter is a tab for `.tsv` files and a comma otherwise. TSV is read without quoting,
-    as GLUE distributes it.
+    `text_column` names one column, or two separated by a comma (sentence pairs: "sentence1,sentence2"), which
+    gives (text_a, text_b) tuples. The delimiter is a tab for `.tsv` files and a comma otherwise. TSV is read
+    without quoting, as GLUE distributes it.
 
     Raises:
         DataError: missing file, missing column, empty file or empty text.
@@ -63,18 +65,23 @@ def _read(path: Path, *, text_column: str, label_column: str | None, require_lab
             handle, delimiter="\t" if is_tsv else ",", quoting=csv.QUOTE_NONE if is_tsv else csv.QUOTE_MINIMAL
         )
         columns = reader.fieldnames or []
-        if text_column not in columns:
-            raise DataError(f"{path} has no column {text_column!r} (columns: {columns}): pass --text-column")
+        names = [name.strip() for name in text_column.split(",")]
+        if len(names) > 2 or not all(names):
+            raise DataError(f"--text-column {text_column!r}: name one column, or two for pairs (sentence1,sentence2)")
+        for name in names:
+            if name not in columns:
+                raise DataError(f"{path} has no column {name!r} (columns: {columns}): pass --text-column")
         has_labels = label_column is not None and label_column in columns
         if require_labels and not has_labels:
             raise DataError(f"{path} has no column {label_column!r} (columns: {columns}): pass --label-column")
-        texts: list[str] = []
+        texts: list = []
         labels: list[str] = []
         for line_number, row in enumerate(reader, start=2):
-            text = (row.get(text_column) or "").strip()
-            if not text:
-                raise DataError(f"{path}:{line_number}: empty text in column {text_column!r}")
-            texts.append(text)
+            fields = [(row.get(name) or "").strip() for name in names]
+            for name, text in zip(names, fields):
+                if not text:
+                    raise DataError(f"{path}:{line_number}: empty text in column {name!r}")
+            texts.append(fields[0] if len(fields) == 1 else (fields[0], fields[1]))
             if has_labels:
                 label = (row.get(label_column) or "").strip()
                 if not label:
@@ -104,3 +111,16 @@ def label_ids(labels: Sequence[str], label_names: Sequence[str], source: str | P
                 f"nor an id in 0..{len(label_names) - 1}"
             )
     return ids
+
+
+def is_pairs(texts: Sequence) -> bool:
+    """Whether `texts` holds (text_a, text_b) pairs rather than single texts."""
+    return bool(texts) and isinstance(texts[0], tuple)
+
+
+def tokenizer_columns(texts: Sequence) -> tuple[list[str], ...]:
+    """What a transformers tokenizer is called with for `texts`: (texts,), or (texts_a, texts_b) for pairs, so it
+    applies its own pair template ([CLS] a [SEP] b [SEP] with segment ids)."""
+    if is_pairs(texts):
+        return [a for a, _ in texts], [b for _, b in texts]
+    return (list(texts),)

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from asdfd.architectures import SUPPORTED_MODEL_TYPES, architecture_of
-from asdfd.errors import ModelLoadError
+from asdfd.errors import ConfigError, ModelLoadError
 
 __all__ = [
     "SUPPORTED_MODEL_TYPES",
+    "INPUT_KEY",
+    "input_kind",
     "LOCAL_ONLY",
     "read_classifier_config",
     "refuse_remote_code",
@@ -25,6 +27,40 @@ __all__ = [
 LOCAL_ONLY: dict[str, bool] = {"trust_remote_code": False, "local_files_only": True}
 """Keyword arguments of every `from_pretrained` call: never run code shipped with a model, never reach
 the network (the folder is all there is)."""
+
+INPUT_KEY = "asdfd_input"
+"""config.json key recording the task shape, "single" or "pair" (written by `compress teacher` and the distiller)."""
+
+_PAIR_LABELS = {
+    "entailment",
+    "contradiction",
+    "not_entailment",
+    "paraphrase",
+    "not_paraphrase",
+    "equivalent",
+    "not_equivalent",
+    "duplicate",
+    "not_duplicate",
+}
+"""Label names only sentence-pair tasks have (NLI, paraphrase, duplicate questions)."""
+
+
+def input_kind(config: dict[str, Any], given: str = "auto") -> str:
+    """The task shape, "single" or "pair": `given` when not "auto", else config.json's `asdfd_input`, else "pair" when
+    the labels are those of a pair task (entailment, paraphrase, duplicate, ...), else "single"."""
+    if given in ("single", "pair"):
+        return given
+    if given != "auto":
+        raise ConfigError(f"input kind must be auto, single or pair, got {given!r}")
+    recorded = config.get(INPUT_KEY)
+    if recorded in ("single", "pair"):
+        return recorded
+    names = {
+        str(name).strip().lower().replace(" ", "_").replace("-", "_")
+        for name in (config.get("id2label") or {}).values()
+    }
+    return "pair" if names & _PAIR_LABELS else "single"
+
 
 _CODE_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json")
 """JSON files of a Hugging Face folder whose `auto_map` makes transformers import code from the folder or
@@ -82,6 +118,11 @@ def read_classifier_config(model_dir: str | Path) -> dict[str, Any]:
         )
     refuse_remote_code(model_dir)
     architecture_of(config, str(config_path))  # one line naming the supported families otherwise
+    if config.get("problem_type") == "multi_label_classification":
+        raise ModelLoadError(
+            f"{model_dir} is a multi-label classifier (problem_type multi_label_classification: a sigmoid per "
+            "label), which asdfd does not support yet: only single-label (softmax) classifiers are"
+        )
     architectures = config.get("architectures") or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
         raise ModelLoadError(

@@ -225,6 +225,7 @@ def plan_run(
         eval_file=eval_file,
         out=work_dir_for(out) / "report",
         max_length=export_config.max_length,
+        input_kind=distill_config.input_kind,
     )
     bench_config = apply_overrides(bench_config, {**BUDGET_BENCH[budget], **columns}, where="bench")
     bench_config = apply_overrides(bench_config, {**bench_sections, **progress}, where="bench")

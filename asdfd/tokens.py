@@ -1,12 +1,14 @@
 """The special tokens synthetic inputs are framed with, read once from a tokenizer. Torch-free.
 
 A generated sequence is `[CLS] x_1 .. x_n [SEP] [PAD]..` (RoBERTa: `<s> .. </s> <pad>`); x_i are drawn from the
-ordinary tokens (every id below the model's vocabulary size that is not special). [MASK] is needed only by the
-AS-DFD self-supervised task.
+ordinary tokens (every id below the model's vocabulary size that is not special). For a sentence-pair model it is
+`[CLS] a [SEP] b [SEP]` (RoBERTa: `<s> a </s></s> b </s>`), with segment ids 1 from b on where the family uses
+them. [MASK] is needed only by the AS-DFD self-supervised task.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,8 @@ class SpecialTokens:
     """Every special id (never drawn as an ordinary token)."""
     vocab_size: int
     """Ids usable as input: the model's embedding rows (at most the tokenizer's size)."""
+    pair_separators: int = 0
+    """Sentence pairs: separators between the two texts ([SEP]: 1; RoBERTa's </s></s>: 2). 0: single texts."""
 
     @classmethod
     def from_tokenizer(
@@ -59,6 +63,26 @@ class SpecialTokens:
             vocab_size=min(int(vocab_size), len(tokenizer)),
         )
 
+    def for_pairs(self, separators: int) -> SpecialTokens:
+        """The same tokens, framing sentence pairs with `separators` separators between the texts."""
+        return dataclasses.replace(self, pair_separators=int(separators))
+
+    @property
+    def pairs(self) -> bool:
+        return self.pair_separators > 0
+
+    @property
+    def min_length(self) -> int:
+        """The shortest framed sequence: [CLS] x [SEP] (pairs: [CLS] a [SEP].. b [SEP])."""
+        return 4 + self.pair_separators if self.pairs else 3
+
+    def segment_ids(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """token_type_ids as BERT's tokenizers make them: 1 after the first [SEP] (the second text), else 0; all
+        zeros for single texts, whose only [SEP] is their last token."""
+        is_sep = np.asarray(input_ids) == self.sep
+        before = np.cumsum(is_sep, axis=1) - is_sep
+        return ((before >= 1) & (np.asarray(attention_mask) == 1)).astype(np.int64)
+
     def ordinary_ids(self) -> np.ndarray:
         """Ids of the ordinary tokens, ascending, int64."""
         ids = np.arange(self.vocab_size, dtype=np.int64)
@@ -73,6 +97,8 @@ class SpecialTokens:
         Returns:
             input_ids and attention_mask, each (B, max(lengths)) int64.
         """
+        if self.pairs:
+            return self._frame_pairs(np.asarray(body, dtype=np.int64), np.asarray(lengths, dtype=np.int64))
         lengths = np.asarray(lengths, dtype=np.int64)[:, None]
         width = int(lengths.max())
         positions = np.arange(width)[None, :]
@@ -82,3 +108,29 @@ class SpecialTokens:
         ids[:, 0] = self.cls
         ids[positions == lengths - 1] = self.sep
         return ids, (positions < lengths).astype(np.int64)
+
+    def _frame_pairs(self, body: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`[CLS] a [SEP]*s b [SEP]` per row, `lengths` tokens in all (at least `min_length`).
+
+        The split falls near the middle (a quarter either way); in every other row b is a copy of a's start with a
+        third of its tokens replaced, so pair classifiers also see related texts (paraphrase, entailment), not only
+        unrelated ones. Both choices are read from the body's own random tokens: the layout stays a pure function.
+        """
+        lengths = np.maximum(lengths, self.min_length)
+        width = int(lengths.max())
+        ids = np.full((len(lengths), width), self.pad, dtype=np.int64)
+        for row, length in enumerate(lengths):
+            tokens = body[row]
+            content = int(length) - 2 - self.pair_separators
+            jitter = int(tokens[-1]) % (content // 2 + 1) - content // 4
+            split = min(max(content // 2 + jitter, 1), content - 1)
+            first = tokens[:split]
+            second = tokens[split:content].copy()
+            if int(tokens[1]) % 2 == 0:  # a related pair
+                copied = np.resize(first, len(second))
+                keep = (np.arange(len(second)) + int(tokens[2])) % 3 != 0
+                second = np.where(keep, copied, second)
+            seps = [self.sep] * self.pair_separators
+            ids[row, :length] = [self.cls, *first, *seps, *second, self.sep]
+        mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+        return ids, mask

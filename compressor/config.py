@@ -263,6 +263,10 @@ class DistillConfig:
     plug-ins')."""
     use_stage2: bool = True
     """Run stage 2 (adversarial self-supervised distillation); False = stage 1 + KD only."""
+    input_kind: Literal["auto", "single", "pair"] = "auto"
+    """Task shape: "pair" for sentence-pair classifiers (NLI, paraphrase, rerankers: inputs `[CLS] a [SEP] b
+    [SEP]`), "single" for one text; "auto" reads config.json's `asdfd_input`, else pair-task label names
+    (entailment, paraphrase, duplicate, ...), else single."""
     student: StudentConfig = field(default_factory=StudentConfig)
     guess: GuessConfig = field(default_factory=GuessConfig)
     self_supervised: SelfSupervisedConfig = field(default_factory=SelfSupervisedConfig)

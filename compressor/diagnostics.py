@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from asdfd.architectures import architecture_of
 from asdfd.compressor.devices import Runtime
 from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
-from asdfd.data import label_ids
+from asdfd.data import label_ids, tokenizer_columns
 
 __all__ = [
     "HeldOut",
@@ -149,16 +149,16 @@ def eval_label_ids(labels: list[str], id2label: dict, source: str | Path) -> lis
 def evaluate_texts(
     model: nn.Module, tokenizer, texts: list[str], runtime: Runtime, *, max_length: int = 128, batch_size: int = 64
 ) -> Tensor:
-    """Predicted class ids (N,) for real texts (information only: never used to train or select)."""
+    """Predicted class ids (N,) for real texts or (text_a, text_b) pairs (information only: never used to train or
+    select)."""
     was_training = model.training
     model.eval()
     config = model.config.to_dict()
     inputs = architecture_of(config).input_names(config)  # a tokenizer may return more than the model takes
     out = []
     for start in range(0, len(texts), batch_size):
-        batch = tokenizer(
-            texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-        )
+        columns = tokenizer_columns(texts[start : start + batch_size])
+        batch = tokenizer(*columns, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
         batch = {key: value.to(runtime.device) for key, value in batch.items() if key in inputs}
         with runtime.autocast():
             out.append(model(**batch).logits.float().argmax(-1).cpu())

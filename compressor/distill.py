@@ -229,7 +229,7 @@ def distill(
     finished = broadcast_object(finished, runtime)
     if finished is not None:
         return finished
-    teacher = load_teacher(teacher_dir, runtime.device)
+    teacher = load_teacher(teacher_dir, runtime.device, config.input_kind)
     trainer = DistillLoop(teacher, config, runtime)
     ckpt = checkpoint_dir(out_dir)
     # Rank 0 reads and checks the checkpoint (it lives beside the output) and hands it to the other ranks.
@@ -273,6 +273,7 @@ def distill(
         "device": str(runtime.device),
         "precision": runtime.precision,
         "world_size": runtime.world_size,
+        "input_kind": "pair" if teacher.pairs else "single",
         "versions": _versions(),
         "timings": {
             "train_seconds": metrics["train_seconds"],

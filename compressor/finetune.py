@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 
 from asdfd._io import atomic_dir, check_output_path, write_json_atomic
 from asdfd.compressor.config import TeacherRecipeConfig
-from asdfd.data import read_labelled_file
+from asdfd.data import is_pairs, read_labelled_file, tokenizer_columns
 from asdfd.errors import ConfigError, ModelLoadError
-from asdfd.models import LOCAL_ONLY, refuse_remote_code
+from asdfd.models import INPUT_KEY, LOCAL_ONLY, refuse_remote_code
 
 __all__ = ["TeacherRecipeConfig", "default_base_model", "train_teacher"]  # the config lives in asdfd.compressor.config
 
@@ -49,9 +49,8 @@ def _accuracy(model, tokenizer, texts: list[str], label_ids: list[int], config: 
     model.eval()
     correct = 0
     for start in range(0, len(texts), 64):
-        batch = tokenizer(
-            texts[start : start + 64], truncation=True, max_length=config.max_length, padding=True, return_tensors="pt"
-        )
+        columns = tokenizer_columns(texts[start : start + 64])
+        batch = tokenizer(*columns, truncation=True, max_length=config.max_length, padding=True, return_tensors="pt")
         predictions = model(**batch).logits.argmax(-1)
         correct += int((predictions == torch.tensor(label_ids[start : start + 64])).sum())
     model.train()
@@ -124,7 +123,7 @@ def train_teacher(
             order += rng.sample(range(len(train.texts)), len(train.texts))
         batch_rows, order = order[: config.batch_size], order[config.batch_size :]
         batch = tokenizer(
-            [train.texts[i] for i in batch_rows],
+            *tokenizer_columns([train.texts[i] for i in batch_rows]),
             truncation=True,
             max_length=config.max_length,
             padding=True,
@@ -142,6 +141,7 @@ def train_teacher(
         "base_model": str(base),
         "train_file": str(train_file),
         "rows": len(train.texts),
+        "input_kind": "pair" if is_pairs(train.texts) else "single",
         "labels": dict(zip(raw_labels, names)),
         "seconds": round(seconds, 1),
         "config": asdict(config),
@@ -152,6 +152,7 @@ def train_teacher(
         summary["eval_accuracy"] = _accuracy(model, tokenizer, evaluation.texts, eval_ids, config)
         logger.info("teacher accuracy on %s: %.4f", eval_file, summary["eval_accuracy"])
     model.eval()
+    setattr(model.config, INPUT_KEY, "pair" if is_pairs(train.texts) else "single")  # the task shape, for distill
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

@@ -31,7 +31,7 @@ from asdfd.compressor.synthesis import SynthContext, make_synthesizer
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
 from asdfd.compressor.synthesis.words import WordTokens
 from asdfd.compressor.teacher import Teacher
-from asdfd.errors import TrainingDivergedError
+from asdfd.errors import ConfigError, TrainingDivergedError
 
 __all__ = ["DistillLoop", "learning_rate", "run_progress", "HELDOUT_SEED_OFFSET"]
 
@@ -69,6 +69,11 @@ class DistillLoop:
         self.teacher, self.config, self.runtime = teacher, config, runtime
         torch.manual_seed(config.seed + runtime.rank)
         self.generator = torch.Generator().manual_seed(config.seed + 7919 * runtime.rank)
+        if teacher.pairs and config.method == "asdfd":
+            raise ConfigError(
+                "--method asdfd guesses embeddings, not token pairs: use mix, words, random-tokens, guided or hotflip "
+                "for a sentence-pair teacher"
+            )
         self.student, self.layers = build_student(teacher, config.student)
         vocabulary = teacher.word_embeddings  # (V, d), frozen
         candidates = candidate_token_ids(teacher.tokenizer, vocabulary.shape[0], teacher.special, config.vocab_filter)
@@ -105,7 +110,7 @@ class DistillLoop:
             context.candidates, config.heldout_random, config.min_length, config.max_length, teacher.special, generator
         )
         ids, mask = ids.to(self.runtime.device), mask.to(self.runtime.device)
-        embeds = self.vocabulary[ids].float()
+        embeds = teacher.embed_ids(ids)
         logits = predict_logits(teacher.model, embeds, mask, self.runtime)
         self.heldouts = [HeldOut("heldout_random", embeds, mask, logits)]
         context.prior = teacher_base_rate(logits)
@@ -118,7 +123,7 @@ class DistillLoop:
         words = WordTokens(dataclasses.replace(context, generator=generator))
         ids, mask = words.sample(config.heldout_random)
         ids, mask = ids.to(self.runtime.device), mask.to(self.runtime.device)
-        embeds = self.vocabulary[ids].float()
+        embeds = teacher.embed_ids(ids)
         self.heldouts.append(
             HeldOut("heldout_words", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
         )
@@ -155,7 +160,7 @@ class DistillLoop:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
         mask = batch.attention_mask
-        inputs = synthesizer.loss_inputs(batch, batch.embeddings(self.vocabulary))
+        inputs = synthesizer.loss_inputs(batch, batch.embeddings(self.teacher.embed_ids))
         need_hidden = config.hidden_weight > 0
         if batch.teacher_logits is not None and (batch.teacher_hidden is not None or not need_hidden):
             teacher_out = _TeacherOutput(batch.teacher_logits, batch.teacher_hidden)  # the synthesizer ran it

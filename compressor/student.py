@@ -20,6 +20,7 @@ from asdfd.compressor.config import StudentConfig
 from asdfd.compressor.pruning import narrow_ffn, prune_attention_heads
 from asdfd.compressor.teacher import Teacher
 from asdfd.errors import ConfigError
+from asdfd.models import INPUT_KEY
 
 __all__ = ["select_layers", "build_student"]
 
@@ -91,6 +92,9 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
     student.requires_grad_(True)
     if config.freeze_word_embeddings:
         teacher.arch.word_embeddings(student).weight.requires_grad_(False)
+    if teacher.uses_segments:  # Teacher.embed_ids folds the segment offset into the inputs: keep it the teacher's
+        teacher.arch.encoder(student).embeddings.token_type_embeddings.requires_grad_(False)
+    setattr(student.config, INPUT_KEY, "pair" if teacher.pairs else "single")  # export and runtime read it
     student.train()
     logger.info(
         "student: %d of %d teacher layers %s, FFN width %s, %s attention heads per layer",

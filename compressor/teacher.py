@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from asdfd import models
 from asdfd.architectures import Architecture, architecture_of
 from asdfd.errors import ModelLoadError
 from asdfd.models import (
@@ -26,7 +27,7 @@ from asdfd.models import (
 )
 from asdfd.tokens import SpecialTokens
 
-__all__ = ["Teacher", "load_teacher"]
+__all__ = ["Teacher", "load_teacher", "segment_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Teacher:
     model_type: str
     folder: Path
     special: SpecialTokens
+    """How synthetic inputs are framed (`special.pairs`: as sentence pairs)."""
 
     @property
     def num_labels(self) -> int:
@@ -56,8 +58,40 @@ class Teacher:
         """The frozen word-embedding matrix, shape (vocab_size, hidden)."""
         return self.arch.word_embeddings(self.model).weight
 
+    @property
+    def pairs(self) -> bool:
+        """Whether the teacher classifies sentence pairs."""
+        return self.special.pairs
 
-def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teacher:
+    @property
+    def uses_segments(self) -> bool:
+        """Pairs whose second text has its own segment embedding (BERT, ELECTRA; not RoBERTa)."""
+        return self.pairs and self.arch.uses_token_type_ids(self.model.config.to_dict())
+
+    def embed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) ids -> (B, L, d) float embeddings the models read through `inputs_embeds`.
+
+        For pairs with segment embeddings, the second text's segment offset (type 1 - type 0) is added here, which
+        is exactly what the model adds itself for `token_type_ids` = 1 (it adds type 0 everywhere to inputs_embeds):
+        every synthesizer and held-out set stays in embedding space, and the student (whose segment embeddings are
+        frozen for pairs) reads the same sum.
+        """
+        embeds = self.word_embeddings[input_ids].float()
+        if not self.uses_segments:
+            return embeds
+        types = self.arch.encoder(self.model).embeddings.token_type_embeddings.weight
+        segments = segment_ids(input_ids, self.special.sep)
+        return embeds + segments.unsqueeze(-1).to(embeds.dtype) * (types[1] - types[0]).float()
+
+
+def segment_ids(input_ids: torch.Tensor, sep: int) -> torch.Tensor:
+    """1 after the first separator (the second text of a pair), else 0 (`SpecialTokens.segment_ids` on tensors;
+    padding after the last separator is masked anyway)."""
+    is_sep = (input_ids == sep).long()
+    return ((is_sep.cumsum(dim=1) - is_sep) >= 1).long()
+
+
+def load_teacher(folder: str | Path, device: torch.device | str = "cpu", input_kind: str = "auto") -> Teacher:
     """Load a Hugging Face sequence-classifier folder as a frozen teacher (never `trust_remote_code`).
 
     Example:
@@ -92,7 +126,14 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu") -> Teac
         tokenizer, model.config.vocab_size, source=f"the tokenizer in {folder}", require_mask=True
     )
     arch = architecture_of(config, str(folder / "config.json"))
+    if models.input_kind(config, input_kind) == "pair":
+        special = special.for_pairs(arch.pair_separators)
     logger.info(
-        "teacher %s: %s, %d layers, %d labels", folder, model_type, arch.num_layers(config), model.config.num_labels
+        "teacher %s: %s, %d layers, %d labels%s",
+        folder,
+        model_type,
+        arch.num_layers(config),
+        model.config.num_labels,
+        ", sentence pairs" if special.pairs else "",
     )
     return Teacher(model=model, tokenizer=tokenizer, arch=arch, model_type=model_type, folder=folder, special=special)

@@ -7,7 +7,8 @@ Run (needs only `pip install asdfd`; no torch):
     negative	0.9412	a dull mess
 
 `--json` prints one JSON object per line instead (label, score, all scores, text). Empty lines are
-passed through as empty output lines, so output line N always belongs to input line N.
+passed through as empty output lines, so output line N always belongs to input line N. For a sentence-pair
+model (NLI, paraphrase) each line is `text_a<TAB>text_b`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main() -> None:
 
     lines = (line.rstrip("\n") for line in sys.stdin)
     while chunk := list(itertools.islice(lines, args.batch_size)):  # streams: never reads all of stdin first
-        texts = [line for line in chunk if line.strip()]
+        texts = [_input(line, classifier.pairs) for line in chunk if line.strip()]
         predictions = iter(classifier.predict(texts, batch_size=args.batch_size) if texts else [])
         for line in chunk:
             if not line.strip():
@@ -51,6 +52,16 @@ def main() -> None:
             else:
                 print(f"{p.label}\t{p.score:.4f}\t{line}")
         sys.stdout.flush()
+
+
+def _input(line: str, pairs: bool) -> str | tuple[str, str]:
+    """The line, or for a pair model its two tab-separated texts (one line of error otherwise)."""
+    if not pairs:
+        return line
+    first, tab, second = line.partition("\t")
+    if not tab:
+        raise SystemExit(f"Error: this model classifies sentence pairs: write text_a<TAB>text_b per line, got {line!r}")
+    return first, second
 
 
 if __name__ == "__main__":

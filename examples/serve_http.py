@@ -9,6 +9,8 @@ Then:
     curl -s localhost:8000/classify -d '{"texts": ["a gripping, funny film", "a dull mess"]}'
     {"predictions": [{"label": "positive", "score": 0.97, "scores": {"negative": 0.03, "positive": 0.97}}, ...]}
 
+A sentence-pair model (NLI, paraphrase) takes `{"pairs": [["text a", "text b"], ...]}` instead.
+
     curl -s localhost:8000/health   # {"status": "ok", "model": "student.onnx", "labels": [...], "max_length": 128}
 
 Guarantees:
@@ -153,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(413, f"request body over {limit} bytes")
         return int(value)
 
-    def read_texts(self) -> list[str]:
+    def read_texts(self) -> list:
         length = self.content_length()
         try:
             body = self.rfile.read(length)
@@ -170,23 +172,33 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(400, "request body is JSON nested too deeply") from None
         except ValueError as err:  # json.JSONDecodeError, and integers too long to convert
             raise RequestError(400, f"request body is not valid JSON: {err}") from None
-        texts = request.get("texts") if isinstance(request, dict) else None
+        pairs = self.server.classifier.pairs
+        key, other = ("pairs", "texts") if pairs else ("texts", "pairs")
+        shape = '{"pairs": [["text a", "text b"], ...]}' if pairs else '{"texts": ["...", ...]}'
+        items = "[text_a, text_b] pairs" if pairs else "strings"
+        if isinstance(request, dict) and other in request and key not in request:
+            kind = "sentence pairs" if pairs else "single texts"
+            raise RequestError(400, f"this model classifies {kind}: send {shape}")
+        texts = request.get(key) if isinstance(request, dict) else None
         if not isinstance(texts, list):
-            raise RequestError(400, 'expected a JSON object {"texts": ["...", ...]} with "texts" a list of strings')
+            raise RequestError(400, f'expected a JSON object {shape} with "{key}" a list of {items}')
         if not texts:
-            raise RequestError(400, 'no texts to classify: "texts" must be a non-empty list of strings')
+            raise RequestError(400, f'no texts to classify: "{key}" must be a non-empty list of {items}')
         if len(texts) > self.server.max_texts:
             raise RequestError(400, f"at most {self.server.max_texts} texts per request, got {len(texts)}")
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise RequestError(400, f"text #{index} is {type(text).__name__}, not a string")
-            if match := LONE_SURROGATE.search(text):
-                raise RequestError(
-                    400,
-                    f"text #{index} is not valid Unicode: lone surrogate "
-                    f"{match.group()!r} at character {match.start()}",
-                )
-        return texts
+        for index, item in enumerate(texts):
+            if pairs and not (isinstance(item, list) and len(item) == 2):
+                raise RequestError(400, f"pair #{index} is not a list of two strings [text_a, text_b]")
+            for text in item if pairs else [item]:
+                if not isinstance(text, str):
+                    raise RequestError(400, f"text #{index} is {type(text).__name__}, not a string")
+                if match := LONE_SURROGATE.search(text):
+                    raise RequestError(
+                        400,
+                        f"text #{index} is not valid Unicode: lone surrogate "
+                        f"{match.group()!r} at character {match.start()}",
+                    )
+        return [tuple(item) for item in texts] if pairs else texts
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (bad request line, headers too long, unknown method) as JSON too."""

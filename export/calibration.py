@@ -122,7 +122,7 @@ class TeacherGuidedTokens(RandomTokens):
         rng = np.random.default_rng([self.config.seed, index, 1])
         size = self.config.batch_size
         ids, mask = random_token_batch(self.space, rng, size * self.config.oversample, self.seq_length)
-        logits = self.session.run(["logits"], feeds_for(self.input_names, ids, mask))[0]
+        logits = self.session.run(["logits"], feeds_for(self.input_names, ids, mask, self.space))[0]
         chosen = select_confident(logits, size)
         # Every batch keeps the full width: histogram calibrators stack batches, which needs equal shapes.
         return ids[chosen], mask[chosen]
@@ -172,11 +172,19 @@ class GuessedTokens(CalibrationSource):
         return self.input_ids[rows], self.attention_mask[rows]
 
 
-def feeds_for(input_names: tuple[str, ...], input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The session feed for a batch; token_type_ids (single-segment) are zeros."""
+def feeds_for(
+    input_names: tuple[str, ...],
+    input_ids: np.ndarray,
+    attention_mask: np.ndarray,
+    space: SpecialTokens | None = None,
+) -> dict[str, np.ndarray]:
+    """The session feed for a batch; token_type_ids are 1 on a pair's second text (after the first separator of
+    `space`), else 0 (all zeros for single texts, or when `space` is None)."""
     feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
     if "token_type_ids" in input_names:
-        feeds["token_type_ids"] = np.zeros_like(input_ids)
+        feeds["token_type_ids"] = (
+            space.segment_ids(input_ids, attention_mask) if space is not None else np.zeros_like(input_ids)
+        )
     return {name: feeds[name] for name in input_names}
 
 
@@ -203,7 +211,7 @@ class FeedReader(CalibrationDataReader):
         self.start += 1
         if self.progress is not None:
             self.progress.update(1)
-        return feeds_for(self.input_names, ids, mask)
+        return feeds_for(self.input_names, ids, mask, getattr(self.source, "space", None))
 
 
 def num_calibration_batches(config: CalibrationConfig) -> int:

@@ -259,6 +259,9 @@ class ExportConfig:
     """ONNX opset (optimum's minimum for BERT; the fusions and the quantizer handle 17-18 alike)."""
     max_length: int = 128
     """Tokens per text at run time (the runtime truncates to it); at most the model's positions."""
+    input_kind: Literal["auto", "single", "pair"] = "auto"
+    """Task shape recorded in the artifact: "pair" (the runtime takes (text_a, text_b)) or "single"; "auto" reads
+    config.json's `asdfd_input` (the distiller writes it), else pair-task label names, else single."""
     max_agreement_drop: float = 0.5
     """auto: largest drop (percentage points) of argmax agreement with fp32 a faster variant may cost."""
     exporter: Literal["optimum", "torch"] = "optimum"

@@ -58,6 +58,7 @@ def build_metadata(
     variant: str,
     provenance: dict[str, Any],
     max_positions: int | None = None,
+    input_kind: str = "single",
 ) -> dict[str, str]:
     """The metadata_props of the artifact (all values strings), keyed by asdfd.runtime.metadata."""
     provenance = {**provenance, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -70,6 +71,7 @@ def build_metadata(
         keys.VARIANT: variant,
         keys.PROVENANCE: json.dumps(provenance, default=str, sort_keys=True),
         **({keys.MAX_POSITIONS: str(max_positions)} if max_positions is not None else {}),
+        keys.INPUT_KIND: input_kind,
     }
 
 

@@ -22,7 +22,7 @@ from asdfd.architectures import architecture_of
 from asdfd.errors import ConfigError, ModelLoadError, ValidationError
 from asdfd.export.config import ExportConfig, QuantizationPreset
 from asdfd.hub import resolve_model_dir
-from asdfd.models import LOCAL_ONLY, max_positions, read_classifier_config, require_tokenizer
+from asdfd.models import LOCAL_ONLY, input_kind, max_positions, read_classifier_config, require_tokenizer
 
 __all__ = ["ExportResult", "export_onnx"]
 
@@ -148,7 +148,11 @@ class _Exporter:
         self.tokenizer = _load_tokenizer(model_dir)
         self.model = load_torch_classifier(model_dir)
         self.space = SpecialTokens.from_tokenizer(self.tokenizer, self.model.config.vocab_size, source=str(model_dir))
-        self.num_layers = architecture_of(self.hf_config).num_layers(self.hf_config)
+        arch = architecture_of(self.hf_config)
+        self.num_layers = arch.num_layers(self.hf_config)
+        self.input_kind = input_kind(self.hf_config, config.input_kind)
+        if self.input_kind == "pair":  # validation and calibration inputs are pairs, with their segment ids
+            self.space = self.space.for_pairs(arch.pair_separators)
 
     # -- steps ---------------------------------------------------------------------------------------
     def export_fp32(self) -> None:
@@ -528,6 +532,7 @@ def export_onnx(
             variant=variant,
             provenance=provenance,
             max_positions=max_positions(run.hf_config),
+            input_kind=run.input_kind,
         )
         embed_metadata(final_path, metadata)
         result = ExportResult(

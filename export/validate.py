@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from asdfd.data import tokenizer_columns
 from asdfd.export.calibration import feeds_for, random_token_batch, select_confident
 from asdfd.export.config import ValidationConfig
 from asdfd.runtime.metrics import softmax
@@ -55,6 +56,8 @@ class ValidationSet:
     """(B, num_labels) float32 per batch."""
     kinds: list[str]
     """Per batch: one of INPUT_KINDS."""
+    space: SpecialTokens | None = None
+    """The special tokens the batches were framed with (segment ids of pairs are read from them)."""
 
     @property
     def num_samples(self) -> int:
@@ -143,19 +146,21 @@ class ValidationReport:
         }
 
 
-def _reference_logits(model: Any, input_names: tuple[str, ...], batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _reference_logits(
+    model: Any, input_names: tuple[str, ...], batch: tuple[np.ndarray, np.ndarray], space: SpecialTokens
+) -> np.ndarray:
     import torch
 
-    feeds = {name: torch.from_numpy(value) for name, value in feeds_for(input_names, *batch).items()}
+    feeds = {name: torch.from_numpy(value) for name, value in feeds_for(input_names, *batch, space).items()}
     with torch.inference_mode():
         return model(**feeds).logits.float().numpy()
 
 
-def _real_batches(tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 16):
+def _real_batches(tokenizer: Any, texts: list, max_length: int, batch_size: int = 16):
+    """Tokenized real texts, or (text_a, text_b) pairs with the tokenizer's own pair template."""
     for start in range(0, len(texts), batch_size):
-        encoded = tokenizer(
-            texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="np"
-        )
+        columns = tokenizer_columns(texts[start : start + batch_size])
+        encoded = tokenizer(*columns, padding=True, truncation=True, max_length=max_length, return_tensors="np")
         yield encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
 
 
@@ -186,7 +191,7 @@ def make_validation_set(
         size = min(16, remaining)
         batches.append(random_token_batch(space, rng, size, int(rng.integers(3, max_length + 1)), padded=True))
         remaining -= size
-    reference = [_reference_logits(model, input_names, batch) for batch in batches]
+    reference = [_reference_logits(model, input_names, batch, space) for batch in batches]
     kinds = ["random"] * len(batches)
 
     # Confident inputs: the most decided of `confident_oversample` candidates per kept one, class-balanced.
@@ -196,7 +201,7 @@ def make_validation_set(
         candidates = random_token_batch(
             space, rng, size * config.confident_oversample, int(rng.integers(3, min(max_length, 64) + 1)), padded=True
         )
-        logits = _reference_logits(model, input_names, candidates)
+        logits = _reference_logits(model, input_names, candidates, space)
         chosen = select_confident(logits, size)
         batches.append((candidates[0][chosen], candidates[1][chosen]))
         reference.append(logits[chosen])
@@ -205,9 +210,9 @@ def make_validation_set(
 
     for batch in _real_batches(tokenizer, real_texts or [], max_length):
         batches.append(batch)
-        reference.append(_reference_logits(model, input_names, batch))
+        reference.append(_reference_logits(model, input_names, batch, space))
         kinds.append("real")
-    return ValidationSet(batches=batches, reference_logits=reference, kinds=kinds)
+    return ValidationSet(batches=batches, reference_logits=reference, kinds=kinds, space=space)
 
 
 def make_session(path: Path, providers: list[str] | None = None, *, threads: int = 0) -> Any:
@@ -231,7 +236,8 @@ def validate_graph(
     agree = dict.fromkeys(INPUT_KINDS, 0)
     total = dict.fromkeys(INPUT_KINDS, 0)
     for (ids, mask), expected, kind in zip(validation.batches, validation.reference_logits, validation.kinds):
-        actual = session.run(["logits"], feeds_for(input_names, ids, mask))[0].astype(np.float32)
+        feeds = feeds_for(input_names, ids, mask, validation.space)
+        actual = session.run(["logits"], feeds)[0].astype(np.float32)
         max_abs = max(max_abs, float(np.abs(actual - expected).max()))
         max_prob = max(max_prob, float(np.abs(softmax(actual) - softmax(expected)).max()))
         agree[kind] += int((actual.argmax(-1) == expected.argmax(-1)).sum())
@@ -270,7 +276,7 @@ def measure_latency_ms(
 ) -> float:
     """Median wall time (ms) of one `session.run` on a fixed generated batch, after 3 warm-up runs."""
     ids, mask = random_token_batch(space, np.random.default_rng(0), batch_size, seq_length, padded=False)
-    feeds = feeds_for(input_names, ids, mask)
+    feeds = feeds_for(input_names, ids, mask, space)
     for _ in range(3):
         session.run(["logits"], feeds)
     times = []

@@ -39,6 +39,8 @@ class ArtifactInfo:
     max_length: int
     """Texts are truncated to this many tokens."""
     provenance: dict[str, Any] = field(default_factory=dict)
+    input_kind: str = "single"
+    """"single": one text per input; "pair": (text_a, text_b)."""
 
     @property
     def size_mb(self) -> float:
@@ -166,6 +168,15 @@ def read_artifact_info(onnx_path: Path, custom_metadata: dict[str, str]) -> Arti
             provenance = json.loads(custom_metadata[metadata.PROVENANCE])
         except json.JSONDecodeError:
             logger.warning("%s: unreadable %s metadata, ignored", onnx_path, metadata.PROVENANCE)
+    kind = custom_metadata.get(metadata.INPUT_KIND) or (_read_json(folder / "config.json") or {}).get("asdfd_input")
+    kind = kind or "single"
+    if kind not in metadata.INPUT_KINDS:
+        raise ModelLoadError(f"corrupt metadata {metadata.INPUT_KIND!r} in {onnx_path}: {kind!r}")
     return ArtifactInfo(
-        onnx_path=onnx_path, labels=labels, tokenizer_json=tokenizer_json, max_length=max_length, provenance=provenance
+        onnx_path=onnx_path,
+        labels=labels,
+        tokenizer_json=tokenizer_json,
+        max_length=max_length,
+        provenance=provenance,
+        input_kind=kind,
     )

@@ -105,6 +105,8 @@ class Classifier:
         if isinstance(num_outputs, int) and num_outputs != len(self.labels):
             raise ModelLoadError(f"{info.onnx_path} outputs {num_outputs} scores but names {len(self.labels)} labels")
         self.encoder = TextEncoder(info.tokenizer_json, info.max_length)
+        self.pairs = info.input_kind == "pair"
+        """The model classifies sentence pairs: inputs are (text_a, text_b) tuples."""
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None, providers: Sequence[str] | None = None) -> Classifier:
@@ -140,20 +142,23 @@ class Classifier:
         feed = {name: batch[name] for name in self.input_names}
         return self.session.run([self.output_name], feed)[0]
 
-    def predict_logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def predict_logits(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         """Raw scores (logits), shape (len(texts), num_labels), in input order.
 
+        Args:
+            texts: strings, or (text_a, text_b) tuples for a sentence-pair model (`self.pairs`).
         Raises:
-            DataError: empty input, a non-string item, or batch_size < 1.
+            DataError: empty input, an item of the wrong kind (a pair for a single-text model or the reverse),
+                or batch_size < 1.
         """
-        return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels))
+        return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels), self.pairs)
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         """Class probabilities, shape (len(texts), num_labels), columns in `self.labels` order."""
         return softmax(self.predict_logits(texts, batch_size))
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
-        """One `Prediction` (label, its score, all scores) per text, in input order.
+    def predict(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> list[Prediction]:
+        """One `Prediction` (label, its score, all scores) per text (or pair), in input order.
 
         Raises:
             DataError: empty input, a non-string item, or batch_size < 1.
@@ -168,4 +173,6 @@ class Classifier:
         ]
 
     def __repr__(self) -> str:
-        return f"Classifier({str(self.info.onnx_path)!r}, labels={list(self.labels)}, max_length={self.max_length})"
+        kind = ", pairs" if self.pairs else ""
+        path = str(self.info.onnx_path)
+        return f"Classifier({path!r}, labels={list(self.labels)}, max_length={self.max_length}{kind})"

@@ -27,26 +27,42 @@ __all__ = ["TextEncoder", "check_texts", "logits_in_batches"]
 _PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>")
 
 
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """Return `texts` as a list, or raise a one-line `DataError` saying what is wrong with it."""
+def check_texts(texts: Sequence[str] | Sequence[tuple[str, str]], pairs: bool = False) -> list:
+    """Return `texts` as a list, or raise a one-line `DataError` saying what is wrong with it.
+
+    Args:
+        pairs: the model classifies sentence pairs: every item must be a (text_a, text_b) tuple; otherwise every
+            item must be a string.
+    """
+    what = "(text_a, text_b) pairs" if pairs else "texts"
     if isinstance(texts, (str, bytes)):
-        raise DataError("expected a list of texts, got a single string: wrap it in a list, e.g. predict([text])")
+        raise DataError(f"expected a list of {what}, got a single string: wrap it in a list, e.g. predict([text])")
     if isinstance(texts, (dict, set, frozenset)) or not isinstance(texts, Iterable):
         # a dict would classify its keys, a set in no stable order
-        raise DataError(f"expected a list of texts, got {type(texts).__name__}: pass a list (or tuple) of strings")
+        raise DataError(f"expected a list of {what}, got {type(texts).__name__}: pass a list (or tuple)")
     items = list(texts)
     if not items:
-        raise DataError("no texts to classify: pass a non-empty list of strings")
+        raise DataError(f"no {what} to classify: pass a non-empty list")
     for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise DataError(f"text #{index} is {type(item).__name__}, not str: pass strings only")
-        try:
-            item.encode("utf-8")
-        except UnicodeEncodeError as err:  # a lone surrogate, e.g. from text decoded with errors="surrogateescape"
+        is_pair = isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item)
+        if pairs and not is_pair:
             raise DataError(
-                f"text #{index} is not valid Unicode ({err.reason} at character {err.start}): "
-                "decode your input as UTF-8 before classifying it"
-            ) from None
+                f"input #{index} is {type(item).__name__}, but this model classifies sentence pairs: pass "
+                "(text_a, text_b) tuples"
+            )
+        if not pairs and not isinstance(item, str):
+            hint = ": this model classifies single texts, not pairs" if is_pair else ": pass strings only"
+            raise DataError(f"text #{index} is {type(item).__name__}, not str{hint}")
+        for part in item if is_pair else (item,):
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError as err:  # a lone surrogate, e.g. from text decoded with errors="surrogateescape"
+                raise DataError(
+                    f"text #{index} is not valid Unicode ({err.reason} at character {err.start}): "
+                    "decode your input as UTF-8 before classifying it"
+                ) from None
+        if is_pair:
+            items[index] = (item[0], item[1])
     return items
 
 
@@ -100,14 +116,19 @@ class TextEncoder:
         with self._borrow() as tokenizer:
             return tokenizer.get_vocab()
 
-    def token_ids(self, texts: list[str]) -> list[list[int]]:
+    def token_ids(self, texts: list) -> list[list[int]]:
         """Token ids per text (truncated, with special tokens), unpadded."""
+        return [ids for ids, _ in self.encode_rows(texts)]
+
+    def encode_rows(self, texts: list) -> list[tuple[list[int], list[int]]]:
+        """(token ids, segment ids) per text or (text_a, text_b) pair, truncated, with the tokenizer's own special
+        tokens and pair template ([CLS] a [SEP] b [SEP], segments 0 then 1; RoBERTa: <s> a </s></s> b </s>)."""
         with self._borrow() as tokenizer:
             encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # _fast skips char offsets
-            return [encoding.ids for encoding in encode(texts)]
+            return [(encoding.ids, encoding.type_ids) for encoding in encode(texts)]
 
-    def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
-        """Pad token id lists to the longest one.
+    def pad(self, ids: Sequence[Sequence[int]], types: Sequence[Sequence[int]] | None = None) -> dict[str, np.ndarray]:
+        """Pad token id lists (and their segment ids; default 0) to the longest one.
 
         Returns:
             {"input_ids", "attention_mask", "token_type_ids"}: each (batch, max_len) int64.
@@ -115,29 +136,31 @@ class TextEncoder:
         length = max(len(row) for row in ids)
         input_ids = np.full((len(ids), length), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(ids), length), dtype=np.int64)
+        token_type_ids = np.zeros((len(ids), length), dtype=np.int64)
         for row, token_ids in enumerate(ids):
             input_ids[row, : len(token_ids)] = token_ids
             attention_mask[row, : len(token_ids)] = 1
-        # Single-segment classification: segment 0 everywhere, as the HF tokenizer gives.
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": np.zeros_like(input_ids)}
+            if types is not None:
+                token_type_ids[row, : len(token_ids)] = types[row]
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
 
-    def batches(self, texts: list[str], batch_size: int, *, sort_by_length: bool = True):
-        """Yield (indices, padded batch) covering `texts`.
+    def batches(self, texts: list, batch_size: int, *, sort_by_length: bool = True):
+        """Yield (indices, padded batch) covering `texts` (strings, or (text_a, text_b) pairs).
 
         Sorting by token length first means each batch pads to similar lengths, so less compute is
         spent on padding; the indices let the caller put results back in input order.
         """
         if batch_size < 1:
             raise DataError(f"batch_size must be >= 1, got {batch_size}")
-        ids = self.token_ids(texts)
+        rows = self.encode_rows(texts)
         order = (
-            np.argsort([len(row) for row in ids], kind="stable")
+            np.argsort([len(ids) for ids, _ in rows], kind="stable")
             if sort_by_length and batch_size > 1
-            else np.arange(len(ids))
+            else np.arange(len(rows))
         )
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            yield index, self.pad([ids[i] for i in index])
+            yield index, self.pad([rows[i][0] for i in index], [rows[i][1] for i in index])
 
     def synthetic_batch(self, batch_size: int, seq_len: int, seed: int = 0) -> dict[str, np.ndarray]:
         """A full (no padding) batch of random token ids for fixed-shape latency measurements.
@@ -158,9 +181,10 @@ class TextEncoder:
 def logits_in_batches(
     encoder: TextEncoder,
     run: Callable[[dict[str, np.ndarray]], np.ndarray],
-    texts: Sequence[str],
+    texts: Sequence[str] | Sequence[tuple[str, str]],
     batch_size: int,
     num_labels: int,
+    pairs: bool = False,
 ) -> np.ndarray:
     """Tokenize `texts`, run each length-sorted batch through `run`, return (len(texts), num_labels) float32 logits
     in input order: the one predict loop of the runtime and the benchmark's models.
@@ -168,7 +192,7 @@ def logits_in_batches(
     Raises:
         DataError: empty input, a non-string item, or batch_size < 1.
     """
-    texts = check_texts(texts)
+    texts = check_texts(texts, pairs)
     logits = np.empty((len(texts), num_labels), dtype=np.float32)
     for index, batch in encoder.batches(texts, batch_size):
         logits[index] = run(batch)

@@ -37,3 +37,7 @@ VARIANT = "asdfd.variant"
 MAX_POSITIONS = "asdfd.max_positions"
 """Decimal integer: the longest input the graph's position embeddings cover (the runtime refuses a
 `MAX_LENGTH` beyond it). Optional for readers (added after format 1 was fixed)."""
+INPUT_KIND = "asdfd.input"
+"""What one input is: "single" (one text) or "pair" (text_a, text_b: NLI, paraphrase, rerankers). Optional for
+readers (added after format 1 was fixed; absent means "single")."""
+INPUT_KINDS = ("single", "pair")

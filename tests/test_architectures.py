@@ -85,6 +85,16 @@ def test_an_unsupported_family_is_one_line_naming_the_supported(tmp_path):
     folder = build_tiny_teacher(tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())
     config["model_type"] = "gpt2"
-    with pytest.raises(ModelLoadError, match=r"unsupported architecture 'gpt2' in config.json: supported are BERT") as err:
+    with pytest.raises(
+        ModelLoadError, match=r"unsupported architecture 'gpt2' in config.json: supported are BERT"
+    ) as err:
         architecture_of(config)
     assert all(f"({model_type})" in str(err.value) for model_type in ARCHITECTURES)
+
+
+def test_a_multi_label_classifier_is_refused_in_one_line(tmp_path):
+    from asdfd.models import read_classifier_config
+
+    folder = build_tiny_teacher(tmp_path / "m", problem_type="multi_label_classification")
+    with pytest.raises(ModelLoadError, match="multi-label classifier .* does not support yet"):
+        read_classifier_config(folder)

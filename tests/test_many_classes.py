@@ -100,10 +100,10 @@ def test_run_on_many_class_teacher_finishes_even_when_a_baseline_cannot_be_built
     from asdfd.errors import ValidationError
     from asdfd.runtime.bench import runner as bench
 
-    def no_int8_baseline(teacher, out, *, quantize, max_length):
+    def no_int8_baseline(teacher, out, *, quantize, **options):
         if quantize != "none":
             raise ValidationError(f"exported {quantize} graph failed validation, nothing written: (figures)")
-        return real_baseline(teacher, out, quantize=quantize, max_length=max_length)
+        return real_baseline(teacher, out, quantize=quantize, **options)
 
     real_baseline = bench._export_teacher_baseline
     monkeypatch.setattr(bench, "_export_teacher_baseline", no_int8_baseline)

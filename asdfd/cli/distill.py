@@ -37,6 +37,7 @@ from asdfd.compressor.config import BUDGETS, DistillConfig
 DISTILL_FLAGS = [
     ConfigFlag("method"),
     ConfigFlag("use_stage2", "stage2"),
+    ConfigFlag("input_kind"),
     ConfigFlag("steps"),
     ConfigFlag("max_seconds"),
     ConfigFlag("batch_size"),

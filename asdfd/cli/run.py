@@ -33,7 +33,7 @@ from asdfd.config_file import load_config_file, merge_options
 from asdfd.errors import ConfigError
 from asdfd.export.config import ExportConfig
 
-RUN_DISTILL_FLAGS = [ConfigFlag("lr"), ConfigFlag("device")]
+RUN_DISTILL_FLAGS = [ConfigFlag("lr"), ConfigFlag("device"), ConfigFlag("input_kind")]
 """DistillConfig fields `compress run` offers as flags (the rest: --set distill.<field>=...)."""
 RUN_EXPORT_FLAGS = [ConfigFlag("quantize")]
 FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillConfig.for_budget("full")}

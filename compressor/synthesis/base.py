@@ -16,6 +16,7 @@ Example (a synthesizer that always returns the same batch):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -50,12 +51,13 @@ class SynthBatch:
     stats: dict[str, float] = field(default_factory=dict)
     """Figures to log with the step (e.g. the teacher's class balance on this batch)."""
 
-    def embeddings(self, vocabulary: Tensor) -> Tensor:
-        """(B, L, d) float embeddings the models read: `inputs_embeds`, or the vocabulary rows of `input_ids`."""
+    def embeddings(self, embed_ids: Callable[[Tensor], Tensor]) -> Tensor:
+        """(B, L, d) float embeddings the models read: `inputs_embeds`, or `input_ids` through `embed_ids`
+        (`Teacher.embed_ids`: the word-embedding rows, plus the segment offset of a pair's second text)."""
         if self.inputs_embeds is not None:
             return self.inputs_embeds
         assert self.input_ids is not None, "a SynthBatch needs input_ids or inputs_embeds"
-        return vocabulary[self.input_ids].float()
+        return embed_ids(self.input_ids)
 
 
 @dataclass

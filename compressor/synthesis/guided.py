@@ -65,7 +65,7 @@ class GuidedWords(WordTokens):
         need_hidden = config.hidden_weight > 0
         with torch.no_grad(), context.runtime.autocast():
             out = context.teacher.model(
-                inputs_embeds=context.vocabulary[ids].float(), attention_mask=mask, output_hidden_states=need_hidden
+                inputs_embeds=context.teacher.embed_ids(ids), attention_mask=mask, output_hidden_states=need_hidden
             )
         logits = out.logits.float()
         keep = select_inputs(logits.softmax(-1).cpu(), size, config.synthesis.uncertain_fraction, offset=step)

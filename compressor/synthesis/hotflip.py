@@ -22,17 +22,26 @@ __all__ = ["HotFlipWords", "flip_tokens"]
 
 
 def flip_tokens(
-    ids: Tensor, mask: Tensor, gradient: Tensor, vocabulary: Tensor, words: Tensor, positions: int
+    ids: Tensor,
+    mask: Tensor,
+    gradient: Tensor,
+    vocabulary: Tensor,
+    words: Tensor,
+    positions: int,
+    keep: Tensor | None = None,
 ) -> Tensor:
     """The ids after one HotFlip round.
 
     Args:
         ids: (B, L) token ids. mask: (B, L). gradient: (B, L, d) ∂D/∂e at the current embeddings.
         vocabulary: (V, d) word embeddings. words: (K,) ids a position may become. positions: swaps per row.
+        keep: ids never swapped out (special tokens: a pair's inner separators stay where they are).
     Returns:
         (B, L) int64: at most `positions` free positions per row changed, each to its best word.
     """
     free = free_positions(mask)
+    if keep is not None:
+        free &= ~torch.isin(ids, keep)
     strength = gradient.float().norm(dim=-1).masked_fill(~free, -1.0)  # (B, L)
     count = min(positions, strength.shape[1])
     top = strength.topk(count, dim=1).indices  # (B, count)
@@ -59,7 +68,7 @@ class HotFlipWords(GuidedWords):
         if step % config.synthesis.flip_every:
             return SynthBatch(attention_mask=mask, input_ids=ids, teacher_logits=logits, teacher_hidden=hidden)
         vocabulary = context.vocabulary
-        embeds = vocabulary[ids].float().detach().requires_grad_(True)
+        embeds = context.teacher.embed_ids(ids).detach().requires_grad_(True)
         with context.runtime.autocast():
             teacher_logits = context.teacher.model(inputs_embeds=embeds, attention_mask=mask).logits.float()
             student_logits = context.student(inputs_embeds=embeds, attention_mask=mask).logits.float()
@@ -67,6 +76,9 @@ class HotFlipWords(GuidedWords):
             F.log_softmax(student_logits, -1), F.log_softmax(teacher_logits, -1), reduction="sum", log_target=True
         )
         (gradient,) = torch.autograd.grad(disagreement, embeds)
-        flipped = flip_tokens(ids, mask, gradient, vocabulary, self.words, config.synthesis.flip_positions)
+        separators = torch.tensor(context.teacher.special.all_special, device=ids.device)
+        flipped = flip_tokens(
+            ids, mask, gradient, vocabulary, self.words, config.synthesis.flip_positions, keep=separators
+        )
         changed = float((flipped != ids).float().sum(1).mean())
         return SynthBatch(attention_mask=mask, input_ids=flipped, stats={"flips_per_input": changed})

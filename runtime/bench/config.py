@@ -48,6 +48,9 @@ class BenchConfig:
     """Teacher ONNX baselines to build through the exporter (ExportConfig.quantize values)."""
     max_length: int = 128
     """Truncation for the PyTorch teacher and the teacher baselines (as `compress export`'s default)."""
+    input_kind: str = "auto"
+    """The teacher's task shape: "single", "pair" (sentence pairs) or "auto" (config.json's `asdfd_input`, else
+    pair-task label names, else single); the students' is in their artifacts."""
     warmup: int = 5
     """Untimed runs per model and shape before timing."""
     min_repeats: int = 10

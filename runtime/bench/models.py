@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from asdfd import models
 from asdfd.architectures import architecture_of
 from asdfd.errors import ModelLoadError
 from asdfd.models import LOCAL_ONLY, load_sequence_classifier, require_tokenizer
@@ -38,6 +39,8 @@ class BenchModel:
     size_mb: float
     num_params: int | None
     labels: tuple[str, ...]
+    pairs: bool = False
+    """Inputs are (text_a, text_b) pairs."""
 
     def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -49,9 +52,9 @@ class BenchModel:
     def max_length(self) -> int:
         return self.encoder.max_length
 
-    def predict_logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """(len(texts), num_labels) logits in input order, tokenization included."""
-        return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels))
+    def predict_logits(self, texts: list, batch_size: int = 32) -> np.ndarray:
+        """(len(texts), num_labels) logits in input order, tokenization included (texts, or pairs)."""
+        return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels), self.pairs)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class OnnxModel(BenchModel):
         self.classifier = Classifier.load(path, threads=threads)
         self.encoder = self.classifier.encoder
         self.labels = self.classifier.labels
+        self.pairs = self.classifier.pairs
         self.size_mb = self.classifier.info.size_mb
         self.num_params = onnx_parameter_count(self.classifier.info.onnx_path)
 
@@ -107,7 +111,9 @@ class PyTorchModel(BenchModel):
 
     kind = "pytorch"
 
-    def __init__(self, name: str, model_dir: Path, *, threads: int | None, max_length: int) -> None:
+    def __init__(
+        self, name: str, model_dir: Path, *, threads: int | None, max_length: int, input_kind: str = "auto"
+    ) -> None:
         import torch
 
         self.name, self.role, self.path = name, "teacher", Path(model_dir)
@@ -118,6 +124,7 @@ class PyTorchModel(BenchModel):
         self.labels = tuple(config.id2label[index] for index in range(config.num_labels))
         arch_config = config.to_dict()
         arch = architecture_of(arch_config)
+        self.pairs = models.input_kind(arch_config, input_kind) == "pair"
         self.input_names = list(arch.input_names(arch_config))
         self.encoder = TextEncoder(_tokenizer_json(self.path), min(max_length, arch.max_positions(arch_config)))
         weights = [self.path / name for name in ("model.safetensors", "pytorch_model.bin")]

@@ -55,11 +55,12 @@ def _progress(items: Iterable, *, desc: str, total: int | None, enabled: bool) -
     return tqdm(items, desc=desc, total=total, leave=False)
 
 
-def _fingerprint(teacher: Path, max_length: int) -> str:
-    """Changes when the teacher's weights or the exporter's version change, so cached baselines are rebuilt."""
+def _fingerprint(teacher: Path, max_length: int, input_kind: str = "auto") -> str:
+    """Changes when the teacher's weights, the task shape or the exporter's version change, so cached baselines are
+    rebuilt."""
     from asdfd import __version__
 
-    digest = hashlib.sha256(f"{max_length}:{__version__}".encode())
+    digest = hashlib.sha256(f"{max_length}:{__version__}{'' if input_kind == 'auto' else ':' + input_kind}".encode())
     for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
         path = teacher / name
         if path.is_file():
@@ -75,7 +76,7 @@ def _student_names(paths: tuple[Path, ...]) -> list[str]:
     return [name if name.startswith("student") else f"student {name}" for name in names]
 
 
-def _export_teacher_baseline(teacher: Path, out: Path, *, quantize: str, max_length: int) -> None:
+def _export_teacher_baseline(teacher: Path, out: Path, *, quantize: str, max_length: int, input_kind: str) -> None:
     """The teacher as a user would deploy it without us: exported (and quantized) by `asdfd.export`."""
     try:
         from asdfd.export import ExportConfig, export_onnx
@@ -85,7 +86,8 @@ def _export_teacher_baseline(teacher: Path, out: Path, *, quantize: str, max_len
             "or pass --teacher-onnx '' to skip them"
         ) from None
     # strict: a baseline that falls back to fp32 would be reported under the wrong name.
-    export_onnx(teacher, out, ExportConfig(quantize=quantize, max_length=max_length, strict=True), force=True)
+    config = ExportConfig(quantize=quantize, max_length=max_length, input_kind=input_kind, strict=True)
+    export_onnx(teacher, out, config, force=True)
 
 
 def _load_models(config: BenchConfig, threads: int, cache_dir: Path, notes: list[str]) -> list[BenchModel]:
@@ -93,17 +95,29 @@ def _load_models(config: BenchConfig, threads: int, cache_dir: Path, notes: list
     models: list[BenchModel] = []
     if config.teacher_pytorch:
         models.append(
-            PyTorchModel("teacher PyTorch fp32", config.teacher, threads=threads, max_length=config.max_length)
+            PyTorchModel(
+                "teacher PyTorch fp32",
+                config.teacher,
+                threads=threads,
+                max_length=config.max_length,
+                input_kind=config.input_kind,
+            )
         )
     if config.teacher_onnx:
-        fingerprint = _fingerprint(config.teacher, config.max_length)
+        fingerprint = _fingerprint(config.teacher, config.max_length, config.input_kind)
         for quantize in config.teacher_onnx:
             path = cache_dir / f"teacher-{QUANTIZE_NAMES[quantize]}-{fingerprint}.onnx"
             if not path.is_file():
                 logger.info("exporting the teacher baseline (%s) to %s", QUANTIZE_NAMES[quantize], path)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    _export_teacher_baseline(config.teacher, path, quantize=quantize, max_length=config.max_length)
+                    _export_teacher_baseline(
+                        config.teacher,
+                        path,
+                        quantize=quantize,
+                        max_length=config.max_length,
+                        input_kind=config.input_kind,
+                    )
                 except AsdfdError as err:
                     name = QUANTIZE_NAMES[quantize]
                     note = f"The teacher ONNX {name} baseline could not be built, so it is not compared: {err}"
@@ -117,13 +131,15 @@ def _load_models(config: BenchConfig, threads: int, cache_dir: Path, notes: list
     return models
 
 
-def _generated_texts(model: BenchModel, count: int, seed: int) -> list[str]:
-    """Random sequences of whole words from the tokenizer's vocabulary (no eval file given)."""
+def _generated_texts(model: BenchModel, count: int, seed: int) -> list:
+    """Random sequences of whole words from the tokenizer's vocabulary (no eval file given); pairs of them for a
+    sentence-pair model."""
     words = sorted(w for w in model.encoder.vocabulary() if w.isalpha() and w.isascii() and len(w) > 1)
     if not words:
         raise DataError("the tokenizer has no whole-word entries to generate texts from: pass --eval-file")
     rng = random.Random(seed)
-    return [" ".join(rng.choices(words, k=rng.randint(4, 40))) for _ in range(count)]
+    texts = [" ".join(rng.choices(words, k=rng.randint(4, 40))) for _ in range(count * (2 if model.pairs else 1))]
+    return list(zip(texts[::2], texts[1::2])) if model.pairs else texts
 
 
 def _rotations(models: list[BenchModel]) -> Iterator[list[BenchModel]]:
@@ -380,6 +396,12 @@ def run_bench(config: BenchConfig) -> BenchReport:
                 raise DataError(
                     f"{model.name} has labels {list(model.labels)} but the teacher has "
                     f"{list(reference.labels)}: they must match to compare predictions"
+                )
+            if model.pairs != reference.pairs:
+                kinds = {True: "sentence pairs", False: "single texts"}
+                raise DataError(
+                    f"{model.name} classifies {kinds[model.pairs]} but the teacher {kinds[reference.pairs]}: "
+                    "compare a student with its own teacher"
                 )
         texts, labels, source = _eval_texts(config, data, reference, notes)
 

@@ -6,7 +6,8 @@ environment (`RANK`, `LOCAL_RANK`, `WORLD_SIZE`, `LOCAL_WORLD_SIZE`, `MASTER_ADD
 `torch.distributed.init_process_group`. Data-parallel semantics: every rank starts from rank 0's weights, draws its
 own synthetic batches, and gradients are averaged with one all-reduce per step, so the effective batch is
 `batch_size x world_size` at the same learning rate; the time budget, interruptions and NaN stops are agreed by all
-ranks (`any_rank`), so they stop at the same step; rank 0 alone shows progress and writes files.
+ranks (`any_rank`), so they stop at the same step, and every rank reads the slowest rank's clock (`max_over_ranks`),
+so the learning rate, a function of progress, is the same everywhere; rank 0 alone shows progress and writes files.
 
 The gradients are reduced by hand rather than through `DistributedDataParallel` because synthesizers run backward
 passes of their own (HotFlip's input gradients, AS-DFD's adversarial step) on some steps only: DDP would hook an
@@ -36,6 +37,7 @@ __all__ = [
     "setup_runtime",
     "all_reduce_mean",
     "any_rank",
+    "max_over_ranks",
     "broadcast_parameters",
     "broadcast_object",
     "replica_digests",
@@ -152,15 +154,20 @@ def all_reduce_mean(parameters: list[torch.nn.Parameter], runtime: Runtime) -> N
         offset += grad.numel()
 
 
-def any_rank(flag: bool, runtime: Runtime) -> bool:
-    """True on every rank when `flag` is true on any (what makes budget, interrupt and NaN stops collective)."""
+def max_over_ranks(value: float, runtime: Runtime) -> float:
+    """The largest `value` of all ranks, on every rank (a no-op in a single process)."""
     if runtime.world_size <= 1:
-        return flag
+        return value
     import torch.distributed as dist
 
-    tensor = torch.tensor([float(flag)], device=runtime.device)
+    tensor = torch.tensor([float(value)], dtype=torch.float64, device=runtime.device)
     dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return bool(tensor.item())
+    return float(tensor.item())
+
+
+def any_rank(flag: bool, runtime: Runtime) -> bool:
+    """True on every rank when `flag` is true on any (what makes interrupt and NaN stops collective)."""
+    return bool(max_over_ranks(float(flag), runtime))
 
 
 def broadcast_parameters(parameters: list[torch.nn.Parameter], runtime: Runtime) -> None:

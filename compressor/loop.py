@@ -23,7 +23,7 @@ import torch
 from asdfd.compressor.asdfd.embedding_guess import teacher_base_rate
 from asdfd.compressor.asdfd.synthesizer import guess_batch
 from asdfd.compressor.config import DistillConfig
-from asdfd.compressor.devices import Runtime, all_reduce_mean, any_rank, broadcast_parameters
+from asdfd.compressor.devices import Runtime, all_reduce_mean, any_rank, broadcast_parameters, max_over_ranks
 from asdfd.compressor.diagnostics import HeldOut, evaluate_heldout, predict_logits
 from asdfd.compressor.losses import hidden_mse_loss, kd_loss
 from asdfd.compressor.student import build_student
@@ -143,10 +143,10 @@ class DistillLoop:
         return learning_rate(progress, config.lr, config.warmup_fraction)
 
     def over_budget(self) -> bool:
-        """Time budget spent; under torchrun all ranks stop together (rank clocks differ)."""
-        return any_rank(
-            self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds, self.runtime
-        )
+        """Time budget spent. Under torchrun every rank first takes the slowest rank's clock: the learning rate and
+        the stop are functions of progress, so they must be the same on every rank or the replicas drift apart."""
+        self.train_seconds = max_over_ranks(self.train_seconds, self.runtime)
+        return self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds
 
     def _forward(self, model: Any, embeds: torch.Tensor, mask: torch.Tensor, hidden: bool) -> Any:
         with self.runtime.autocast():

@@ -17,6 +17,7 @@ script itself is tested where no GPU is (tests/test_gpu_check.py); its figures t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -38,12 +39,15 @@ def _torchrun(nproc: int, *args: str) -> list[str]:
     return [*head, "--standalone", f"--nproc-per-node={nproc}", "-m", "asdfd.cli", *args]
 
 
-def _run(name: str, command: list[str], log: Path) -> float:
-    """Run one step of the check, its output in `log`; stop the check with the step's last lines if it fails."""
+def _run(name: str, command: list[str], log: Path, stdout: Path | None = None) -> float:
+    """Run one step of the check, its output in `log` (its stdout in `stdout` when given); stop the check with the
+    step's last lines if it fails."""
     print(f"[{name}] {shlex.join(command)}", flush=True)
     started = time.perf_counter()
-    with log.open("w", encoding="utf-8") as sink:
-        code = subprocess.run(command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ}).returncode
+    with contextlib.ExitStack() as files:
+        sink = files.enter_context(log.open("w", encoding="utf-8"))
+        out = files.enter_context(stdout.open("w", encoding="utf-8")) if stdout else sink
+        code = subprocess.run(command, stdout=out, stderr=sink, env={**os.environ}).returncode
     if code != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
         raise SystemExit(f"Error: step {name} failed (exit {code}); last lines of {log}:\n" + "\n".join(tail))
@@ -135,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         f"export {args.quantize}",
         _cli("export", str(single), "--out", str(onnx_path), "--quantize", args.quantize, "--json", "--force"),
         args.out / "export.log",
+        stdout=args.out / "export.json",
     )
-    export_report = _export_report(args.out / "export.log")
+    export_report = _export_report(args.out / "export.json")
 
     one = _distilled(single)
     rows = {"1": one}
@@ -174,10 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _export_report(log: Path) -> dict:
+def _export_report(path: Path) -> dict:
     """The fields of `compress export --json` that the check reports (variant, provider, validation)."""
-    text = log.read_text(encoding="utf-8")
-    report = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    report = json.loads(path.read_text(encoding="utf-8"))
     final = (report.get("validation") or {}).get("final") or {}
     return {
         "variant": report.get("variant"),

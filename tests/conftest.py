@@ -75,18 +75,20 @@ def copy_tokenizer(source: Path, folder: Path) -> None:
 LABELS = dict(num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
 
 
+TINY = dict(
+    vocab_size=99,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=37,
+    max_position_embeddings=64,
+    **LABELS,
+)
+"""The one tiny size, in the BERT-style field names most families share."""
+
+
 def tiny_bert_config(**overrides) -> BertConfig:
-    values = dict(
-        vocab_size=99,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-        **LABELS,
-    )
-    values.update(overrides)
-    return BertConfig(**values)
+    return BertConfig(**{**TINY, **overrides})
 
 
 def tiny_distilbert_config(**overrides) -> DistilBertConfig:
@@ -97,37 +99,13 @@ def tiny_distilbert_config(**overrides) -> DistilBertConfig:
 
 def tiny_roberta_config(**overrides) -> RobertaConfig:
     # pad_token_id 0 matches the tiny WordPiece tokenizer; RoBERTa positions start after it (64 + 2).
-    values = dict(
-        vocab_size=99,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=66,
-        type_vocab_size=1,
-        pad_token_id=0,
-        bos_token_id=2,
-        eos_token_id=3,
-        **LABELS,
-    )
-    values.update(overrides)
-    return RobertaConfig(**values)
+    roberta = dict(max_position_embeddings=66, type_vocab_size=1, pad_token_id=0, bos_token_id=2, eos_token_id=3)
+    return RobertaConfig(**{**TINY, **roberta, **overrides})
 
 
 def tiny_electra_config(**overrides) -> ElectraConfig:
     # ELECTRA's discriminator: embedding size may differ from hidden (projected); kept equal here, as in most.
-    values = dict(
-        vocab_size=99,
-        embedding_size=32,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-        **LABELS,
-    )
-    values.update(overrides)
-    return ElectraConfig(**values)
+    return ElectraConfig(**{**TINY, "embedding_size": 32, **overrides})
 
 
 def _save_tiny(model_class: type[PreTrainedModel], config, folder: Path, seed: int) -> Path:
@@ -166,13 +144,7 @@ def build_tiny_electra(folder: Path, *, seed: int = 0, **config_overrides) -> Pa
 
 def build_tiny_deberta_v2(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
     """A tiny DeBERTa-v3-style classifier: relative attention (c2p, p2c), no absolute positions, no segment ids."""
-    values = dict(
-        vocab_size=99,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
+    deberta = dict(
         relative_attention=True,
         position_buckets=16,
         pos_att_type=["p2c", "c2p"],
@@ -180,9 +152,8 @@ def build_tiny_deberta_v2(folder: Path, *, seed: int = 0, **config_overrides) ->
         type_vocab_size=0,
         norm_rel_ebd="layer_norm",
         share_att_key=True,
-        **LABELS,
     )
-    values.update(config_overrides)
+    values = {**TINY, **deberta, **config_overrides}
     return _save_tiny(DebertaV2ForSequenceClassification, DebertaV2Config(**values), folder, seed)
 
 

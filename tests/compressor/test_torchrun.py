@@ -84,9 +84,10 @@ def _summary(out: Path) -> dict:
     return json.loads((out / "distill.json").read_text())
 
 
-def _check_student(out: Path, world_size: int, steps: int) -> dict:
+def _check_student(out: Path, world_size: int, steps: int | None) -> dict:
     summary = _summary(out)
-    assert summary["world_size"] == world_size and summary["metrics"]["steps"] == steps
+    assert summary["world_size"] == world_size
+    assert summary["metrics"]["steps"] == steps if steps is not None else summary["metrics"]["steps"] > 0
     digests = summary["replica_weights_sha256"]
     assert len(digests) == world_size and len(set(digests)) == 1, digests  # every rank ended with equal weights
     assert summary["metrics"]["replicas_in_sync"] is True
@@ -100,10 +101,12 @@ def _check_student(out: Path, world_size: int, steps: int) -> dict:
 
 
 def test_torchrun_two_processes_train_one_student(tmp_path, rule_teacher_dir):
+    """Under a time budget, as users run: the learning rate follows each rank's progress, so the ranks must agree
+    on the clock (or the replicas drift apart, which the weights digests catch)."""
     out = tmp_path / "student"
-    result = _launch(_distill_args(rule_teacher_dir, out, 12))
+    result = _launch(_distill_args(rule_teacher_dir, out, 100000, "--max-seconds", "3"))
     assert result.returncode == 0, result.stderr[-3000:]
-    _check_student(out, world_size=2, steps=12)
+    _check_student(out, world_size=2, steps=None)
     # Rank 0 alone writes: the student folder and nothing else beside it (no checkpoint, no temporary folder).
     assert sorted(p.name for p in tmp_path.iterdir()) == ["student"]
     assert result.stderr.count("student written to") == 1

@@ -8,6 +8,7 @@ feed-forward block and attention projections live is the family's `asdfd.archite
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,10 @@ class Teacher:
         """Whether the teacher classifies sentence pairs."""
         return self.special.pairs
 
-    @property
+    @functools.cached_property
     def uses_segments(self) -> bool:
-        """Pairs whose second text has its own segment embedding (BERT, ELECTRA; not RoBERTa)."""
+        """Pairs whose second text has its own segment embedding (BERT, ELECTRA; not RoBERTa). Read once: every
+        training step asks (`embed_ids`)."""
         return self.pairs and self.arch.uses_token_type_ids(self.model.config.to_dict())
 
     def embed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:

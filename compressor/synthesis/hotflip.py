@@ -10,6 +10,8 @@ inputs in the student step (no target is wrong).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -62,6 +64,11 @@ class HotFlipWords(GuidedWords):
 
     name = "hotflip"
 
+    @functools.cached_property
+    def special_ids(self) -> torch.Tensor:
+        """Ids a swap never replaces (a pair's inner separators stay where they are)."""
+        return torch.tensor(self.context.teacher.special.all_special, device=self.context.runtime.device)
+
     def next_batch(self, step: int) -> SynthBatch:
         context, config = self.context, self.context.config
         ids, mask, logits, hidden = self.select(step)
@@ -76,9 +83,8 @@ class HotFlipWords(GuidedWords):
             F.log_softmax(student_logits, -1), F.log_softmax(teacher_logits, -1), reduction="sum", log_target=True
         )
         (gradient,) = torch.autograd.grad(disagreement, embeds)
-        separators = torch.tensor(context.teacher.special.all_special, device=ids.device)
         flipped = flip_tokens(
-            ids, mask, gradient, vocabulary, self.words, config.synthesis.flip_positions, keep=separators
+            ids, mask, gradient, vocabulary, self.words, config.synthesis.flip_positions, keep=self.special_ids
         )
         changed = float((flipped != ids).float().sum(1).mean())
         return SynthBatch(attention_mask=mask, input_ids=flipped, stats={"flips_per_input": changed})

@@ -53,6 +53,16 @@ class Architecture:
     """transformers can prune the family's attention heads (`--student-heads`)."""
     pair_separators: int = 1
     """Separator tokens between the two texts of a pair (BERT `[SEP]`: 1; RoBERTa `</s></s>`: 2)."""
+    word_embeddings_path: tuple[str, ...] = ("embeddings", "word_embeddings")
+    """Path from the encoder to the word-embedding `nn.Embedding`."""
+    ffn_glu: bool = False
+    """The FFN's first map is gated (GLU): it outputs the neurons' inputs and then their gates, `2 x` the width."""
+    layers_know_their_index: bool = False
+    """A layer's behaviour follows its position (ModernBERT: local or global attention, no attention norm in layer
+    0), so a cut student is rebuilt from its config with the kept weights loaded into it: the model trained is the
+    one that reloads."""
+    optimum_export: bool = True
+    """optimum-onnx exports the family; otherwise `compress export` uses torch.onnx directly."""
 
     # ---- config facts (from config.json as a dict) ----
     def uses_token_type_ids(self, config: dict[str, Any]) -> bool:
@@ -82,7 +92,10 @@ class Architecture:
 
     def word_embeddings(self, model: Any) -> Any:
         """The word-embedding `nn.Embedding` (what pseudo embeddings replace)."""
-        return self.encoder(model).embeddings.word_embeddings
+        module = self.encoder(model)
+        for name in self.word_embeddings_path:
+            module = getattr(module, name)
+        return module
 
     def layers(self, model: Any) -> Any:
         module = self.encoder(model)
@@ -136,6 +149,24 @@ ARCHITECTURES: dict[str, Architecture] = {
         # v3 checkpoints are model_type deberta-v2 too; relative positions, and segment ids only if type_vocab_size.
         Architecture(
             "deberta-v2", "DeBERTa-v2/v3", "deberta", attention_value="attention.self.value_proj", head_pruning=False
+        ),
+        # Rotary positions (no position table to offset), a gated FFN, fused QKV (no head pruning), and every
+        # `global_attn_every_n_layers`-th layer global, the others sliding-window: by the layer's index.
+        Architecture(
+            "modernbert",
+            "ModernBERT",
+            "model",
+            layers_path=("layers",),
+            ffn_in="mlp.Wi",
+            ffn_out="mlp.Wo",
+            attention_value="attn.Wqkv",
+            attention_output="attn.Wo",
+            segment_embeddings=False,
+            head_pruning=False,
+            word_embeddings_path=("embeddings", "tok_embeddings"),
+            ffn_glu=True,
+            layers_know_their_index=True,
+            optimum_export=False,
         ),
     )
 }

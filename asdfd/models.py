@@ -13,6 +13,7 @@ from typing import Any
 
 from asdfd.architectures import SUPPORTED_MODEL_TYPES, architecture_of
 from asdfd.errors import ConfigError, ModelLoadError
+from asdfd.heads import head_of
 
 __all__ = [
     "SUPPORTED_MODEL_TYPES",
@@ -118,11 +119,7 @@ def read_classifier_config(model_dir: str | Path) -> dict[str, Any]:
         )
     refuse_remote_code(model_dir)
     architecture_of(config, str(config_path))  # one line naming the supported families otherwise
-    if config.get("problem_type") == "multi_label_classification":
-        raise ModelLoadError(
-            f"{model_dir} is a multi-label classifier (problem_type multi_label_classification: a sigmoid per "
-            "label), which asdfd does not support yet: only single-label (softmax) classifiers are"
-        )
+    head_of(config)  # a regression problem_type with several outputs is refused in one line
     architectures = config.get("architectures") or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
         raise ModelLoadError(

@@ -469,6 +469,9 @@ class TeacherRecipeConfig:
     """Label column of the training and eval files."""
     label_names: tuple[str, ...] | None = None
     """Names for the sorted raw labels (e.g. ("negative", "positive") for "0"/"1"); None keeps the raw labels."""
+    task: str = "auto"
+    """single_label, multi_label (labels like "joy,love": a sigmoid per label), score (numbers: one output, MSE), or
+    auto: multi_label when a label lists several, score when the labels are non-integer numbers, else single_label."""
     seed: int = 0
     """Seeds the classification head's initialisation and the batch order."""
     threads: int | None = None
@@ -482,3 +485,5 @@ class TeacherRecipeConfig:
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(0 <= self.warmup_fraction < 1, f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         _check(self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}")
+        tasks = ("auto", "single_label", "multi_label", "score")
+        _check(self.task in tasks, f"task must be one of {', '.join(tasks)}, got {self.task!r}")

@@ -13,13 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from asdfd.architectures import architecture_of
 from asdfd.compressor.devices import Runtime
+from asdfd.compressor.heads import TaskHead
 from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
-from asdfd.data import label_ids, tokenizer_columns
+from asdfd.data import tokenizer_columns
+from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
+from asdfd.runtime.metrics import task_quality
 
 __all__ = [
     "HeldOut",
@@ -32,6 +36,7 @@ __all__ = [
     "evaluate_heldout",
     "eval_label_ids",
     "evaluate_texts",
+    "eval_metrics",
 ]
 
 
@@ -123,34 +128,41 @@ def agreement_profile(
     }
 
 
-def evaluate_heldout(student: nn.Module, heldouts: list[HeldOut], runtime: Runtime) -> dict[str, float | list[float]]:
-    """Agreement with the teacher, its profile (`agreement_profile`) and both models' class balance, per set."""
+def evaluate_heldout(
+    student: nn.Module, heldouts: list[HeldOut], runtime: Runtime, head: TaskHead | None = None
+) -> dict[str, float | list[float]]:
+    """Agreement with the teacher (as the head defines it), and for single-label heads its profile
+    (`agreement_profile`) and both models' class balance, per set."""
+    head = head or TaskHead()
     metrics: dict[str, float | list[float]] = {}
     for heldout in heldouts:
         logits = predict_logits(student, heldout.embeds, heldout.attention_mask, runtime)
-        metrics[f"{heldout.name}_agreement"] = round(agreement(logits, heldout.teacher_logits), 4)
+        metrics[f"{heldout.name}_agreement"] = round(head.agreement(logits, heldout.teacher_logits), 4)
+        if head.kind != SINGLE_LABEL:
+            continue
         metrics.update({f"{heldout.name}_{k}": v for k, v in agreement_profile(logits, heldout.teacher_logits).items()})
         metrics[f"{heldout.name}_student_balance"] = class_balance(logits)
         metrics[f"{heldout.name}_teacher_balance"] = class_balance(heldout.teacher_logits)
     return metrics
 
 
-def eval_label_ids(labels: list[str], id2label: dict, source: str | Path) -> list[int]:
-    """Map raw labels of an eval file to the model's ids: by label name first, then as integer ids.
+def eval_label_ids(labels: list[str], id2label: dict, source: str | Path, head: str = SINGLE_LABEL) -> list:
+    """Map raw labels of an eval file to what the head predicts (`asdfd.heads.eval_targets`): class ids by label
+    name first, then as integer ids; 0/1 rows for multi-label heads; numbers for score heads.
 
     Raises:
-        DataError: a label that is neither a name in the model's id2label nor a valid id.
+        DataError: a label that is neither a name in the model's id2label nor a valid id (or not a number).
     """
     names = [str(id2label[key]) for key in sorted(id2label, key=int)]
-    return label_ids(labels, names, source)
+    return eval_targets(labels, names, head, source)
 
 
 @torch.no_grad()
 def evaluate_texts(
     model: nn.Module, tokenizer, texts: list[str], runtime: Runtime, *, max_length: int = 128, batch_size: int = 64
 ) -> Tensor:
-    """Predicted class ids (N,) for real texts or (text_a, text_b) pairs (information only: never used to train or
-    select)."""
+    """Logits (N, C) float32 on the CPU for real texts or (text_a, text_b) pairs (information only: never used to
+    train or select)."""
     was_training = model.training
     model.eval()
     config = model.config.to_dict()
@@ -161,6 +173,28 @@ def evaluate_texts(
         batch = tokenizer(*columns, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
         batch = {key: value.to(runtime.device) for key, value in batch.items() if key in inputs}
         with runtime.autocast():
-            out.append(model(**batch).logits.float().argmax(-1).cpu())
+            out.append(model(**batch).logits.float().cpu())
     model.train(was_training)
     return torch.cat(out)
+
+
+def eval_metrics(head: str, student_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray) -> dict:
+    """distill.json's eval figures (information only): `eval_<metric>` and `teacher_eval_<metric>` for the head's
+    figures against the labels (single: accuracy; multi-label: micro_f1, macro_f1; score: pearson, spearman),
+    `eval_agreement` (the head's agreement with the teacher) and, per head, exact_agreement (multi-label) or
+    spearman_vs_teacher (score)."""
+    student = task_quality(head, student_logits, teacher_logits, labels)
+    teacher = task_quality(head, teacher_logits, teacher_logits, labels)
+    against_labels = {
+        SINGLE_LABEL: ("accuracy",),
+        MULTI_LABEL: ("micro_f1", "macro_f1"),
+        SCORE: ("pearson", "spearman"),
+    }
+    metrics: dict[str, float] = {"eval_agreement": round(student["agreement"], 4)}
+    for name in against_labels[head]:
+        metrics[f"eval_{name}"] = round(student[name], 4)
+        metrics[f"teacher_eval_{name}"] = round(teacher[name], 4)
+    for name in ("exact_agreement", "spearman_vs_teacher"):
+        if name in student:
+            metrics[f"eval_{name}"] = round(student[name], 4)
+    return metrics

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -27,11 +28,12 @@ from asdfd._io import atomic_dir, check_output_path, write_json_atomic
 from asdfd.compressor.checkpoint import checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
 from asdfd.compressor.config import RUNTIME_ONLY_FIELDS, DistillConfig
 from asdfd.compressor.devices import any_rank, broadcast_object, replica_digests, setup_runtime
-from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
+from asdfd.compressor.diagnostics import eval_label_ids, eval_metrics, evaluate_texts
 from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.teacher import load_teacher
 from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, OutputExistsError, TrainingDivergedError
+from asdfd.heads import PRIMARY_METRIC, head_of
 from asdfd.hub import resolve_model_dir
 from asdfd.models import max_positions, read_classifier_config
 
@@ -222,7 +224,8 @@ def distill(
     evaluation = None
     if eval_file is not None:
         texts = read_labelled_file(eval_file, text_column=config.text_column, label_column=config.label_column)
-        evaluation = (texts.texts, eval_label_ids(texts.labels, teacher_config.get("id2label") or {}, eval_file))
+        targets = eval_label_ids(texts.labels, teacher_config.get("id2label") or {}, eval_file, head_of(teacher_config))
+        evaluation = (texts.texts, targets)
     runtime = setup_runtime(config.device, config.precision, config.threads)
     # The output location is rank 0's (other nodes need not see it): rank 0 checks it and tells the others.
     finished = _check_output(out_dir, identity, resume, force, (teacher_dir, eval_file)) if runtime.is_main else None
@@ -440,35 +443,26 @@ class _Run:
                 self.save()
             self._check_interrupt()
 
-    def final_metrics(self, evaluation: tuple[list[str], list[int]] | None) -> dict:
+    def final_metrics(self, evaluation: tuple[list, list] | None) -> dict:
         trainer = self.trainer
         metrics = {"steps": trainer.step, "train_seconds": round(trainer.train_seconds, 1), **trainer.evaluate()}
         metrics.update(trainer.synthesizer.summary())
         if evaluation is not None:
             texts, labels = evaluation
-            labels_tensor = torch.tensor(labels)
-            student = evaluate_texts(
-                trainer.student,
-                trainer.teacher.tokenizer,
-                texts,
-                trainer.runtime,
-                max_length=self.config.eval_max_length,
-            )
-            teacher = evaluate_texts(
-                trainer.teacher.model,
-                trainer.teacher.tokenizer,
-                texts,
-                trainer.runtime,
-                max_length=self.config.eval_max_length,
-            )
-            metrics["eval_accuracy"] = round(float((student == labels_tensor).float().mean()), 4)
-            metrics["teacher_eval_accuracy"] = round(float((teacher == labels_tensor).float().mean()), 4)
-            metrics["eval_agreement"] = round(float((student == teacher).float().mean()), 4)
+
+            def logits_of(model: torch.nn.Module) -> np.ndarray:
+                tokenizer, length = trainer.teacher.tokenizer, self.config.eval_max_length
+                return evaluate_texts(model, tokenizer, texts, trainer.runtime, max_length=length).double().numpy()
+
+            student, teacher = logits_of(trainer.student), logits_of(trainer.teacher.model)
+            metrics.update(eval_metrics(trainer.teacher.head.kind, student, teacher, np.asarray(labels)))
             metrics["eval_rows"] = len(texts)
+            name = PRIMARY_METRIC[trainer.teacher.head.kind]
             logger.info(
-                "information only: student accuracy %.4f, teacher %.4f on %d rows",
-                metrics["eval_accuracy"],
-                metrics["teacher_eval_accuracy"],
+                "information only: student %s %.4f, teacher %.4f on %d rows",
+                name,
+                metrics[f"eval_{name}"],
+                metrics[f"teacher_eval_{name}"],
                 len(texts),
             )
         return metrics

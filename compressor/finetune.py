@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -21,9 +22,16 @@ from asdfd._io import atomic_dir, check_output_path, write_json_atomic
 from asdfd.compressor.config import TeacherRecipeConfig
 from asdfd.data import is_pairs, read_labelled_file, tokenizer_columns
 from asdfd.errors import ConfigError, ModelLoadError
+from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
 from asdfd.models import INPUT_KEY, LOCAL_ONLY, refuse_remote_code
+from asdfd.runtime.metrics import task_quality
 
-__all__ = ["TeacherRecipeConfig", "default_base_model", "train_teacher"]  # the config lives in asdfd.compressor.config
+__all__ = [
+    "TeacherRecipeConfig",
+    "default_base_model",
+    "detect_task",
+    "train_teacher",
+]  # the config lives in asdfd.compressor.config
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +52,36 @@ def _sorted_labels(raw: list[str]) -> list[str]:
     return sorted(unique, key=lambda x: (0, int(x), "") if x.lstrip("-").isdigit() else (1, 0, x))
 
 
+def detect_task(labels: list[str]) -> str:
+    """The head a labelled file asks for: multi_label when a label lists several (comma-separated), score when the
+    labels are numbers that are not all integers, else single_label."""
+    if any("," in label for label in labels):
+        return MULTI_LABEL
+    try:
+        values = [float(label) for label in labels]
+    except ValueError:
+        return SINGLE_LABEL
+    return SCORE if any(not value.is_integer() for value in values) else SINGLE_LABEL
+
+
+def _split(label: str) -> list[str]:
+    return [part.strip() for part in label.split(",") if part.strip()]
+
+
 @torch.no_grad()
-def _accuracy(model, tokenizer, texts: list[str], label_ids: list[int], config: TeacherRecipeConfig) -> float:
+def _evaluate(model, tokenizer, texts: list, targets: list, head: str, config: TeacherRecipeConfig) -> dict:
+    """The head's figures against the labels (accuracy; micro/macro F1; Pearson/Spearman)."""
     model.eval()
-    correct = 0
+    logits = []
     for start in range(0, len(texts), 64):
         columns = tokenizer_columns(texts[start : start + 64])
         batch = tokenizer(*columns, truncation=True, max_length=config.max_length, padding=True, return_tensors="pt")
-        predictions = model(**batch).logits.argmax(-1)
-        correct += int((predictions == torch.tensor(label_ids[start : start + 64])).sum())
+        logits.append(model(**batch).logits.float())
     model.train()
-    return correct / len(texts)
+    values = torch.cat(logits).double().numpy()
+    quality = task_quality(head, values, values, np.asarray(targets))
+    names = {SINGLE_LABEL: ("accuracy",), MULTI_LABEL: ("micro_f1", "macro_f1"), SCORE: ("pearson", "spearman")}
+    return {name: round(float(quality[name]), 4) for name in names[head]}
 
 
 def train_teacher(
@@ -82,20 +109,23 @@ def train_teacher(
     if not (base / "config.json").is_file():
         raise ModelLoadError(f"base model folder {base} has no config.json")
     train = read_labelled_file(train_file, text_column=config.text_column, label_column=config.label_column)
-    raw_labels = _sorted_labels(train.labels)
-    if len(raw_labels) < 2:
+    head = detect_task(train.labels) if config.task == "auto" else config.task
+    if head == SCORE:
+        raw_labels = ["score"]
+    else:
+        raw_labels = _sorted_labels(
+            [x for label in train.labels for x in (_split(label) if head == MULTI_LABEL else [label])]
+        )
+    if head != SCORE and len(raw_labels) < 2:
         raise ConfigError(f"{train_file} has only one label ({raw_labels}): a classifier needs at least two")
     names = list(config.label_names) if config.label_names else raw_labels
     if len(names) != len(raw_labels):
         raise ConfigError(f"--label-names gives {len(names)} names but {train_file} has labels {raw_labels}")
-    label_to_id = {raw: i for i, raw in enumerate(raw_labels)}
-    train_ids = [label_to_id[x] for x in train.labels]
+    train_targets = eval_targets(train.labels, raw_labels, head, train_file)
     evaluation = None
     if eval_file is not None:
         evaluation = read_labelled_file(eval_file, text_column=config.text_column, label_column=config.label_column)
-        unknown = set(evaluation.labels) - set(label_to_id)
-        if unknown:
-            raise ConfigError(f"{eval_file} has labels {sorted(unknown)} not in {train_file}")
+        eval_targets(evaluation.labels, raw_labels, head, eval_file)  # a label the training file lacks: one line
 
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -105,7 +135,11 @@ def train_teacher(
     tokenizer = AutoTokenizer.from_pretrained(base, **LOCAL_ONLY)
     model = AutoModelForSequenceClassification.from_pretrained(
         base,
+        problem_type={SINGLE_LABEL: "single_label_classification", MULTI_LABEL: "multi_label_classification"}.get(
+            head, "regression"
+        ),
         num_labels=len(names),
+        ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a fresh head of the right size
         id2label=dict(enumerate(names)),
         label2id={n: i for i, n in enumerate(names)},
         **LOCAL_ONLY,
@@ -129,7 +163,8 @@ def train_teacher(
             padding=True,
             return_tensors="pt",
         )
-        loss = model(**batch, labels=torch.tensor([train_ids[i] for i in batch_rows])).loss
+        targets = torch.tensor([train_targets[i] for i in batch_rows])
+        loss = model(**batch, labels=targets if head == SINGLE_LABEL else targets.float()).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -142,15 +177,17 @@ def train_teacher(
         "train_file": str(train_file),
         "rows": len(train.texts),
         "input_kind": "pair" if is_pairs(train.texts) else "single",
+        "task": head,
         "labels": dict(zip(raw_labels, names)),
         "seconds": round(seconds, 1),
         "config": asdict(config),
     }
     if evaluation is not None:
-        eval_ids = [label_to_id[x] for x in evaluation.labels]
+        targets = eval_targets(evaluation.labels, raw_labels, head, eval_file)
         summary["eval_file"] = str(eval_file)
-        summary["eval_accuracy"] = _accuracy(model, tokenizer, evaluation.texts, eval_ids, config)
-        logger.info("teacher accuracy on %s: %.4f", eval_file, summary["eval_accuracy"])
+        figures = _evaluate(model, tokenizer, evaluation.texts, targets, head, config)
+        summary.update({f"eval_{name}": value for name, value in figures.items()})
+        logger.info("teacher on %s: %s", eval_file, ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
     model.eval()
     setattr(model.config, INPUT_KEY, "pair" if is_pairs(train.texts) else "single")  # the task shape, for distill
     with atomic_dir(out_dir) as tmp:

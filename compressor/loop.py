@@ -3,7 +3,8 @@
     for each step:
         batch   = synthesizer.next_batch(step)                  # ids or embeddings + mask
         inputs  = synthesizer.loss_inputs(batch, embeddings)    # as given (AS-DFD masks rows here)
-        loss    = τ²·KL(T(inputs) ‖ S(inputs)) + w_h·hidden MSE + synthesizer.extra_loss(...)
+        loss    = KD(T(inputs), S(inputs)) + w_h·hidden MSE + synthesizer.extra_loss(...)
+                  (KD by the teacher's head: τ²·KL of softmaxes, per-label binary KL, or score MSE)
         student step (AdamW, lr = learning_rate(progress)); synthesizer.after_step(step)
 
 `DistillLoop` owns the mutable state (student, optimiser, RNG, the synthesizer's state); `state_dict()`
@@ -25,13 +26,14 @@ from asdfd.compressor.asdfd.synthesizer import guess_batch
 from asdfd.compressor.config import DistillConfig
 from asdfd.compressor.devices import Runtime, all_reduce_mean, any_rank, broadcast_parameters, max_over_ranks
 from asdfd.compressor.diagnostics import HeldOut, evaluate_heldout, predict_logits
-from asdfd.compressor.losses import hidden_mse_loss, kd_loss
+from asdfd.compressor.losses import hidden_mse_loss
 from asdfd.compressor.student import build_student
 from asdfd.compressor.synthesis import SynthContext, make_synthesizer
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
 from asdfd.compressor.synthesis.words import WordTokens
 from asdfd.compressor.teacher import Teacher
 from asdfd.errors import ConfigError, TrainingDivergedError
+from asdfd.heads import SINGLE_LABEL
 
 __all__ = ["DistillLoop", "learning_rate", "run_progress", "HELDOUT_SEED_OFFSET"]
 
@@ -69,10 +71,11 @@ class DistillLoop:
         self.teacher, self.config, self.runtime = teacher, config, runtime
         torch.manual_seed(config.seed + runtime.rank)
         self.generator = torch.Generator().manual_seed(config.seed + 7919 * runtime.rank)
-        if teacher.pairs and config.method == "asdfd":
+        if config.method == "asdfd" and (teacher.pairs or teacher.head.kind != SINGLE_LABEL):
+            what = "a sentence-pair teacher" if teacher.pairs else f"a {teacher.head.kind.replace('_', '-')} head"
             raise ConfigError(
-                "--method asdfd guesses embeddings, not token pairs: use mix, words, random-tokens, guided or hotflip "
-                "for a sentence-pair teacher"
+                "--method asdfd guesses embeddings of single texts towards one class: use mix, words, random-tokens, "
+                f"guided or hotflip for {what}"
             )
         self.student, self.layers = build_student(teacher, config.student)
         vocabulary = teacher.word_embeddings  # (V, d), frozen
@@ -96,7 +99,7 @@ class DistillLoop:
         self.train_seconds = 0.0
         self.heldouts: list[HeldOut] = []
         self.teacher_class_counts = torch.zeros(teacher.num_labels, dtype=torch.long)
-        """How often the teacher predicted each class on the training inputs (class coverage)."""
+        """How often the teacher predicted each class (multi-label: each label) on the training inputs (coverage)."""
 
     @property
     def vocabulary(self) -> torch.Tensor:
@@ -113,12 +116,13 @@ class DistillLoop:
         embeds = teacher.embed_ids(ids)
         logits = predict_logits(teacher.model, embeds, mask, self.runtime)
         self.heldouts = [HeldOut("heldout_random", embeds, mask, logits)]
-        context.prior = teacher_base_rate(logits)
-        logger.info("teacher base rate on random tokens: %s", [round(float(x), 3) for x in context.prior])
-        embeds, mask, _, _, _ = guess_batch(context, config.heldout_pseudo, generator)
-        self.heldouts.append(
-            HeldOut("heldout_pseudo", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
-        )
+        if teacher.head.kind == SINGLE_LABEL:  # guessed embeddings aim at one class: softmax heads only
+            context.prior = teacher_base_rate(logits)
+            logger.info("teacher base rate on random tokens: %s", [round(float(x), 3) for x in context.prior])
+            embeds, mask, _, _, _ = guess_batch(context, config.heldout_pseudo, generator)
+            self.heldouts.append(
+                HeldOut("heldout_pseudo", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
+            )
         # Whole words by the Zipf prior, a yardstick closer to text than uniform tokens (the quality estimate).
         words = WordTokens(dataclasses.replace(context, generator=generator))
         ids, mask = words.sample(config.heldout_random)
@@ -167,11 +171,9 @@ class DistillLoop:
         else:
             with torch.no_grad():
                 teacher_out = self._forward(self.teacher.model, inputs, mask, need_hidden)
-        self.teacher_class_counts += torch.bincount(
-            teacher_out.logits.argmax(-1).cpu(), minlength=self.teacher.num_labels
-        )
+        self.teacher_class_counts += self.teacher.head.counts(teacher_out.logits)
         student_out = self._forward(self.student, inputs, mask, need_hidden or synthesizer.needs_student_hidden())
-        kd = kd_loss(student_out.logits, teacher_out.logits, config.temperature)
+        kd = self.teacher.head.kd(student_out.logits, teacher_out.logits, config.temperature)
         loss, losses = kd, {"kd": float(kd.detach())}
         if need_hidden:
             pairs_student = [student_out.hidden_states[i + 1] for i in range(len(self.layers))]
@@ -208,7 +210,7 @@ class DistillLoop:
         counts = self.teacher_class_counts.float()
         balance = [round(float(x), 4) for x in counts / counts.sum().clamp(min=1)]
         return {
-            **evaluate_heldout(self.student, self.heldouts, self.runtime),
+            **evaluate_heldout(self.student, self.heldouts, self.runtime, self.teacher.head),
             **self.synthesizer.evaluate(),
             "train_teacher_balance": balance,
         }

@@ -8,6 +8,8 @@ from torch import Tensor
 
 __all__ = [
     "kd_loss",
+    "multilabel_kd_loss",
+    "score_kd_loss",
     "hidden_mse_loss",
     "guess_loss",
     "disagreement_loss",
@@ -26,6 +28,26 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float =
     log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
     log_p_teacher = F.log_softmax(teacher_logits.detach().float() / temperature, dim=-1)
     return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True) * temperature**2
+
+
+def multilabel_kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """τ² · Σ_labels KL(Bernoulli(σ(teacher/τ)) ‖ Bernoulli(σ(student/τ))), averaged over the batch: a multi-label
+    head's per-label sigmoid probabilities as soft targets (0 when they match).
+
+    Args:
+        student_logits: (B, C).
+        teacher_logits: (B, C); treated as a constant.
+    """
+    student, teacher = student_logits.float() / temperature, teacher_logits.detach().float() / temperature
+    target = torch.sigmoid(teacher)
+    cross = F.binary_cross_entropy_with_logits(student, target, reduction="none")
+    entropy = F.binary_cross_entropy_with_logits(teacher, target, reduction="none")
+    return (cross - entropy).sum(-1).mean() * temperature**2
+
+
+def score_kd_loss(student_scores: Tensor, teacher_scores: Tensor) -> Tensor:
+    """Mean squared error between the student's and the teacher's scores (regression / reranker heads); (B, 1)."""
+    return F.mse_loss(student_scores.float(), teacher_scores.detach().float())
 
 
 def hidden_mse_loss(student_hidden: list[Tensor], teacher_hidden: list[Tensor], attention_mask: Tensor) -> Tensor:

@@ -31,9 +31,14 @@ __all__ = [
 ]
 
 
-def ffn_neuron_importance(ffn_in: nn.Linear, ffn_out: nn.Linear) -> Tensor:
-    """Importance of each FFN neuron, shape (neurons,): norm of its input row times norm of its output column."""
-    return ffn_in.weight.detach().norm(dim=1) * ffn_out.weight.detach().norm(dim=0)
+def ffn_neuron_importance(ffn_in: nn.Linear, ffn_out: nn.Linear, glu: bool = False) -> Tensor:
+    """Importance of each FFN neuron, shape (neurons,): norm of its input row times norm of its output column (a
+    gated FFN: times the norm of its gate row too)."""
+    rows = ffn_in.weight.detach().norm(dim=1)
+    if glu:
+        inputs, gates = rows.chunk(2)
+        rows = inputs * gates
+    return rows * ffn_out.weight.detach().norm(dim=0)
 
 
 def _linear_like(source: nn.Linear, in_features: int, out_features: int) -> nn.Linear:
@@ -43,13 +48,17 @@ def _linear_like(source: nn.Linear, in_features: int, out_features: int) -> nn.L
 
 
 @torch.no_grad()
-def keep_ffn_neurons(ffn_in: nn.Linear, ffn_out: nn.Linear, keep: Tensor) -> tuple[nn.Linear, nn.Linear]:
-    """New (ffn_in, ffn_out) computing the FFN restricted to neurons `keep` (1-D indices, any order)."""
+def keep_ffn_neurons(
+    ffn_in: nn.Linear, ffn_out: nn.Linear, keep: Tensor, glu: bool = False
+) -> tuple[nn.Linear, nn.Linear]:
+    """New (ffn_in, ffn_out) computing the FFN restricted to neurons `keep` (1-D indices, any order); a gated FFN
+    keeps each neuron's gate row too (rows `width + keep`)."""
     keep = keep.sort().values.to(ffn_in.weight.device)
-    new_in = _linear_like(ffn_in, ffn_in.in_features, len(keep))
-    new_in.weight.copy_(ffn_in.weight[keep])
+    rows = torch.cat([keep, keep + ffn_out.in_features]) if glu else keep
+    new_in = _linear_like(ffn_in, ffn_in.in_features, len(rows))
+    new_in.weight.copy_(ffn_in.weight[rows])
     if ffn_in.bias is not None:
-        new_in.bias.copy_(ffn_in.bias[keep])
+        new_in.bias.copy_(ffn_in.bias[rows])
     new_out = _linear_like(ffn_out, len(keep), ffn_out.out_features)
     new_out.weight.copy_(ffn_out.weight[:, keep])
     if ffn_out.bias is not None:
@@ -80,8 +89,8 @@ def narrow_ffn(model: nn.Module, arch: Architecture, size: int) -> None:
         )
     for layer in arch.layers(model):
         ffn_in, ffn_out = arch.ffn(layer)
-        keep = ffn_neuron_importance(ffn_in, ffn_out).topk(size).indices
-        arch.set_ffn(layer, *keep_ffn_neurons(ffn_in, ffn_out, keep))
+        keep = ffn_neuron_importance(ffn_in, ffn_out, arch.ffn_glu).topk(size).indices
+        arch.set_ffn(layer, *keep_ffn_neurons(ffn_in, ffn_out, keep, arch.ffn_glu))
     setattr(model.config, arch.ffn_size_key, size)
 
 

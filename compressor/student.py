@@ -62,6 +62,18 @@ def select_layers(num_teacher_layers: int, config: StudentConfig) -> list[int]:
     return layers
 
 
+def _rebuilt(student: nn.Module) -> nn.Module:
+    """The student as `from_pretrained` would rebuild it from its config, with its weights loaded: for families whose
+    layers behave by their index (`Architecture.layers_know_their_index`), what is trained is what reloads."""
+    fresh = type(student)(student.config).to(next(student.parameters()).device).eval()
+    result = fresh.load_state_dict(student.state_dict(), strict=False)
+    if result.missing_keys:  # a fresh parameter the cut model lacked would start random: never silently
+        raise RuntimeError(f"rebuilding the student left {result.missing_keys} uninitialised")
+    if result.unexpected_keys:
+        logger.info("student rebuilt by layer index; dropped %s", result.unexpected_keys)
+    return fresh
+
+
 def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, list[int]]:
     """A trainable student copied from `teacher`, and the teacher layer each student layer came from.
 
@@ -89,6 +101,8 @@ def build_student(teacher: Teacher, config: StudentConfig) -> tuple[nn.Module, l
                 "drop --student-heads"
             )
         prune_attention_heads(student, teacher.arch, heads)
+    if teacher.arch.layers_know_their_index:
+        student = _rebuilt(student)
     student.requires_grad_(True)
     if config.freeze_word_embeddings:
         teacher.arch.word_embeddings(student).weight.requires_grad_(False)

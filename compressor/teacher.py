@@ -19,7 +19,9 @@ from torch import nn
 
 from asdfd import models
 from asdfd.architectures import Architecture, architecture_of
+from asdfd.compressor.heads import TaskHead, task_head
 from asdfd.errors import ModelLoadError
+from asdfd.heads import head_of
 from asdfd.models import (
     LOCAL_ONLY,
     load_sequence_classifier,
@@ -49,6 +51,11 @@ class Teacher:
     @property
     def num_labels(self) -> int:
         return int(self.model.config.num_labels)
+
+    @functools.cached_property
+    def head(self) -> TaskHead:
+        """What the outputs are (softmax classes, sigmoid labels or one score) and how they are distilled."""
+        return task_head(head_of(self.model.config))
 
     @property
     def num_layers(self) -> int:
@@ -119,10 +126,6 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu", input_k
             "needs the teacher's tokenizer files"
         ) from None
     model = load_sequence_classifier(folder)
-    if int(model.config.num_labels) < 2:
-        raise ModelLoadError(
-            f"{folder} has {model.config.num_labels} label(s): a classifier with >= 2 labels is needed"
-        )
     model.eval().requires_grad_(False).to(device)
     special = SpecialTokens.from_tokenizer(
         tokenizer, model.config.vocab_size, source=f"the tokenizer in {folder}", require_mask=True
@@ -131,11 +134,12 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu", input_k
     if models.input_kind(config, input_kind) == "pair":
         special = special.for_pairs(arch.pair_separators)
     logger.info(
-        "teacher %s: %s, %d layers, %d labels%s",
+        "teacher %s: %s, %d layers, %d labels (%s)%s",
         folder,
         model_type,
         arch.num_layers(config),
         model.config.num_labels,
+        head_of(config),
         ", sentence pairs" if special.pairs else "",
     )
     return Teacher(model=model, tokenizer=tokenizer, arch=arch, model_type=model_type, folder=folder, special=special)

@@ -126,7 +126,7 @@ class Scorer:
         for name, path in files.items():
             data = read_labelled_file(path, text_column=text_column)
             labels = torch.tensor(eval_label_ids(data.labels, teacher.model.config.id2label, path))
-            predictions = evaluate_texts(teacher.model, self.tokenizer, data.texts, self.runtime)
+            predictions = evaluate_texts(teacher.model, self.tokenizer, data.texts, self.runtime).argmax(-1)
             self.sets[name] = (data.texts, labels, predictions)
             logger.info("teacher accuracy on %s: %.4f", name, float((predictions == labels).float().mean()))
 
@@ -139,7 +139,7 @@ class Scorer:
         student = AutoModelForSequenceClassification.from_pretrained(student_dir, **LOCAL_ONLY)
         out = {}
         for name, (texts, labels, teacher_predictions) in self.sets.items():
-            predictions = evaluate_texts(student, self.tokenizer, texts, self.runtime)
+            predictions = evaluate_texts(student, self.tokenizer, texts, self.runtime).argmax(-1)
             out[f"{name}_accuracy"] = float((predictions == labels).float().mean())
             out[f"{name}_agreement"] = float((predictions == teacher_predictions).float().mean())
         return out

@@ -6,7 +6,9 @@ Run (needs only `pip install asdfd`; no torch):
     positive	0.9731	a gripping, funny film
     negative	0.9412	a dull mess
 
-`--json` prints one JSON object per line instead (label, score, all scores, text). Empty lines are
+A multi-label model prints every label at or over --threshold (comma-separated, "-" for none) and the top
+probability; a score model prints its score. `--json` prints one JSON object per line instead (label, score, all
+scores, labels, text). Empty lines are
 passed through as empty output lines, so output line N always belongs to input line N. For a sentence-pair
 model (NLI, paraphrase) each line is `text_a<TAB>text_b`.
 """
@@ -28,13 +30,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     parser.add_argument("--batch-size", type=int, default=32, help="lines classified per model call")
     parser.add_argument("--json", action="store_true", help="JSON lines output")
+    parser.add_argument("--threshold", type=float, default=0.5, help="multi-label models: probability for a label")
     args = parser.parse_args()
     if args.batch_size < 1:
         parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     try:
-        classifier = Classifier.load(args.model, threads=args.threads)
+        classifier = Classifier.load(args.model, threads=args.threads, threshold=args.threshold)
     except AsdfdError as err:
         raise SystemExit(f"Error: {err}") from None
 
@@ -48,7 +51,13 @@ def main() -> None:
                 continue
             p = next(predictions)
             if args.json:
-                print(json.dumps({"label": p.label, "score": p.score, "scores": p.scores, "text": line}))
+                print(
+                    json.dumps(
+                        {"label": p.label, "score": p.score, "scores": p.scores, "labels": p.labels, "text": line}
+                    )
+                )
+            elif classifier.head == "multi_label":
+                print(f"{','.join(p.labels) or '-'}\t{p.score:.4f}\t{line}")
             else:
                 print(f"{p.label}\t{p.score:.4f}\t{line}")
         sys.stdout.flush()

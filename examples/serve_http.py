@@ -9,7 +9,9 @@ Then:
     curl -s localhost:8000/classify -d '{"texts": ["a gripping, funny film", "a dull mess"]}'
     {"predictions": [{"label": "positive", "score": 0.97, "scores": {"negative": 0.03, "positive": 0.97}}, ...]}
 
-A sentence-pair model (NLI, paraphrase) takes `{"pairs": [["text a", "text b"], ...]}` instead.
+A sentence-pair model (NLI, paraphrase) takes `{"pairs": [["text a", "text b"], ...]}` instead. A multi-label model's
+predictions also carry "labels" (every label at or over --threshold, most probable first; `scores` are per-label
+sigmoid probabilities); a score model's "score" is its output (no probabilities).
 
     curl -s localhost:8000/health   # {"status": "ok", "model": "student.onnx", "labels": [...], "max_length": 128}
 
@@ -135,7 +137,12 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(400, str(err)) from None
         return 200, {
             "predictions": [
-                {"label": p.label, "score": round(p.score, 6), "scores": {k: round(v, 6) for k, v in p.scores.items()}}
+                {
+                    "label": p.label,
+                    "score": round(p.score, 6),
+                    "scores": {k: round(v, 6) for k, v in p.scores.items()},
+                    **({"labels": list(p.labels)} if self.server.classifier.head == "multi_label" else {}),
+                }
                 for p in predictions
             ]
         }
@@ -313,6 +320,7 @@ def make_server(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_texts: int = MAX_TEXTS,
     max_connections: int = MAX_CONNECTIONS,
+    threshold: float = 0.5,
 ) -> ClassifyServer:
     """A bound, not yet serving server for a model path (or a loaded `Classifier`); port 0 picks a free port.
 
@@ -322,7 +330,7 @@ def make_server(
     if isinstance(model, Classifier):
         classifier, name = model, Path(model.info.onnx_path).name
     else:
-        classifier, name = Classifier.load(model, threads=threads), Path(model).name
+        classifier, name = Classifier.load(model, threads=threads, threshold=threshold), Path(model).name
     return ClassifyServer(
         (host, port),
         classifier,
@@ -361,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-body-bytes", type=positive(int), default=MAX_BODY_BYTES)
     parser.add_argument("--max-texts", type=positive(int), default=MAX_TEXTS, help="texts per request")
     parser.add_argument("--max-connections", type=positive(int), default=MAX_CONNECTIONS)
+    parser.add_argument("--threshold", type=float, default=0.5, help="multi-label models: probability for a label")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
@@ -375,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             max_body_bytes=args.max_body_bytes,
             max_texts=args.max_texts,
             max_connections=args.max_connections,
+            threshold=args.threshold,
         )
     except AsdfdError as err:
         print(f"Error: {err}", file=sys.stderr)

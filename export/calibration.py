@@ -25,7 +25,8 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from asdfd.errors import ConfigError
 from asdfd.export.config import CalibrationConfig
-from asdfd.runtime.metrics import softmax
+from asdfd.heads import SCORE, SINGLE_LABEL
+from asdfd.runtime.metrics import probabilities
 from asdfd.tokens import SpecialTokens
 
 __all__ = [
@@ -128,10 +129,14 @@ class TeacherGuidedTokens(RandomTokens):
         return ids[chosen], mask[chosen]
 
 
-def select_confident(logits: np.ndarray, size: int) -> np.ndarray:
-    """Indices of `size` rows of `logits` (N, num_labels), N >= size: round-robin over the predicted classes,
-    the most confident (largest top-1 probability) first, so every class the model predicts is represented."""
-    confidence = softmax(logits).max(axis=1)
+def select_confident(logits: np.ndarray, size: int, head: str = SINGLE_LABEL) -> np.ndarray:
+    """Indices of `size` rows of `logits` (N, num_labels), N >= size: round-robin over the predicted (most
+    probable) classes, the most confident (largest top-1 probability) first, so every class the model predicts is
+    represented. A score head (one output) gets rows spread evenly over its range of scores instead."""
+    if head == SCORE or logits.shape[1] == 1:
+        order = np.argsort(logits[:, 0], kind="stable")
+        return order[np.linspace(0, len(order) - 1, min(size, len(order))).round().astype(np.int64)]
+    confidence = probabilities(logits, head).max(axis=1)
     predicted = logits.argmax(axis=1)
     queues = [
         list(np.flatnonzero(predicted == label)[np.argsort(-confidence[predicted == label])])

@@ -133,6 +133,9 @@ def export_fp32_graph(model_dir: Path, model: Any, workdir: Path, *, opset: int,
     import onnx
 
     target = workdir / "model.fp32.onnx"
+    if exporter == "optimum" and not architecture_of(model.config).optimum_export:
+        logger.info("optimum-onnx does not export %s: using torch.onnx", model.config.model_type)
+        exporter = "torch"
     if exporter == "optimum":
         from importlib.metadata import version
 

@@ -59,6 +59,7 @@ def build_metadata(
     provenance: dict[str, Any],
     max_positions: int | None = None,
     input_kind: str = "single",
+    head: str = "single_label",
 ) -> dict[str, str]:
     """The metadata_props of the artifact (all values strings), keyed by asdfd.runtime.metadata."""
     provenance = {**provenance, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -72,6 +73,7 @@ def build_metadata(
         keys.PROVENANCE: json.dumps(provenance, default=str, sort_keys=True),
         **({keys.MAX_POSITIONS: str(max_positions)} if max_positions is not None else {}),
         keys.INPUT_KIND: input_kind,
+        keys.HEAD: head,
     }
 
 

@@ -21,6 +21,7 @@ from asdfd._io import atomic_dir, atomic_file, check_output_path, scratch_dir
 from asdfd.architectures import architecture_of
 from asdfd.errors import ConfigError, ModelLoadError, ValidationError
 from asdfd.export.config import ExportConfig, QuantizationPreset
+from asdfd.heads import head_of
 from asdfd.hub import resolve_model_dir
 from asdfd.models import LOCAL_ONLY, input_kind, max_positions, read_classifier_config, require_tokenizer
 
@@ -533,6 +534,7 @@ def export_onnx(
             provenance=provenance,
             max_positions=max_positions(run.hf_config),
             input_kind=run.input_kind,
+            head=head_of(run.hf_config),
         )
         embed_metadata(final_path, metadata)
         result = ExportResult(

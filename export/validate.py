@@ -27,7 +27,8 @@ import numpy as np
 from asdfd.data import tokenizer_columns
 from asdfd.export.calibration import feeds_for, random_token_batch, select_confident
 from asdfd.export.config import ValidationConfig
-from asdfd.runtime.metrics import softmax
+from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, head_of
+from asdfd.runtime.metrics import probabilities, task_quality
 from asdfd.tokens import SpecialTokens
 
 __all__ = [
@@ -58,6 +59,8 @@ class ValidationSet:
     """Per batch: one of INPUT_KINDS."""
     space: SpecialTokens | None = None
     """The special tokens the batches were framed with (segment ids of pairs are read from them)."""
+    head: str = SINGLE_LABEL
+    """What the outputs are (asdfd.heads): decides what "agreement" means."""
 
     @property
     def num_samples(self) -> int:
@@ -65,7 +68,12 @@ class ValidationSet:
 
     @property
     def num_classes(self) -> int:
-        return int(self.reference_logits[0].shape[1])
+        """Outcomes per decision: the classes of a softmax head; 2 per label (multi-label) or for a score's
+        correlation (the random-input floor is that of a binary decision)."""
+        return int(self.reference_logits[0].shape[1]) if self.head == SINGLE_LABEL else 2
+
+
+_AGREEMENT_NAME = {SINGLE_LABEL: "argmax agreement", MULTI_LABEL: "per-label agreement", SCORE: "Pearson r"}
 
 
 def random_agreement_floor(min_agreement: float, num_classes: int) -> float:
@@ -84,7 +92,8 @@ class ValidationReport:
     max_abs_diff: float
     max_prob_diff: float
     agreement: float
-    """Argmax agreement with the fp32 PyTorch model on the random inputs."""
+    """Agreement with the fp32 PyTorch model on the random inputs: same argmax (single-label), same decision per
+    label (multi-label) or Pearson correlation (score)."""
     num_samples: int
     """Random inputs."""
     atol: float
@@ -95,6 +104,7 @@ class ValidationReport:
     real_agreement: float | None = None
     num_real: int = 0
     num_classes: int = 2
+    head: str = SINGLE_LABEL
 
     @property
     def decided_by(self) -> str:
@@ -121,9 +131,11 @@ class ValidationReport:
         return self.primary_agreement >= self.min_agreement and self.agreement >= self.min_random_agreement
 
     def verdict(self) -> str:
-        parts = [f"max |logit diff| {self.max_abs_diff:.2e}", f"max prob diff {self.max_prob_diff:.2e}"]
+        parts = [f"max |logit diff| {self.max_abs_diff:.2e}"]
+        if self.head != SCORE:
+            parts.append(f"max prob diff {self.max_prob_diff:.2e}")
         if self.num_real:
-            parts.append(f"argmax agreement {100 * self.real_agreement:.2f}% on {self.num_real} real texts")
+            parts.append(f"{_AGREEMENT_NAME[self.head]} {100 * self.real_agreement:.2f}% on {self.num_real} real texts")
         if self.num_confident:
             parts.append(f"{100 * self.confident_agreement:.2f}% on {self.num_confident} confident generated inputs")
         parts.append(f"{100 * self.agreement:.2f}% on {self.num_samples} random inputs")
@@ -202,7 +214,7 @@ def make_validation_set(
             space, rng, size * config.confident_oversample, int(rng.integers(3, min(max_length, 64) + 1)), padded=True
         )
         logits = _reference_logits(model, input_names, candidates, space)
-        chosen = select_confident(logits, size)
+        chosen = select_confident(logits, size, head_of(model.config))
         batches.append((candidates[0][chosen], candidates[1][chosen]))
         reference.append(logits[chosen])
         kinds.append("confident")
@@ -212,7 +224,8 @@ def make_validation_set(
         batches.append(batch)
         reference.append(_reference_logits(model, input_names, batch, space))
         kinds.append("real")
-    return ValidationSet(batches=batches, reference_logits=reference, kinds=kinds, space=space)
+    head = head_of(model.config)
+    return ValidationSet(batches=batches, reference_logits=reference, kinds=kinds, space=space, head=head)
 
 
 def make_session(path: Path, providers: list[str] | None = None, *, threads: int = 0) -> Any:
@@ -233,18 +246,23 @@ def validate_graph(
 ) -> ValidationReport:
     """Run `session` on the validation set and compare with the PyTorch logits, per kind of input."""
     max_abs, max_prob = 0.0, 0.0
-    agree = dict.fromkeys(INPUT_KINDS, 0)
-    total = dict.fromkeys(INPUT_KINDS, 0)
+    outputs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {kind: [] for kind in INPUT_KINDS}
     for (ids, mask), expected, kind in zip(validation.batches, validation.reference_logits, validation.kinds):
         feeds = feeds_for(input_names, ids, mask, validation.space)
         actual = session.run(["logits"], feeds)[0].astype(np.float32)
         max_abs = max(max_abs, float(np.abs(actual - expected).max()))
-        max_prob = max(max_prob, float(np.abs(softmax(actual) - softmax(expected)).max()))
-        agree[kind] += int((actual.argmax(-1) == expected.argmax(-1)).sum())
-        total[kind] += len(ids)
+        if validation.head != SCORE:
+            difference = probabilities(actual, validation.head) - probabilities(expected, validation.head)
+            max_prob = max(max_prob, float(np.abs(difference).max()))
+        outputs[kind].append((actual, expected))
+    total = {kind: sum(len(actual) for actual, _ in outputs[kind]) for kind in INPUT_KINDS}
 
     def share(kind: str) -> float | None:
-        return agree[kind] / total[kind] if total[kind] else None
+        if not total[kind]:
+            return None
+        actual, expected = (np.concatenate(arrays) for arrays in zip(*outputs[kind]))
+        value = task_quality(validation.head, actual, expected)["agreement"]
+        return 0.0 if math.isnan(value) else value  # a constant score cannot be called correlated
 
     report = ValidationReport(
         variant=variant,
@@ -260,6 +278,7 @@ def validate_graph(
         real_agreement=share("real"),
         num_real=total["real"],
         num_classes=validation.num_classes,
+        head=validation.head,
     )
     (logger.info if report.passed else logger.warning)("validation %s", report.verdict())
     return report

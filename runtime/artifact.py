@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from asdfd.errors import ModelLoadError
+from asdfd.heads import HEADS, SINGLE_LABEL, head_of
 from asdfd.runtime import metadata
 
 __all__ = ["ArtifactInfo", "locate_onnx", "read_artifact_info", "SUPPORTED_INPUTS"]
@@ -41,6 +42,8 @@ class ArtifactInfo:
     provenance: dict[str, Any] = field(default_factory=dict)
     input_kind: str = "single"
     """"single": one text per input; "pair": (text_a, text_b)."""
+    head: str = SINGLE_LABEL
+    """What the outputs are (asdfd.heads): softmax classes, a sigmoid per label, or one score."""
 
     @property
     def size_mb(self) -> float:
@@ -168,10 +171,14 @@ def read_artifact_info(onnx_path: Path, custom_metadata: dict[str, str]) -> Arti
             provenance = json.loads(custom_metadata[metadata.PROVENANCE])
         except json.JSONDecodeError:
             logger.warning("%s: unreadable %s metadata, ignored", onnx_path, metadata.PROVENANCE)
-    kind = custom_metadata.get(metadata.INPUT_KIND) or (_read_json(folder / "config.json") or {}).get("asdfd_input")
+    config = _read_json(folder / "config.json") or {}
+    kind = custom_metadata.get(metadata.INPUT_KIND) or config.get("asdfd_input")
     kind = kind or "single"
     if kind not in metadata.INPUT_KINDS:
         raise ModelLoadError(f"corrupt metadata {metadata.INPUT_KIND!r} in {onnx_path}: {kind!r}")
+    head = custom_metadata.get(metadata.HEAD) or (head_of(config) if config else SINGLE_LABEL)
+    if head not in HEADS:
+        raise ModelLoadError(f"corrupt metadata {metadata.HEAD!r} in {onnx_path}: {head!r}")
     return ArtifactInfo(
         onnx_path=onnx_path,
         labels=labels,
@@ -179,4 +186,5 @@ def read_artifact_info(onnx_path: Path, custom_metadata: dict[str, str]) -> Arti
         max_length=max_length,
         provenance=provenance,
         input_kind=kind,
+        head=head,
     )

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from asdfd.errors import ModelLoadError
+from asdfd.errors import ConfigError, ModelLoadError
+from asdfd.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
 from asdfd.runtime.artifact import SUPPORTED_INPUTS, ArtifactInfo, locate_onnx, read_artifact_info
 from asdfd.runtime.encoding import TextEncoder, logits_in_batches
-from asdfd.runtime.metrics import softmax
+from asdfd.runtime.metrics import probabilities
 
 __all__ = ["Classifier", "Prediction", "make_session", "CPU_DISABLED_OPTIMIZERS"]
 
@@ -29,14 +30,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    """The classification of one text."""
+    """The classification of one text (or pair)."""
 
     label: str
-    """Name of the most probable class."""
+    """Name of the most probable class (multi-label: the most probable label; a score head: its output's name)."""
     score: float
-    """Its probability."""
+    """Its probability (a score head: the score itself)."""
     scores: dict[str, float]
-    """Probability of every class, by label name, in class-index order."""
+    """Probability of every class or label, by name, in index order (a score head: {name: score})."""
+    labels: tuple[str, ...] = ()
+    """What the model predicts: (label,) for a single-label model; every label at or over the threshold, most
+    probable first, for a multi-label one (possibly none); () for a score model."""
 
 
 def make_session(
@@ -89,7 +93,9 @@ class Classifier:
         Prediction(label='positive', score=0.97, scores={'negative': 0.03, 'positive': 0.97})
     """
 
-    def __init__(self, session: ort.InferenceSession, info: ArtifactInfo) -> None:
+    def __init__(self, session: ort.InferenceSession, info: ArtifactInfo, threshold: float = DEFAULT_THRESHOLD) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
         self.session = session
         self.info = info
         self.labels: tuple[str, ...] = info.labels
@@ -107,15 +113,26 @@ class Classifier:
         self.encoder = TextEncoder(info.tokenizer_json, info.max_length)
         self.pairs = info.input_kind == "pair"
         """The model classifies sentence pairs: inputs are (text_a, text_b) tuples."""
+        self.head = info.head
+        """"single_label" (softmax classes), "multi_label" (a sigmoid per label) or "score" (asdfd.heads)."""
+        self.threshold = threshold
+        """Multi-label models predict every label whose probability is at least this."""
 
     @classmethod
-    def load(cls, path: str | Path, threads: int | None = None, providers: Sequence[str] | None = None) -> Classifier:
+    def load(
+        cls,
+        path: str | Path,
+        threads: int | None = None,
+        providers: Sequence[str] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> Classifier:
         """Load a single .onnx file or an export folder.
 
         Args:
             path: the .onnx file, or the folder `compress export` wrote.
             threads: intra-op threads (None: onnxruntime's default, all physical cores).
             providers: onnxruntime execution providers, default ["CPUExecutionProvider"].
+            threshold: multi-label models: the probability at or over which a label is predicted.
 
         Raises:
             ModelLoadError: missing/corrupt file, or labels/tokenizer missing from metadata and folder.
@@ -124,7 +141,7 @@ class Classifier:
         session = make_session(onnx_path, threads=threads, providers=providers)
         info = read_artifact_info(onnx_path, dict(session.get_modelmeta().custom_metadata_map))
         logger.debug("loaded %s: %d labels, max_length=%d", onnx_path, len(info.labels), info.max_length)
-        return cls(session, info)
+        return cls(session, info, threshold)
 
     @property
     def max_length(self) -> int:
@@ -154,25 +171,63 @@ class Classifier:
         return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels), self.pairs)
 
     def predict_proba(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
-        """Class probabilities, shape (len(texts), num_labels), columns in `self.labels` order."""
-        return softmax(self.predict_logits(texts, batch_size))
+        """Probabilities, shape (len(texts), num_labels), columns in `self.labels` order: a softmax over the classes,
+        or for a multi-label model each label's own sigmoid.
 
-    def predict(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> list[Prediction]:
-        """One `Prediction` (label, its score, all scores) per text (or pair), in input order.
+        Raises:
+            ConfigError: a score model (its output is no probability: `predict_scores`).
+        """
+        if self.head == SCORE:
+            raise ConfigError("this model outputs a score, not probabilities: use predict_scores or predict")
+        return probabilities(self.predict_logits(texts, batch_size), self.head)
 
+    def predict_scores(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
+        """A score model's outputs (regression, reranker, STS), shape (len(texts),) float32.
+
+        Raises:
+            ConfigError: a classifier (use predict_proba).
+        """
+        if self.head != SCORE:
+            raise ConfigError(f"this model is a {self.head.replace('_', '-')} classifier: use predict_proba or predict")
+        return self.predict_logits(texts, batch_size)[:, 0]
+
+    def predict(
+        self,
+        texts: Sequence[str] | Sequence[tuple[str, str]],
+        batch_size: int = 32,
+        threshold: float | None = None,
+    ) -> list[Prediction]:
+        """One `Prediction` per text (or pair), in input order.
+
+        Args:
+            threshold: multi-label models: overrides `self.threshold` for this call.
         Raises:
             DataError: empty input, a non-string item, or batch_size < 1.
         """
-        probabilities = self.predict_proba(texts, batch_size)
-        best = probabilities.argmax(axis=-1)
-        return [
-            Prediction(
-                label=self.labels[k], score=float(row[k]), scores={name: float(p) for name, p in zip(self.labels, row)}
+        threshold = self.threshold if threshold is None else threshold
+        if not 0.0 < threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
+        if self.head == SCORE:
+            name = self.labels[0]
+            return [
+                Prediction(label=name, score=float(x), scores={name: float(x)})
+                for x in self.predict_scores(texts, batch_size)
+            ]
+        probs = self.predict_proba(texts, batch_size)
+        out = []
+        for row in probs:
+            order = np.argsort(-row, kind="stable")
+            best = int(order[0])
+            chosen = (
+                tuple(self.labels[k] for k in order if row[k] >= threshold)
+                if self.head == MULTI_LABEL
+                else (self.labels[best],)
             )
-            for row, k in zip(probabilities, best)
-        ]
+            scores = {name: float(p) for name, p in zip(self.labels, row)}
+            out.append(Prediction(label=self.labels[best], score=float(row[best]), scores=scores, labels=chosen))
+        return out
 
     def __repr__(self) -> str:
-        kind = ", pairs" if self.pairs else ""
+        kind = (", pairs" if self.pairs else "") + (f", {self.head}" if self.head != SINGLE_LABEL else "")
         path = str(self.info.onnx_path)
         return f"Classifier({path!r}, labels={list(self.labels)}, max_length={self.max_length}{kind})"

@@ -16,6 +16,9 @@ __all__ = [
     "FORMAT",
     "VARIANT",
     "MAX_POSITIONS",
+    "INPUT_KIND",
+    "INPUT_KINDS",
+    "HEAD",
 ]
 
 FORMAT = "asdfd.format"
@@ -41,3 +44,6 @@ INPUT_KIND = "asdfd.input"
 """What one input is: "single" (one text) or "pair" (text_a, text_b: NLI, paraphrase, rerankers). Optional for
 readers (added after format 1 was fixed; absent means "single")."""
 INPUT_KINDS = ("single", "pair")
+HEAD = "asdfd.head"
+"""What the outputs are: "single_label" (softmax classes), "multi_label" (a sigmoid per label) or "score" (one
+number; asdfd.heads). Optional for readers (added after format 1 was fixed; absent means "single_label")."""

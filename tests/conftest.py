@@ -25,6 +25,8 @@ from transformers import (
     DistilBertForSequenceClassification,
     ElectraConfig,
     ElectraForSequenceClassification,
+    ModernBertConfig,
+    ModernBertForSequenceClassification,
     PreTrainedModel,
     RobertaConfig,
     RobertaForSequenceClassification,
@@ -157,6 +159,23 @@ def build_tiny_deberta_v2(folder: Path, *, seed: int = 0, **config_overrides) ->
     return _save_tiny(DebertaV2ForSequenceClassification, DebertaV2Config(**values), folder, seed)
 
 
+def build_tiny_modernbert(folder: Path, *, seed: int = 0, **config_overrides) -> Path:
+    """A tiny ModernBERT classifier: rotary positions, gated FFN, fused QKV, every third layer global attention and
+    the others a sliding window (16 tokens, shorter than the test texts' padding so the window matters)."""
+    modern = dict(
+        global_attn_every_n_layers=3,
+        local_attention=16,
+        pad_token_id=0,
+        cls_token_id=2,
+        sep_token_id=3,
+        bos_token_id=2,
+        eos_token_id=3,
+        reference_compile=False,
+    )
+    values = {**TINY, **modern, **config_overrides}
+    return _save_tiny(ModernBertForSequenceClassification, ModernBertConfig(**values), folder, seed)
+
+
 FAMILY_BUILDERS = {
     "bert": build_tiny_teacher,
     "distilbert": build_tiny_distilbert,
@@ -164,6 +183,7 @@ FAMILY_BUILDERS = {
     "xlm-roberta": build_tiny_xlm_roberta,
     "electra": build_tiny_electra,
     "deberta-v2": build_tiny_deberta_v2,
+    "modernbert": build_tiny_modernbert,
 }
 """One tiny builder per supported family (tests/test_architectures.py checks it covers asdfd.architectures)."""
 

@@ -20,6 +20,7 @@ LAYERS = [  # (layer, module prefixes), bottom first; a module may import its ow
             "asdfd._io",
             "asdfd._lazy",
             "asdfd.data",
+            "asdfd.heads",
             "asdfd.architectures",
             "asdfd.models",
             "asdfd.hub",

@@ -35,6 +35,7 @@ BENCH_FLAGS = [
     ConfigFlag("warmup"),
     ConfigFlag("max_seconds_per_cell", "max-seconds"),
     ConfigFlag("max_eval_texts"),
+    ConfigFlag("threshold"),
 ]
 """BenchConfig fields with a flag of their own (the rest: --set)."""
 

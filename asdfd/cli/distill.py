@@ -33,6 +33,7 @@ from asdfd.cli.options import (
     take_flag_values,
 )
 from asdfd.compressor.config import BUDGETS, DistillConfig
+from asdfd.heads import PRIMARY_METRIC
 
 DISTILL_FLAGS = [
     ConfigFlag("method"),
@@ -157,9 +158,10 @@ def distill(
         f"student written to {result.student_dir} (layers {result.student_layers}; agreement with the teacher on "
         f"held-out random tokens {metrics.get('heldout_random_agreement', float('nan')):.3f}"
     )
-    if "eval_accuracy" in metrics:
+    name = next((n for n in PRIMARY_METRIC.values() if f"eval_{n}" in metrics), None)
+    if name is not None:
         line += (
-            f"; accuracy on {eval_file} {metrics['eval_accuracy']:.4f}, teacher "
-            f"{metrics['teacher_eval_accuracy']:.4f}, for information only"
+            f"; {name.replace('_', ' ')} on {eval_file} {metrics[f'eval_{name}']:.4f}, teacher "
+            f"{metrics[f'teacher_eval_{name}']:.4f}, for information only"
         )
     click.echo(line + ")")

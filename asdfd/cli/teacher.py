@@ -33,6 +33,7 @@ TEACHER_FLAGS = [
         "text_column",
         "label_column",
         "label_names",
+        "task",
         "seed",
         "threads",
     )
@@ -48,7 +49,7 @@ TEACHER_FLAGS = [
     "eval_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Labelled CSV/TSV to report accuracy on after training.",
+    help="Labelled CSV/TSV to report accuracy (F1 for multi-label, Pearson for scores) on after training.",
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output Hugging Face folder.")
 @config_options(TeacherRecipeConfig, TEACHER_FLAGS, defaults={"": TeacherRecipeConfig()})
@@ -64,7 +65,8 @@ def teacher(
     force: bool,
     **options: Any,
 ) -> None:
-    """Fine-tune a teacher classifier on a labelled CSV/TSV (the demo's recipe)."""
+    """Fine-tune a teacher classifier on a labelled CSV/TSV (the demo's recipe): single-label, multi-label (labels
+    like "joy,love") or a score (numeric labels), sentence pairs with --text-column a,b."""
     given = {**take_flag_values(options, TEACHER_FLAGS), **parse_set_values(set_values)}
     with user_errors():
         from asdfd.compressor.finetune import train_teacher
@@ -72,7 +74,9 @@ def teacher(
         base = dataclasses.replace(TeacherRecipeConfig(), show_progress=not (ctx.obj or {}).get("quiet", False))
         config = apply_flag_values(base, given)
         summary = train_teacher(train_file, out, config, eval_file=eval_file, force=force)
-    accuracy = summary.get("eval_accuracy")
-    click.echo(
-        f"teacher written to {out}" + (f" (accuracy on {eval_file}: {accuracy:.4f})" if accuracy is not None else "")
+    figures = ", ".join(
+        f"{key[5:].replace('_', ' ')} {value:.4f}"
+        for key, value in summary.items()
+        if key.startswith("eval_") and key != "eval_file"
     )
+    click.echo(f"teacher written to {out} ({summary['task']}" + (f"; on {eval_file}: {figures})" if figures else ")"))

@@ -3,8 +3,10 @@
 Per batch, `synthesis.oversample` x batch_size candidates are drawn (`WordTokens`) and scored by one teacher
 forward; the kept ones are
 - class coverage: for each class in turn, the remaining candidate the teacher finds most likely to be of that
-  class, so every class the teacher knows gets training inputs, even one it never predicts on random words;
-- a share `synthesis.uncertain_fraction` of the highest-entropy candidates (near the teacher's boundaries).
+  class, so every class the teacher knows gets training inputs, even one it never predicts on random words
+  (multi-label: each label's sigmoid; a score head: the highest and the lowest scores in turn);
+- a share `synthesis.uncertain_fraction` of the most uncertain candidates (near the teacher's boundaries:
+  softmax entropy, summed per-label binary entropy, or scores nearest the middle).
 The teacher's logits and hidden states on the kept rows serve the student step, so selection costs only the
 extra candidates' forward.
 """
@@ -20,11 +22,14 @@ from asdfd.compressor.synthesis.words import WordTokens
 __all__ = ["GuidedWords", "select_inputs"]
 
 
-def select_inputs(probs: Tensor, size: int, uncertain_fraction: float, offset: int = 0) -> Tensor:
-    """Indices of `size` rows of `probs` (N, C), N >= size: the highest-entropy share, then class coverage.
+def select_inputs(
+    probs: Tensor, size: int, uncertain_fraction: float, offset: int = 0, uncertainty: Tensor | None = None
+) -> Tensor:
+    """Indices of `size` rows of `probs` (N, C), N >= size: the most uncertain share, then class coverage.
 
-    Class coverage takes, for class (offset + k) % C in turn, the remaining row with the largest p(class).
-    Returns (size,) int64, distinct rows.
+    Uncertainty is `uncertainty` (N,) when given (the head's own: `TaskHead.selection`), else the entropy of the
+    rows of `probs`. Class coverage takes, for class (offset + k) % C in turn, the remaining row with the largest
+    p(class). Returns (size,) int64, distinct rows.
     """
     count, classes = probs.shape
     size = min(size, count)
@@ -32,8 +37,9 @@ def select_inputs(probs: Tensor, size: int, uncertain_fraction: float, offset: i
     chosen: list[int] = []
     uncertain = round(size * uncertain_fraction)
     if uncertain:
-        entropy = -(probs * probs.clamp(min=1e-12).log()).sum(-1)
-        for index in entropy.argsort(descending=True)[:uncertain].tolist():
+        if uncertainty is None:
+            uncertainty = -(probs * probs.clamp(min=1e-12).log()).sum(-1)
+        for index in uncertainty.argsort(descending=True)[:uncertain].tolist():
             taken[index] = True
             chosen.append(index)
     order = probs.argsort(dim=0, descending=True)  # (N, C): rows by p(class), per class
@@ -68,7 +74,8 @@ class GuidedWords(WordTokens):
                 inputs_embeds=context.teacher.embed_ids(ids), attention_mask=mask, output_hidden_states=need_hidden
             )
         logits = out.logits.float()
-        keep = select_inputs(logits.softmax(-1).cpu(), size, config.synthesis.uncertain_fraction, offset=step)
+        scores, uncertainty = (x.cpu() for x in context.teacher.head.selection(logits))
+        keep = select_inputs(scores, size, config.synthesis.uncertain_fraction, offset=step, uncertainty=uncertainty)
         keep_device = keep.to(device)
         hidden = tuple(h[keep_device] for h in out.hidden_states) if need_hidden else None
         return ids[keep_device], mask[keep_device], logits[keep_device], hidden

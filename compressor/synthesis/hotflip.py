@@ -2,10 +2,10 @@
 2018) towards where the student still disagrees with the teacher. AS-DFD's "adversarial difficulty", without
 leaving the real tokens the student reads at inference.
 
-Every `synthesis.flip_every` steps, for each kept input: D = KL(T(x) ‖ S(x)) is differentiated with respect to
-the input embeddings e_i; at the `synthesis.flip_positions` free positions with the largest gradient, token i is
-replaced by the word v maximising the first-order gain (e_v − e_i) · ∂D/∂e_i. The teacher then labels the new
-inputs in the student step (no target is wrong).
+Every `synthesis.flip_every` steps, for each kept input: D = KD(T(x), S(x)) (the head's loss) is differentiated
+with respect to the input embeddings e_i; at the `synthesis.flip_positions` free positions with the largest
+gradient, token i is replaced by the word v maximising the first-order gain (e_v − e_i) · ∂D/∂e_i. The teacher
+then labels the new inputs in the student step (no target is wrong).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from asdfd.compressor.synthesis.base import SynthBatch
@@ -79,9 +78,7 @@ class HotFlipWords(GuidedWords):
         with context.runtime.autocast():
             teacher_logits = context.teacher.model(inputs_embeds=embeds, attention_mask=mask).logits.float()
             student_logits = context.student(inputs_embeds=embeds, attention_mask=mask).logits.float()
-        disagreement = F.kl_div(
-            F.log_softmax(student_logits, -1), F.log_softmax(teacher_logits, -1), reduction="sum", log_target=True
-        )
+        disagreement = context.teacher.head.kd(student_logits, teacher_logits, 1.0) * len(ids)  # summed over rows
         (gradient,) = torch.autograd.grad(disagreement, embeds)
         flipped = flip_tokens(
             ids, mask, gradient, vocabulary, self.words, config.synthesis.flip_positions, keep=self.special_ids

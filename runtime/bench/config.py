@@ -51,6 +51,8 @@ class BenchConfig:
     input_kind: str = "auto"
     """The teacher's task shape: "single", "pair" (sentence pairs) or "auto" (config.json's `asdfd_input`, else
     pair-task label names, else single); the students' is in their artifacts."""
+    threshold: float = 0.5
+    """Multi-label models: the probability at or over which a label counts as predicted (F1, agreement)."""
     warmup: int = 5
     """Untimed runs per model and shape before timing."""
     min_repeats: int = 10
@@ -93,5 +95,7 @@ class BenchConfig:
             raise ConfigError("need warmup >= 0 and 1 <= min_repeats <= max_repeats")
         if self.max_length < 3 or self.throughput_batch_size < 1 or self.saturation_texts < 1:
             raise ConfigError("max_length must be >= 3; throughput_batch_size and saturation_texts >= 1")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}")
         if not self.teacher_pytorch and not self.teacher_onnx:
             raise ConfigError("nothing to use as the teacher reference: keep teacher_pytorch or an ONNX baseline")

@@ -17,6 +17,7 @@ import numpy as np
 from asdfd import models
 from asdfd.architectures import architecture_of
 from asdfd.errors import ModelLoadError
+from asdfd.heads import SINGLE_LABEL, head_of
 from asdfd.models import LOCAL_ONLY, load_sequence_classifier, require_tokenizer
 from asdfd.runtime.classifier import Classifier
 from asdfd.runtime.encoding import TextEncoder, logits_in_batches
@@ -41,6 +42,8 @@ class BenchModel:
     labels: tuple[str, ...]
     pairs: bool = False
     """Inputs are (text_a, text_b) pairs."""
+    head: str = SINGLE_LABEL
+    """What the outputs are (asdfd.heads)."""
 
     def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -94,6 +97,7 @@ class OnnxModel(BenchModel):
         self.encoder = self.classifier.encoder
         self.labels = self.classifier.labels
         self.pairs = self.classifier.pairs
+        self.head = self.classifier.head
         self.size_mb = self.classifier.info.size_mb
         self.num_params = onnx_parameter_count(self.classifier.info.onnx_path)
 
@@ -125,6 +129,7 @@ class PyTorchModel(BenchModel):
         arch_config = config.to_dict()
         arch = architecture_of(arch_config)
         self.pairs = models.input_kind(arch_config, input_kind) == "pair"
+        self.head = head_of(arch_config)
         self.input_names = list(arch.input_names(arch_config))
         self.encoder = TextEncoder(_tokenizer_json(self.path), min(max_length, arch.max_positions(arch_config)))
         weights = [self.path / name for name in ("model.safetensors", "pytorch_model.bin")]

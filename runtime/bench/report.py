@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asdfd.heads import MULTI_LABEL, PRIMARY_METRIC, SCORE, SINGLE_LABEL
+
 __all__ = ["BenchReport"]
 
 _TEACHER_PYTORCH = "teacher PyTorch fp32"
+_COLUMN = {"accuracy": "accuracy", "micro_f1": "micro F1", "pearson": "Pearson"}
+"""Summary column of each head's figure against the labels (asdfd.heads.PRIMARY_METRIC)."""
+_AGREEMENT_COLUMN = {SINGLE_LABEL: "agreement", MULTI_LABEL: "label agreement", SCORE: "Pearson vs teacher"}
 
 
 @dataclass
@@ -90,6 +95,8 @@ class BenchReport:
         speed = {r["model"]: r["texts_per_s"] for r in self.throughput}
         quality = self.quality.get("models", {})
         labelled = self.quality.get("labelled", False)
+        head = self.quality.get("head", SINGLE_LABEL)
+        primary = PRIMARY_METRIC[head]
         cell_name = f"b{cell[0]}×{cell[1]}" if cell else "-"
         reference = _TEACHER_PYTORCH if _TEACHER_PYTORCH in p50 else next(iter(p50), None)
         header = [
@@ -99,8 +106,8 @@ class BenchReport:
             f"p50 ms {cell_name}",
             f"speedup vs {reference or '-'}",
             "texts/s",
-            "accuracy" if labelled else "accuracy (no labels)",
-            "agreement",
+            _COLUMN[primary] if labelled else f"{_COLUMN[primary]} (no labels)",
+            _AGREEMENT_COLUMN[head],
         ]
         rows = []
         for model in self.models:
@@ -114,7 +121,7 @@ class BenchReport:
                     f"{p50[name]:.2f}" if name in p50 else "-",
                     f"{p50[reference] / p50[name]:.2f}×" if name in p50 and reference in p50 else "-",
                     f"{speed[name]:.0f}" if name in speed else "-",
-                    f"{q['accuracy']:.4f}" if q.get("accuracy") is not None else "-",
+                    f"{q[primary]:.4f}" if q.get(primary) is not None else "-",
                     f"{q['agreement']:.4f}" if "agreement" in q else "-",
                 ]
             )
@@ -267,6 +274,60 @@ class BenchReport:
             "",
         ]
         models = q.get("models", {})
+        head = q.get("head", SINGLE_LABEL)
+        if head == MULTI_LABEL:
+            lines[-2] += (
+                f" Multi-label: a label is predicted at probability >= {q.get('threshold')}; agreement = same decision "
+                "per (text, label), exact = every label the same; KL per label (Bernoulli)."
+            )
+            lines += _md_table(
+                ["model", "micro F1", "macro F1", "agreement", "exact agreement", "mean KL"],
+                [
+                    [
+                        name,
+                        _fmt(m.get("micro_f1")),
+                        _fmt(m.get("macro_f1")),
+                        _fmt(m.get("agreement")),
+                        _fmt(m.get("exact_agreement")),
+                        _fmt(m.get("mean_kl"), 5),
+                    ]
+                    for name, m in models.items()
+                ],
+            )
+            labels = q.get("labels", [])
+            lines += ["", "Per label: agreement with the teacher (and F1 against the labels):", ""]
+            lines += _md_table(
+                ["label", *models],
+                [
+                    [
+                        label,
+                        *(
+                            _fmt(m["per_label_agreement"][i])
+                            + (f" ({_fmt(m['per_label_f1'][i])})" if m.get("per_label_f1") else "")
+                            for m in models.values()
+                        ),
+                    ]
+                    for i, label in enumerate(labels)
+                ],
+            )
+            return lines + [""]
+        if head == SCORE:
+            lines[-2] += " Score model: agreement is the Pearson correlation with the teacher's score."
+            lines += _md_table(
+                ["model", "Pearson", "Spearman", "Pearson vs teacher", "Spearman vs teacher", "MSE vs teacher"],
+                [
+                    [
+                        name,
+                        _fmt(m.get("pearson")),
+                        _fmt(m.get("spearman")),
+                        _fmt(m.get("agreement")),
+                        _fmt(m.get("spearman_vs_teacher")),
+                        _fmt(m.get("mse_vs_teacher"), 5),
+                    ]
+                    for name, m in models.items()
+                ],
+            )
+            return lines + [""]
         reference_ece = models.get(q.get("reference"), {}).get("ece")
         lines += _md_table(
             ["model", "accuracy", "agreement", "mean KL", "ECE", "ECE drift"],

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from asdfd.data import label_ids, read_labelled_file
+from asdfd.data import read_labelled_file
 from asdfd.errors import AsdfdError, ConfigError, DataError
 from asdfd.hardware import OtherProcessesMeter, default_threads
+from asdfd.heads import MULTI_LABEL, SINGLE_LABEL, eval_targets
 from asdfd.runtime import metrics
 from asdfd.runtime.artifact import locate_onnx
 from asdfd.runtime.bench.config import QUANTIZE_NAMES, BenchConfig
@@ -238,24 +239,17 @@ def _saturated_throughput(model: BenchModel, texts: list[str], streams: int, bat
     return len(texts) / (time.perf_counter() - t0)
 
 
-def _quality(models, logits, labels, reference) -> dict[str, dict]:
+def _quality(models, logits, labels, reference, threshold: float) -> dict[str, dict]:
+    """`metrics.task_quality` of every model against the reference (and the labels), plus the confusion table
+    against the teacher for single-label heads (the only ones where it means something)."""
     teacher_logits = logits[reference.name]
-    teacher_pred = teacher_logits.argmax(-1)
     figures = {}
     for model in models:
-        model_logits = logits[model.name]
-        entry = {
-            "agreement": metrics.agreement(model_logits, teacher_logits),
-            "mean_kl": metrics.mean_kl(model_logits, teacher_logits),
-            "confusion_vs_teacher": metrics.confusion_matrix(
-                teacher_pred, model_logits.argmax(-1), len(reference.labels)
-            ).tolist(),
-            "accuracy": None,
-            "ece": None,
-        }
-        if labels is not None:
-            entry["accuracy"] = metrics.accuracy(model_logits, labels)
-            entry["ece"] = metrics.expected_calibration_error(metrics.softmax(model_logits), labels)
+        entry = metrics.task_quality(reference.head, logits[model.name], teacher_logits, labels, threshold=threshold)
+        if reference.head == SINGLE_LABEL:
+            entry["confusion_vs_teacher"] = metrics.confusion_matrix(
+                teacher_logits.argmax(-1), logits[model.name].argmax(-1), len(reference.labels)
+            ).tolist()
         figures[model.name] = entry
     return figures
 
@@ -267,7 +261,7 @@ def _eval_texts(config: BenchConfig, data, reference: BenchModel, notes: list[st
         data: the eval file as `LabelledTexts`, or None to generate texts.
     """
     if data is None:
-        notes.append("Quality was measured on GENERATED texts (no --eval-file): agreement and KL only.")
+        notes.append("Quality was measured on GENERATED texts (no --eval-file): agreement with the teacher only.")
         source = {
             "source": "generated",
             "labelled": False,
@@ -278,7 +272,7 @@ def _eval_texts(config: BenchConfig, data, reference: BenchModel, notes: list[st
     texts = data.texts[: config.max_eval_texts] if config.max_eval_texts else data.texts
     labels = None
     if data.labels is not None:
-        labels = np.asarray(label_ids(data.labels[: len(texts)], reference.labels, config.eval_file))
+        labels = np.asarray(eval_targets(data.labels[: len(texts)], reference.labels, reference.head, config.eval_file))
     elif config.label_column:
         notes.append(f"{config.eval_file} has no column {config.label_column!r}: accuracy and ECE not computed.")
     return texts, labels, {"source": "eval_file", "path": str(config.eval_file), "labelled": labels is not None}
@@ -397,6 +391,11 @@ def run_bench(config: BenchConfig) -> BenchReport:
                     f"{model.name} has labels {list(model.labels)} but the teacher has "
                     f"{list(reference.labels)}: they must match to compare predictions"
                 )
+            if model.head != reference.head:
+                raise DataError(
+                    f"{model.name} is a {model.head} model but the teacher a {reference.head} one: "
+                    "compare a student with its own teacher"
+                )
             if model.pairs != reference.pairs:
                 kinds = {True: "sentence pairs", False: "single texts"}
                 raise DataError(
@@ -428,7 +427,9 @@ def run_bench(config: BenchConfig) -> BenchReport:
         "num_texts": len(texts),
         "reference": reference.name,
         "labels": list(reference.labels),
-        "models": _quality(models, logits, labels, reference),
+        "head": reference.head,
+        **({"threshold": config.threshold} if reference.head == MULTI_LABEL else {}),
+        "models": _quality(models, logits, labels, reference, config.threshold),
     }
     environment = describe_environment(threads)
     environment["load_average_1m"] = {"start": load_at_start, "end": _load_average()}

@@ -173,7 +173,7 @@ def test_resume_with_other_options_is_refused(tmp_path, rule_teacher_dir):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, rule_teacher_dir, monkeypatch):
-    import asdfd.compressor.loop as trainer_module
+    import asdfd.compressor.heads as trainer_module  # the single-label head's KD loss
 
     calls = {"n": 0}
     real_kd_loss = trainer_module.kd_loss

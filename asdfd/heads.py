@@ -23,6 +23,7 @@ __all__ = [
     "SCORE",
     "HEADS",
     "DEFAULT_THRESHOLD",
+    "LABEL_METRICS",
     "PRIMARY_METRIC",
     "head_of",
     "eval_targets",
@@ -32,7 +33,9 @@ SINGLE_LABEL, MULTI_LABEL, SCORE = "single_label", "multi_label", "score"
 HEADS = (SINGLE_LABEL, MULTI_LABEL, SCORE)
 DEFAULT_THRESHOLD = 0.5
 """A multi-label model predicts every label whose probability is at least this."""
-PRIMARY_METRIC = {SINGLE_LABEL: "accuracy", MULTI_LABEL: "micro_f1", SCORE: "pearson"}
+LABEL_METRICS = {SINGLE_LABEL: ("accuracy",), MULTI_LABEL: ("micro_f1", "macro_f1"), SCORE: ("pearson", "spearman")}
+"""The figures against the labels reported for each head (keys of `asdfd.runtime.metrics.task_quality`)."""
+PRIMARY_METRIC = {head: names[0] for head, names in LABEL_METRICS.items()}
 """The figure against the labels each head is judged by (and the retention of a student is the ratio of)."""
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from asdfd._io import check_output_path, write_json_atomic
 from asdfd.compressor import DistillConfig, distill
 from asdfd.compressor.config import RUNTIME_ONLY_FIELDS
-from asdfd.compressor.quality import quality_estimate
+from asdfd.compressor.quality import PAIRS_NOTE, quality_estimate
 from asdfd.config_file import apply_overrides, config_to_dict, merge_options
 from asdfd.errors import ConfigError, OutputExistsError
 from asdfd.export import ExportConfig, export_onnx
@@ -341,11 +341,15 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
     else:
         plan.report_dir.mkdir(parents=True, exist_ok=True)
         report = run_bench(plan.bench)
-        estimate = quality_estimate(state["stages"]["distill"].get("metrics", {}))
+        distilled = state["stages"]["distill"].get("metrics", {})
+        estimate = quality_estimate(distilled)
         if estimate:
             report.estimate = estimate
             if estimate.get("warning"):
                 report.notes.append(estimate["warning"])
+        elif distilled.get("input_kind") == "pair":
+            report.notes.append(PAIRS_NOTE)
+        if estimate or distilled.get("input_kind") == "pair":
             report.write(plan.report_dir)
         finish("bench", {})
         ran["bench"] = "ran"

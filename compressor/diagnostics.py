@@ -22,7 +22,7 @@ from asdfd.compressor.devices import Runtime
 from asdfd.compressor.heads import TaskHead
 from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
 from asdfd.data import tokenizer_columns
-from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
+from asdfd.heads import LABEL_METRICS, SINGLE_LABEL, eval_targets
 from asdfd.runtime.metrics import task_quality
 
 __all__ = [
@@ -185,13 +185,8 @@ def eval_metrics(head: str, student_logits: np.ndarray, teacher_logits: np.ndarr
     spearman_vs_teacher (score)."""
     student = task_quality(head, student_logits, teacher_logits, labels)
     teacher = task_quality(head, teacher_logits, teacher_logits, labels)
-    against_labels = {
-        SINGLE_LABEL: ("accuracy",),
-        MULTI_LABEL: ("micro_f1", "macro_f1"),
-        SCORE: ("pearson", "spearman"),
-    }
     metrics: dict[str, float] = {"eval_agreement": round(student["agreement"], 4)}
-    for name in against_labels[head]:
+    for name in LABEL_METRICS[head]:
         metrics[f"eval_{name}"] = round(student[name], 4)
         metrics[f"teacher_eval_{name}"] = round(teacher[name], 4)
     for name in ("exact_agreement", "spearman_vs_teacher"):

@@ -256,6 +256,7 @@ def distill(
     run.execute()
     metrics = run.final_metrics(evaluation)
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
+    metrics["input_kind"] = "pair" if teacher.pairs else "single"  # the quality estimate is for single texts only
     steps_per_second = trainer.step / max(trainer.train_seconds, 1e-9)
     throughput = {  # global figures: every rank takes each step, each on its own batch
         "steps_per_second": round(steps_per_second, 3),

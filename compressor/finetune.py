@@ -22,7 +22,7 @@ from asdfd._io import atomic_dir, check_output_path, write_json_atomic
 from asdfd.compressor.config import TeacherRecipeConfig
 from asdfd.data import is_pairs, read_labelled_file, tokenizer_columns
 from asdfd.errors import ConfigError, ModelLoadError
-from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
+from asdfd.heads import LABEL_METRICS, MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
 from asdfd.models import INPUT_KEY, LOCAL_ONLY, refuse_remote_code
 from asdfd.runtime.metrics import task_quality
 
@@ -80,8 +80,7 @@ def _evaluate(model, tokenizer, texts: list, targets: list, head: str, config: T
     model.train()
     values = torch.cat(logits).double().numpy()
     quality = task_quality(head, values, values, np.asarray(targets))
-    names = {SINGLE_LABEL: ("accuracy",), MULTI_LABEL: ("micro_f1", "macro_f1"), SCORE: ("pearson", "spearman")}
-    return {name: round(float(quality[name]), 4) for name in names[head]}
+    return {name: round(float(quality[name]), 4) for name in LABEL_METRICS[head]}
 
 
 def train_teacher(

@@ -34,6 +34,7 @@ from asdfd.compressor.synthesis.words import WordTokens
 from asdfd.compressor.teacher import Teacher
 from asdfd.errors import ConfigError, TrainingDivergedError
 from asdfd.heads import SINGLE_LABEL
+from asdfd.models import max_positions
 
 __all__ = ["DistillLoop", "learning_rate", "run_progress", "HELDOUT_SEED_OFFSET"]
 
@@ -68,6 +69,10 @@ class DistillLoop:
     """State and steps of one distillation run (no file output; see `distill.py`)."""
 
     def __init__(self, teacher: Teacher, config: DistillConfig, runtime: Runtime) -> None:
+        if teacher.pairs:  # every synthesizer and held-out set reads min/max_length: pairs get their own lengths
+            longest = min(config.pair_max_length, max_positions(teacher.model.config.to_dict()))
+            shortest = min(config.pair_min_length, longest)
+            config = dataclasses.replace(config, min_length=shortest, max_length=longest)
         self.teacher, self.config, self.runtime = teacher, config, runtime
         torch.manual_seed(config.seed + runtime.rank)
         self.generator = torch.Generator().manual_seed(config.seed + 7919 * runtime.rank)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["SIGNAL", "quality_estimate", "expected_retention"]
+__all__ = ["SIGNAL", "PAIRS_NOTE", "quality_estimate", "expected_retention"]
 
 SIGNAL = "heldout_words_macro_agreement"
 """The metric of `distill` the estimate reads."""
@@ -34,9 +34,20 @@ def expected_retention(signal: float) -> float:
     return min(1.0, max(0.0, INTERCEPT + SLOPE * signal))
 
 
+PAIRS_NOTE = (
+    "No data-free quality estimate for a sentence-pair teacher: it is fitted on single-text teachers, and on the "
+    "MRPC teacher it said about 94% where the student kept 73% (docs/task_shapes.md). Measure the student on "
+    "labelled pairs (--eval-file) if you have any."
+)
+"""The report's note in place of the estimate for pair teachers."""
+
+
 def quality_estimate(metrics: dict[str, Any]) -> dict[str, Any]:
     """{"signal", "value", "expected_retention", "error", "summary", "warning"} from `distill`'s metrics; {} when
-    the signal is missing (a student distilled by an older version)."""
+    the signal is missing (a student distilled by an older version, a multi-label or score head) or the teacher
+    takes sentence pairs (`metrics["input_kind"]`: the fit does not carry over; `PAIRS_NOTE`)."""
+    if metrics.get("input_kind") == "pair":
+        return {}
     value = metrics.get(SIGNAL)
     if not isinstance(value, (int, float)) or math.isnan(value):
         return {}

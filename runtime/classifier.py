@@ -90,7 +90,7 @@ class Classifier:
     Example:
         >>> clf = Classifier.load("student.onnx", threads=2)
         >>> clf.predict(["a gripping, funny film"])[0]
-        Prediction(label='positive', score=0.97, scores={'negative': 0.03, 'positive': 0.97})
+        Prediction(label='positive', score=0.97, scores={'negative': 0.03, 'positive': 0.97}, labels=('positive',))
     """
 
     def __init__(self, session: ort.InferenceSession, info: ArtifactInfo, threshold: float = DEFAULT_THRESHOLD) -> None:

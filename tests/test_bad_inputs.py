@@ -63,8 +63,36 @@ def _file(tmp: Path, name: str, data: bytes) -> Path:
 
 
 OUT = "{tmp}/out"
+
+
+def _with_config(teacher: Path, tmp: Path, **changes) -> Path:
+    folder = _copy(teacher, tmp)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return _edit_json(folder, "config.json", {**config, **changes})
+
+
 CASES: list[tuple[str, Setup, int, str]] = [
     # teachers
+    (
+        "distill: a regression head with two outputs",
+        lambda tmp, t: ["distill", "--teacher", str(_with_config(t, tmp, problem_type="regression")), "--out", OUT],
+        1,
+        "problem_type regression with 2 outputs is not supported",
+    ),
+    (
+        "teacher: unknown task",
+        lambda tmp, t: [
+            "teacher",
+            "--train",
+            str(_file(tmp, "t.tsv", b"sentence\tlabel\ngood\t1\nbad\t0\n")),
+            "--out",
+            OUT,
+            "--task",
+            "bogus",
+        ],
+        1,
+        "task must be one of auto, single_label, multi_label, score",
+    ),
     (
         "distill: missing teacher",
         lambda tmp, t: ["distill", "--teacher", f"{tmp}/nope", "--out", OUT],

@@ -71,14 +71,17 @@ def test_heads_are_read_from_config():
         head_of({"problem_type": "regression", "num_labels": 3})
 
 
+def _round_trip(teacher, tmp_path, rows):
+    """`compress run` on `teacher` with a labelled eval file of `rows`: (plan, result, distill.json metrics)."""
+    eval_file = _tsv(tmp_path / "eval.tsv", rows)
+    plan = plan_run(teacher, tmp_path / "student.onnx", file_options=TINY_RUN, flag_options={"eval_file": eval_file})
+    result = run_pipeline(plan)
+    return plan, result, json.loads((plan.student_dir / "distill.json").read_text())["metrics"]
+
+
 def test_multi_label_round_trip(tmp_path, multi_label_teacher):
     rows = [(text, ["joy", "anger,fear", "fear", "joy,anger,fear"][i % 4]) for i, text in enumerate(_texts(24))]
-    eval_file = _tsv(tmp_path / "multi.tsv", rows)
-    plan = plan_run(
-        multi_label_teacher, tmp_path / "student.onnx", file_options=TINY_RUN, flag_options={"eval_file": eval_file}
-    )
-    result = run_pipeline(plan)
-    distilled = json.loads((plan.student_dir / "distill.json").read_text())["metrics"]
+    plan, result, distilled = _round_trip(multi_label_teacher, tmp_path, rows)
     assert {"eval_micro_f1", "eval_macro_f1", "teacher_eval_micro_f1", "eval_agreement"} <= set(distilled)
     assert "eval_accuracy" not in distilled and "heldout_pseudo_agreement" not in distilled
 
@@ -139,12 +142,7 @@ def test_multi_label_round_trip(tmp_path, multi_label_teacher):
 def test_score_round_trip(tmp_path, score_teacher):
     rng = random.Random(0)
     rows = [(text, f"{rng.uniform(0, 5):.2f}") for text in _texts(24)]
-    eval_file = _tsv(tmp_path / "scores.tsv", rows)
-    plan = plan_run(
-        score_teacher, tmp_path / "student.onnx", file_options=TINY_RUN, flag_options={"eval_file": eval_file}
-    )
-    result = run_pipeline(plan)
-    distilled = json.loads((plan.student_dir / "distill.json").read_text())["metrics"]
+    plan, result, distilled = _round_trip(score_teacher, tmp_path, rows)
     assert {"eval_pearson", "eval_spearman", "teacher_eval_pearson", "eval_spearman_vs_teacher"} <= set(distilled)
 
     quality = json.loads(result.paths["report_json"].read_text())["quality"]

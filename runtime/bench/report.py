@@ -15,6 +15,23 @@ _TEACHER_PYTORCH = "teacher PyTorch fp32"
 _COLUMN = {"accuracy": "accuracy", "micro_f1": "micro F1", "pearson": "Pearson"}
 """Summary column of each head's figure against the labels (asdfd.heads.PRIMARY_METRIC)."""
 _AGREEMENT_COLUMN = {SINGLE_LABEL: "agreement", MULTI_LABEL: "label agreement", SCORE: "Pearson vs teacher"}
+_HEAD_COLUMNS = {
+    MULTI_LABEL: [
+        ("micro F1", "micro_f1", 4),
+        ("macro F1", "macro_f1", 4),
+        ("agreement", "agreement", 4),
+        ("exact agreement", "exact_agreement", 4),
+        ("mean KL", "mean_kl", 5),
+    ],
+    SCORE: [
+        ("Pearson", "pearson", 4),
+        ("Spearman", "spearman", 4),
+        ("Pearson vs teacher", "agreement", 4),
+        ("Spearman vs teacher", "spearman_vs_teacher", 4),
+        ("MSE vs teacher", "mse_vs_teacher", 5),
+    ],
+}
+"""Quality table of the multi-label and score heads: (column, key of `task_quality`, digits)."""
 
 
 @dataclass
@@ -280,20 +297,7 @@ class BenchReport:
                 f" Multi-label: a label is predicted at probability >= {q.get('threshold')}; agreement = same decision "
                 "per (text, label), exact = every label the same; KL per label (Bernoulli)."
             )
-            lines += _md_table(
-                ["model", "micro F1", "macro F1", "agreement", "exact agreement", "mean KL"],
-                [
-                    [
-                        name,
-                        _fmt(m.get("micro_f1")),
-                        _fmt(m.get("macro_f1")),
-                        _fmt(m.get("agreement")),
-                        _fmt(m.get("exact_agreement")),
-                        _fmt(m.get("mean_kl"), 5),
-                    ]
-                    for name, m in models.items()
-                ],
-            )
+            lines += _head_table(_HEAD_COLUMNS[MULTI_LABEL], models)
             labels = q.get("labels", [])
             lines += ["", "Per label: agreement with the teacher (and F1 against the labels):", ""]
             lines += _md_table(
@@ -313,20 +317,7 @@ class BenchReport:
             return lines + [""]
         if head == SCORE:
             lines[-2] += " Score model: agreement is the Pearson correlation with the teacher's score."
-            lines += _md_table(
-                ["model", "Pearson", "Spearman", "Pearson vs teacher", "Spearman vs teacher", "MSE vs teacher"],
-                [
-                    [
-                        name,
-                        _fmt(m.get("pearson")),
-                        _fmt(m.get("spearman")),
-                        _fmt(m.get("agreement")),
-                        _fmt(m.get("spearman_vs_teacher")),
-                        _fmt(m.get("mse_vs_teacher"), 5),
-                    ]
-                    for name, m in models.items()
-                ],
-            )
+            lines += _head_table(_HEAD_COLUMNS[SCORE], models)
             return lines + [""]
         reference_ece = models.get(q.get("reference"), {}).get("ece")
         lines += _md_table(
@@ -382,6 +373,13 @@ def _fmt(value: float | None, digits: int = 4, sign: bool = False) -> str:
     if value is None:
         return "-"
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def _head_table(columns: list[tuple[str, str, int]], models: dict[str, dict]) -> list[str]:
+    return _md_table(
+        ["model", *(title for title, _, _ in columns)],
+        [[name, *(_fmt(m.get(key), digits) for _, key, digits in columns)] for name, m in models.items()],
+    )
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -274,7 +274,7 @@ def _eval_texts(config: BenchConfig, data, reference: BenchModel, notes: list[st
     if data.labels is not None:
         labels = np.asarray(eval_targets(data.labels[: len(texts)], reference.labels, reference.head, config.eval_file))
     elif config.label_column:
-        notes.append(f"{config.eval_file} has no column {config.label_column!r}: accuracy and ECE not computed.")
+        notes.append(f"{config.eval_file} has no column {config.label_column!r}: no figures against labels.")
     return texts, labels, {"source": "eval_file", "path": str(config.eval_file), "labelled": labels is not None}
 
 

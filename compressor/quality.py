@@ -35,9 +35,9 @@ def expected_retention(signal: float) -> float:
 
 
 PAIRS_NOTE = (
-    "No data-free quality estimate for a sentence-pair teacher: it is fitted on single-text teachers, and on the "
-    "MRPC teacher it said about 94% where the student kept 73% (docs/task_shapes.md). Measure the student on "
-    "labelled pairs (--eval-file) if you have any."
+    "No data-free quality estimate for a sentence-pair teacher: it is fitted on single-text teachers and "
+    "overestimated an MRPC student by far (docs/task_shapes.md). Measure the student on labelled pairs "
+    "(--eval-file) if you have any."
 )
 """The report's note in place of the estimate for pair teachers."""
 

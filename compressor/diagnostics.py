@@ -29,7 +29,6 @@ __all__ = [
     "HeldOut",
     "agreement_profile",
     "predict_logits",
-    "agreement",
     "class_balance",
     "embedding_norm_ratio",
     "changed_fraction",
@@ -67,11 +66,6 @@ def predict_logits(
         out.append(logits.float())
     model.train(was_training)
     return torch.cat(out)
-
-
-def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
-    """Fraction of samples on which the argmax classes agree; (N, C) each."""
-    return float((student_logits.argmax(-1) == teacher_logits.argmax(-1)).float().mean())
 
 
 def class_balance(logits: Tensor) -> list[float]:

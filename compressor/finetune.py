@@ -121,10 +121,10 @@ def train_teacher(
     if len(names) != len(raw_labels):
         raise ConfigError(f"--label-names gives {len(names)} names but {train_file} has labels {raw_labels}")
     train_targets = eval_targets(train.labels, raw_labels, head, train_file)
-    evaluation = None
+    evaluation = targets = None
     if eval_file is not None:
         evaluation = read_labelled_file(eval_file, text_column=config.text_column, label_column=config.label_column)
-        eval_targets(evaluation.labels, raw_labels, head, eval_file)  # a label the training file lacks: one line
+        targets = eval_targets(evaluation.labels, raw_labels, head, eval_file)  # an unknown label: one line, now
 
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -162,8 +162,8 @@ def train_teacher(
             padding=True,
             return_tensors="pt",
         )
-        targets = torch.tensor([train_targets[i] for i in batch_rows])
-        loss = model(**batch, labels=targets if head == SINGLE_LABEL else targets.float()).loss
+        batch_targets = torch.tensor([train_targets[i] for i in batch_rows])
+        loss = model(**batch, labels=batch_targets if head == SINGLE_LABEL else batch_targets.float()).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -182,7 +182,6 @@ def train_teacher(
         "config": asdict(config),
     }
     if evaluation is not None:
-        targets = eval_targets(evaluation.labels, raw_labels, head, eval_file)
         summary["eval_file"] = str(eval_file)
         figures = _evaluate(model, tokenizer, evaluation.texts, targets, head, config)
         summary.update({f"eval_{name}": value for name, value in figures.items()})

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from asdfd.compressor.losses import kd_loss, multilabel_kd_loss, score_kd_loss
 from asdfd.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
+from asdfd.runtime.metrics import pearson
 
 __all__ = ["TaskHead", "task_head"]
 
@@ -72,10 +73,7 @@ class ScoreHead(TaskHead):
         return score_kd_loss(student_logits, teacher_logits)  # a score has no distribution to soften
 
     def agreement(self, student_logits: Tensor, teacher_logits: Tensor) -> float:
-        a, b = student_logits.float().flatten(), teacher_logits.float().flatten()
-        a, b = a - a.mean(), b - b.mean()
-        norm = (a.square().sum() * b.square().sum()).sqrt()
-        return float((a * b).sum() / norm) if float(norm) > 0 else float("nan")
+        return pearson(student_logits.detach().float().cpu().numpy(), teacher_logits.detach().float().cpu().numpy())
 
     def counts(self, logits: Tensor) -> Tensor:
         return torch.tensor([len(logits)], dtype=torch.long)

@@ -193,6 +193,7 @@ def make_validation_set(
         real_texts: texts the user supplied (an eval file); None or empty: generated inputs only.
     """
     rng = np.random.default_rng(config.seed)
+    head = head_of(model.config)
     batches: list[tuple[np.ndarray, np.ndarray]] = []
     for batch_size in config.batch_sizes:
         for length in config.seq_lengths:
@@ -214,7 +215,7 @@ def make_validation_set(
             space, rng, size * config.confident_oversample, int(rng.integers(3, min(max_length, 64) + 1)), padded=True
         )
         logits = _reference_logits(model, input_names, candidates, space)
-        chosen = select_confident(logits, size, head_of(model.config))
+        chosen = select_confident(logits, size, head)
         batches.append((candidates[0][chosen], candidates[1][chosen]))
         reference.append(logits[chosen])
         kinds.append("confident")
@@ -224,7 +225,6 @@ def make_validation_set(
         batches.append(batch)
         reference.append(_reference_logits(model, input_names, batch, space))
         kinds.append("real")
-    head = head_of(model.config)
     return ValidationSet(batches=batches, reference_logits=reference, kinds=kinds, space=space, head=head)
 
 

@@ -171,12 +171,14 @@ def read_artifact_info(onnx_path: Path, custom_metadata: dict[str, str]) -> Arti
             provenance = json.loads(custom_metadata[metadata.PROVENANCE])
         except json.JSONDecodeError:
             logger.warning("%s: unreadable %s metadata, ignored", onnx_path, metadata.PROVENANCE)
-    config = _read_json(folder / "config.json") or {}
-    kind = custom_metadata.get(metadata.INPUT_KIND) or config.get("asdfd_input")
-    kind = kind or "single"
+
+    def folder_config() -> dict[str, Any]:  # read only when the metadata lacks a key (older artifacts)
+        return _read_json(folder / "config.json") or {}
+
+    kind = custom_metadata.get(metadata.INPUT_KIND) or folder_config().get("asdfd_input") or "single"
     if kind not in metadata.INPUT_KINDS:
         raise ModelLoadError(f"corrupt metadata {metadata.INPUT_KIND!r} in {onnx_path}: {kind!r}")
-    head = custom_metadata.get(metadata.HEAD) or (head_of(config) if config else SINGLE_LABEL)
+    head = custom_metadata.get(metadata.HEAD) or (head_of(config) if (config := folder_config()) else SINGLE_LABEL)
     if head not in HEADS:
         raise ModelLoadError(f"corrupt metadata {metadata.HEAD!r} in {onnx_path}: {head!r}")
     return ArtifactInfo(

@@ -80,6 +80,12 @@ def make_session(
         ) from None
 
 
+def _checked_threshold(threshold: float) -> float:
+    if not 0.0 < threshold < 1.0:
+        raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
+    return threshold
+
+
 class Classifier:
     """A text classifier exported by `compress export`, run with onnxruntime.
 
@@ -94,8 +100,6 @@ class Classifier:
     """
 
     def __init__(self, session: ort.InferenceSession, info: ArtifactInfo, threshold: float = DEFAULT_THRESHOLD) -> None:
-        if not 0.0 < threshold < 1.0:
-            raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
         self.session = session
         self.info = info
         self.labels: tuple[str, ...] = info.labels
@@ -115,7 +119,7 @@ class Classifier:
         """The model classifies sentence pairs: inputs are (text_a, text_b) tuples."""
         self.head = info.head
         """"single_label" (softmax classes), "multi_label" (a sigmoid per label) or "score" (asdfd.heads)."""
-        self.threshold = threshold
+        self.threshold = _checked_threshold(threshold)
         """Multi-label models predict every label whose probability is at least this."""
 
     @classmethod
@@ -204,9 +208,7 @@ class Classifier:
         Raises:
             DataError: empty input, a non-string item, or batch_size < 1.
         """
-        threshold = self.threshold if threshold is None else threshold
-        if not 0.0 < threshold < 1.0:
-            raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
+        threshold = self.threshold if threshold is None else _checked_threshold(threshold)
         if self.head == SCORE:
             name = self.labels[0]
             return [

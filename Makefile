@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEACHER ?= artifacts/teacher-sst2
 DEMO_OUT ?= artifacts/demo
 
-.PHONY: install lint test test-slow demo teacher bench bench-distill gpu-check clean
+.PHONY: install lint test test-slow demo teacher bench bench-distill gpu-check docs clean
 
 install: $(STAMP)
 
@@ -44,14 +44,18 @@ demo: install teacher
 	$(COMPRESS) run --teacher $(TEACHER) --out $(DEMO_OUT)/student.onnx --eval-file data/sst2/dev.tsv --budget fast
 
 bench: install teacher
-	$(PY) examples/bench_export.py --teacher $(TEACHER) --out artifacts/bench-export
+	$(PY) benchmarks/bench_export.py --teacher $(TEACHER) --out artifacts/bench-export
 
 bench-distill: install teacher
-	$(PY) examples/bench_distill.py --teacher $(TEACHER) --out artifacts/bench-distill
+	$(PY) benchmarks/bench_distill.py --teacher $(TEACHER) --out artifacts/bench-distill
 
 # On a CUDA machine (torch with CUDA, onnxruntime-gpu): bf16 distillation on 1 and all GPUs, fp16 export, < 8 min.
 gpu-check: install teacher
-	$(PY) examples/gpu_check.py --teacher $(TEACHER) --out artifacts/gpu-check
+	$(PY) benchmarks/gpu_check.py --teacher $(TEACHER) --out artifacts/gpu-check
+
+# docs/options.md is generated from the config docstrings (tests/test_docs.py checks it is current).
+docs: install
+	$(PY) docs/gen_options.py > docs/options.md.tmp && mv docs/options.md.tmp docs/options.md
 
 clean:
 	rm -rf artifacts build dist *.egg-info

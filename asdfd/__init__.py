@@ -8,24 +8,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from asdfd._lazy import lazy_exports
+from asdfd._offline import turn_telemetry_off
+
+turn_telemetry_off()  # before any module imports onnxruntime (see asdfd/_offline.py)
+
+from asdfd._lazy import lazy_exports  # noqa: E402
 
 __version__ = "0.2.0"
 
 _LAZY = {
     "Classifier": "asdfd.runtime.classifier",
-    "DistillConfig": "asdfd.compressor.config",
-    "distill": "asdfd.compressor.distill",
-    "ExportConfig": "asdfd.export.config",
-    "export_onnx": "asdfd.export.pipeline",
+    "DistillConfig": "asdfd.compressor.distill_config",
+    "distill": "asdfd.compressor.loop",
+    "ExportConfig": "asdfd.export.export_config",
+    "export_onnx": "asdfd.export.exporter",
 }
 
 __all__ = ["__version__", *_LAZY]
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.compressor.config import DistillConfig
-    from asdfd.compressor.distill import distill
-    from asdfd.export.config import ExportConfig
-    from asdfd.export.pipeline import export_onnx
+    from asdfd.compressor.distill_config import DistillConfig
+    from asdfd.compressor.loop import distill
+    from asdfd.export.export_config import ExportConfig
+    from asdfd.export.exporter import export_onnx
     from asdfd.runtime.classifier import Classifier

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from asdfd.errors import ConfigError, OutputExistsError
+from asdfd.errors import ConfigError, NonFiniteError, OutputExistsError
 
 __all__ = ["atomic_dir", "atomic_file", "write_json_atomic", "check_output_path", "scratch_dir"]
 
@@ -47,20 +48,24 @@ def check_output_path(
     path: Path, *, force: bool, inputs: tuple[Path, ...] = (), min_free_bytes: int = MIN_FREE_BYTES
 ) -> None:
     """Before any work: refuse to overwrite `path` unless `force`, or ever an input; require a writable parent
-    folder with room.
+    folder with room (missing parent folders are created, as `mkdir -p` would).
 
     Args:
         inputs: files or folders the command reads; `path` may be none of them, nor inside or around one.
     """
     path = Path(path)
     resolved = path.resolve()
-    for source in inputs:
-        source = Path(source).resolve()
+    for source in _with_link_targets(inputs):
         if resolved == source or source in resolved.parents or resolved in source.parents:
             raise ConfigError(f"--out {path} would overwrite the input {source}: choose another output path")
     parent = resolved.parent
-    if not parent.is_dir():
-        raise ConfigError(f"output folder {parent} does not exist: create it first")
+    existing = next(folder for folder in (parent, *parent.parents) if folder.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"--out {path}: {existing} is a file, not a folder: choose another output path")
+    if existing != parent:  # like `mkdir -p`: README's commands write into folders that do not exist yet
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(f"output folder {existing} is not writable: choose another --out")
+        parent.mkdir(parents=True, exist_ok=True)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"output folder {parent} is not writable: choose another --out")
     free = shutil.disk_usage(parent).free
@@ -71,6 +76,17 @@ def check_output_path(
         )
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists: pass --force to overwrite it")
+
+
+def _with_link_targets(inputs: tuple[Path, ...]) -> list[Path]:
+    """The inputs, resolved, plus the real targets of the links inside input folders (a Hugging Face cache snapshot
+    is a folder of links into the cache's blobs/: writing over those would destroy the cached model)."""
+    found = []
+    for source in map(Path, inputs):
+        found.append(source.resolve())
+        if source.is_dir():
+            found += [entry.resolve() for entry in source.iterdir() if entry.is_symlink()]
+    return found
 
 
 def _pid_alive(pid: int) -> bool:
@@ -153,6 +169,26 @@ def atomic_file(target: Path) -> Iterator[Path]:
 
 
 def write_json_atomic(target: Path, payload: Any) -> None:
-    """Write `payload` as indented JSON, atomically."""
+    """Write `payload` as indented JSON, atomically.
+
+    Raises:
+        NonFiniteError: a NaN/inf anywhere in `payload` (bare `NaN` is not JSON, and never a result); nothing written.
+    """
+    try:
+        text = json.dumps(payload, indent=2, sort_keys=False, default=str, allow_nan=False)
+    except ValueError:
+        raise NonFiniteError(f"{target} not written: {_non_finite_path(payload)} is not a finite number") from None
     with atomic_file(target) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def _non_finite_path(value: Any, path: str = "") -> str | None:
+    """Where the first NaN/inf in a JSON-like value is, as a key path ("metrics.eval_pearson")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "the value"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        found = _non_finite_path(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None

@@ -13,7 +13,7 @@ def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable[[str], A
     """`__getattr__` and `__dir__` for `package` that import `names[attribute]` (a module path) on first use.
 
     Example:
-        >>> __getattr__, __dir__ = lazy_exports(__name__, {"distill": "asdfd.compressor.distill"})
+        >>> __getattr__, __dir__ = lazy_exports(__name__, {"distill": "asdfd.compressor.loop"})
     """
 
     def __getattr__(name: str) -> Any:

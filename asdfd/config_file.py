@@ -122,6 +122,10 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str = "") -> Any:
     """Return `config` (a dataclass instance) with `overrides` applied, recursing into nested dataclasses.
 
+    Plain fields are applied before sections, so a section whose type follows a field (`synthesis` follows
+    `method`) is read as the type the new value chooses. A key that moved (the class's `moved_options`, old name
+    -> new) is reported with its new name.
+
     Raises:
         ConfigError: an unknown key (the message lists the valid ones), a value of the wrong type, or a value
             the config rejects; each names the key.
@@ -130,19 +134,33 @@ def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str = "") 
         raise ConfigError(f"{where or 'config'}: expected a mapping of option names to values, got {overrides!r}")
     fields = {f.name: f for f in dataclasses.fields(config)}
     hints = typing.get_type_hints(type(config))
-    changes: dict[str, Any] = {}
+    plain: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
     for key, value in overrides.items():
         name = str(key).replace("-", "_")
         path = f"{where}.{name}" if where else name
         if name not in fields:
-            raise ConfigError(f"unknown option {path!r}; valid: {', '.join(sorted(fields))}")
-        current = getattr(config, name)
-        if dataclasses.is_dataclass(current):
+            raise ConfigError(_unknown(config, name, value, path, sorted(fields)))
+        if dataclasses.is_dataclass(getattr(config, name)):
             if not isinstance(value, dict):
-                raise ConfigError(f"{path}: expected a mapping of {type(current).__name__} fields, got {value!r}")
-            changes[name] = apply_overrides(current, value, where=path)
+                kind = type(getattr(config, name)).__name__
+                raise ConfigError(f"{path}: expected a mapping of {kind} fields, got {value!r}")
+            sections[name] = value
         else:
-            changes[name] = _coerce(value, hints.get(name, Any), path)
+            plain[name] = _coerce(value, hints.get(name, Any), path)
+    config = _replace(config, plain, where)
+    changes = {
+        name: apply_overrides(getattr(config, name), value, where=_join(where, name))
+        for name, value in sections.items()
+    }
+    return _replace(config, changes, where)
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _replace(config: Any, changes: dict[str, Any], where: str) -> Any:
     if not changes:
         return config
     try:
@@ -151,6 +169,22 @@ def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str = "") 
         message = str(err)
         named = where and not message.startswith(where)
         raise ConfigError(f"{where}: {message}" if named else message) from None
+
+
+def _unknown(config: Any, name: str, value: Any, path: str, valid: list[str]) -> str:
+    """The one-line error for an unknown key: where it moved, the method whose options these are, or the valid keys."""
+    full = path
+    while isinstance(value, dict) and len(value) == 1:  # "guess.stepz", not just "guess"
+        key, value = next(iter(value.items()))
+        full = f"{full}.{key}"
+    moved = getattr(type(config), "moved_options", {})
+    if name in moved:
+        return f"unknown option {full!r}: {name} moved: use {moved[name]}"
+    method = getattr(type(config), "method", None)
+    if hasattr(type(config), "synthesizer_class"):  # a synthesis method's options (asdfd.compressor.synthesis)
+        options = ", ".join(f"synthesis.{v}" for v in valid) or "none"
+        return f"unknown option {full!r}: not an option of --method {method} (its options: {options})"
+    return f"unknown option {full!r}; valid: {', '.join(valid)}"
 
 
 def merge_options(target: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,8 @@ def read_labelled_file(
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a data file: pass a CSV/TSV file with a header row")
+    if path.exists() and not path.is_file():  # a FIFO or a device would block or never end
+        raise DataError(f"{path} is not a regular file: pass a CSV/TSV file with a header row")
     if not path.is_file():
         raise DataError(f"data file {path} does not exist: pass a CSV/TSV file with a header row")
     try:

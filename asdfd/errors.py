@@ -14,6 +14,7 @@ __all__ = [
     "OutputExistsError",
     "TrainingDivergedError",
     "ValidationError",
+    "NonFiniteError",
 ]
 
 
@@ -43,3 +44,8 @@ class TrainingDivergedError(AsdfdError):
 
 class ValidationError(AsdfdError):
     """An exported model disagrees with its PyTorch source beyond tolerance."""
+
+
+class NonFiniteError(AsdfdError, ValueError):
+    """A label, weight, model output or metric is NaN or infinite where a number is needed: refused, never reported
+    as a result (the message names where it was found)."""

@@ -78,7 +78,7 @@ class CpuFeatures:
 
     @property
     def preset_family(self) -> str:
-        """Key prefix into asdfd.export.config.PRESETS: arm64, avx512_vnni or avx2."""
+        """Key prefix into asdfd.export.export_config.PRESETS: arm64, avx512_vnni or avx2."""
         if self.is_arm:
             return "arm64"
         return "avx512_vnni" if self.has_vnni else "avx2"

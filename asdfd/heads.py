@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from asdfd.data import label_ids
-from asdfd.errors import DataError, ModelLoadError
+from asdfd.errors import DataError, ModelLoadError, NonFiniteError
 
 __all__ = [
     "SINGLE_LABEL",
@@ -75,16 +76,27 @@ def eval_targets(labels: Sequence[str], label_names: Sequence[str], head: str, s
         return label_ids(labels, label_names, source)
     if head == SCORE:
         values = []
-        for label in labels:
+        for row, label in enumerate(labels, start=1):
             try:
-                values.append(float(label))
+                value = float(label)
             except ValueError:
                 raise DataError(f"{source}: label {label!r} is not a number (the model outputs one score)") from None
+            if not math.isfinite(value):
+                raise NonFiniteError(
+                    f"{source}: label {label!r} of data row {row} is not a finite number: fix or drop that row"
+                )
+            values.append(value)
         return values
     rows = []
-    for label in labels:
+    for number, label in enumerate(labels, start=1):
         row = [0] * len(label_names)
-        for index in label_ids([part.strip() for part in label.split(",") if part.strip()], label_names, source):
+        parts = [part.strip() for part in label.split(",")]
+        if not all(parts):  # ",,," or "joy,,love": a list with holes is a broken row, not "no labels"
+            raise DataError(
+                f"{source}: data row {number} has the label list {label!r} with an empty name: write names or ids "
+                "separated by single commas"
+            )
+        for index in label_ids(parts, label_names, source):
             row[index] = 1
         rows.append(row)
     return rows

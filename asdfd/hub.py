@@ -41,8 +41,18 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 
 
 def looks_like_hub_id(name: str) -> bool:
-    """`org/name` or `org/name@revision` (a path that does not exist and has this form)."""
-    return bool(_HUB_ID.match(name)) and ".." not in name
+    """`org/name` or `org/name@revision` that huggingface_hub accepts as a repository id (a path that does not exist
+    and has this form)."""
+    if not _HUB_ID.match(name) or ".." in name:
+        return False
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name.partition("@")[0])
+    except HFValidationError:  # "a--b", "x.git", over 96 characters: a path, not an id
+        return False
+    return True
 
 
 def _offline() -> bool:
@@ -74,6 +84,10 @@ def resolve_model_dir(name: str | Path, *, local_only: bool = False) -> Path:
         return Path(snapshot)
     except LocalEntryNotFoundError:
         pass
+    if Path(repo_id).parent.is_dir():  # "artifacts/teacher-sst" with artifacts/ here: a mistyped folder
+        raise ModelLoadError(
+            f"model folder {text} does not exist (nor is {repo_id} a Hub id in the local cache): check the path"
+        )
     if local_only or _offline():
         raise ModelLoadError(
             f"{text} is neither a folder nor in the local Hugging Face cache (offline): download it on a machine "
@@ -85,7 +99,7 @@ def resolve_model_dir(name: str | Path, *, local_only: bool = False) -> Path:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelLoadError(
             f"{text} is not a folder and could not be fetched from the Hugging Face Hub ({type(err).__name__}: "
-            f"{reason[:160]}): check the id, the network, or pass a model folder"
+            f"{reason.rstrip('.')}): check the id, the network, or pass a model folder"
         ) from None
     logger.info("teacher %s downloaded to %s", text, snapshot)
     return Path(snapshot)

@@ -4,6 +4,7 @@ Outputs for `out = student.onnx`:
 
     student.onnx                the deployable artifact (written last by the export stage, atomically)
     student.run/student/        the distilled student as a Hugging Face folder (+ distill.json)
+    student.run/export/         the exported folder: model.onnx (= student.onnx), onnx/ (transformers.js), tokenizer
     student.run/report/         report.json, report.md, latency.png
     student.run/run_config.json the resolved options, enough to repeat the run exactly
     student.run/state.json      which stages finished, so a re-run skips them
@@ -14,6 +15,7 @@ from its last checkpoint. Changing an option that alters the result requires `fo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,20 +24,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from asdfd._io import check_output_path, write_json_atomic
-from asdfd.compressor import DistillConfig, distill
-from asdfd.compressor.config import RUNTIME_ONLY_FIELDS
-from asdfd.compressor.quality import PAIRS_NOTE, quality_estimate
+from asdfd._io import atomic_file, check_output_path, write_json_atomic
+from asdfd.compressor.distill_config import METHODS, RUNTIME_ONLY_FIELDS, DistillConfig
+from asdfd.compressor.quality_estimate import PAIRS_NOTE, quality_estimate
 from asdfd.config_file import apply_overrides, config_to_dict, merge_options
 from asdfd.errors import ConfigError, OutputExistsError
-from asdfd.export import ExportConfig, export_onnx
+from asdfd.export.export_config import ExportConfig
 from asdfd.hub import resolve_model_dir
 from asdfd.models import read_classifier_config
-from asdfd.runtime import BenchConfig, BenchReport, run_bench
+from asdfd.runtime.bench.bench_config import BenchConfig
+from asdfd.runtime.bench.report import BenchReport
 
-__all__ = ["RunPlan", "RunResult", "plan_run", "run_pipeline", "export_artifact", "work_dir_for", "BUDGET_BENCH"]
+__all__ = [
+    "RunConfig",
+    "RunPlan",
+    "RunResult",
+    "plan_run",
+    "run_pipeline",
+    "export_artifact",
+    "work_dir_for",
+    "BUDGET_BENCH",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,25 +57,8 @@ BUDGET_BENCH: dict[str, dict[str, Any]] = {
 }
 """Bench settings per budget, applied before the config file and flags."""
 
-TOP_LEVEL_KEYS = {
-    "teacher",
-    "out",
-    "budget",
-    "eval_file",
-    "text_column",
-    "label_column",
-    "device",
-    "quantize",
-    "seed",
-    "distill",
-    "export",
-    "bench",
-}
-"""Keys a run config file may hold; `distill`, `export`, `bench` sections mirror the API's configs."""
-
-PATH_KEYS = {"teacher", "out", "eval_file"}
-
-BENCH_FIELDS_SET_BY_RUN = ("teacher", "students", "out", "eval_file")
+BENCH_FIELDS_SET_BY_RUN = ("teacher", "students", "out", "eval_file", "text_column", "label_column")
+"""Bench fields the run sets itself (from `teacher`, `out`, `eval_file` and the distill section's columns)."""
 
 Event = Callable[[dict[str, Any]], None]
 
@@ -74,21 +68,51 @@ def work_dir_for(out: Path) -> Path:
     return out.with_name(f"{out.stem}.run")
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunPlan:
-    """The fully resolved options of one `compress run`; saved as run_config.json."""
+def _bench_preset(budget: str) -> BenchConfig:
+    return BenchConfig(teacher=Path(), **BUDGET_BENCH.get(budget, {}))
 
-    teacher: Path
-    out: Path
-    budget: str
-    eval_file: Path | None
-    distill: DistillConfig
-    export: ExportConfig
-    bench: BenchConfig
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Every option of one `compress run`: what to compress and where, and one section per stage (the configs of
+    the Python API). Saved as run_config.json: `compress run --config` on that file repeats the run."""
+
+    moved_options: ClassVar[dict[str, str]] = {
+        "seed": "distill.seed",
+        "device": "distill.device",
+        "quantize": "export.quantize",
+        "text_column": "distill.text_column (the run passes it to export and bench)",
+        "label_column": "distill.label_column (the run passes it to bench)",
+    }
+    """Top-level keys of earlier run configs and the section field each now is."""
+
+    teacher: Path | None = None
+    """Fine-tuned Hugging Face sequence classifier: a folder or a Hub id."""
+    out: Path | None = None
+    """Student artifact to write (a .onnx path); other outputs go to <out stem>.run/ beside it."""
+    budget: Literal["fast", "full"] = "fast"
+    """Preset of every section: fast (the CPU demo, minutes) or full (quality, meant for a GPU)."""
+    eval_file: Path | None = None
+    """Labelled CSV/TSV: reported accuracy, and the quantized student judged against its fp32 self (never trains)."""
+    distill: DistillConfig = field(default_factory=lambda: DistillConfig.for_budget("fast"))
+    export: ExportConfig = field(default_factory=ExportConfig)
+    bench: BenchConfig = field(default_factory=lambda: _bench_preset("fast"))
+
+    @classmethod
+    def for_budget(cls, budget: str, method: str | None = None) -> RunConfig:
+        """The preset `budget` of every section (the distill section's for `method`).
+
+        Raises:
+            ConfigError: an unknown budget.
+        """
+        if budget not in BUDGET_BENCH:
+            raise ConfigError(f"unknown budget {budget!r}: choose one of {', '.join(BUDGET_BENCH)}")
+        distill = DistillConfig.for_budget(budget, **({"method": method} if method else {}))
+        return cls(budget=budget, distill=distill, bench=_bench_preset(budget))  # type: ignore[arg-type]
 
     @property
     def work_dir(self) -> Path:
-        return work_dir_for(self.out)
+        return work_dir_for(self.out)  # type: ignore[arg-type]
 
     @property
     def student_dir(self) -> Path:
@@ -97,6 +121,11 @@ class RunPlan:
     @property
     def report_dir(self) -> Path:
         return self.work_dir / "report"
+
+    @property
+    def export_dir(self) -> Path:
+        """The exported folder: model.onnx (= `out`), onnx/ for transformers.js, config.json, tokenizer files."""
+        return self.work_dir / "export"
 
     def to_dict(self) -> dict[str, Any]:
         """The config-file schema: `compress run --config run_config.json` repeats this run."""
@@ -123,9 +152,13 @@ class RunPlan:
         return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
 
 
+RunPlan = RunConfig
+"""A resolved `RunConfig` (teacher and out set, sections consistent): what `plan_run` returns."""
+
+
 @dataclass
 class RunResult:
-    plan: RunPlan
+    plan: RunConfig
     report: BenchReport
     stages: dict[str, str] = field(default_factory=dict)
     """Stage -> "ran" or "skipped"."""
@@ -150,99 +183,64 @@ def plan_run(
     file_options: dict[str, Any] | None = None,
     flag_options: dict[str, Any] | None = None,
     show_progress: bool = True,
-) -> RunPlan:
-    """Resolve a run's options: budget preset, then the config file, then command-line flags.
-
-    `file_options` and `flag_options` use the config-file schema: top-level `teacher`, `out`, `budget`,
-    `eval_file`, `text_column`, `label_column`, `device`, `quantize`, `seed`, and sections `distill`, `export`,
-    `bench` whose keys are the fields of DistillConfig, ExportConfig and BenchConfig. `teacher` and `out`
+) -> RunConfig:
+    """Resolve a run's options: budget preset, then the config file, then command-line flags (`RunConfig`'s schema:
+    `teacher`, `out`, `budget`, `eval_file` and the sections `distill`, `export`, `bench`). `teacher` and `out`
     arguments win over both.
 
     Raises:
-        ConfigError: unknown keys, bad values, no teacher/out, an `out` that is not a .onnx path.
+        ConfigError: unknown or moved keys, bad values, no teacher/out, an `out` that is not a .onnx path.
     """
-    merged: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     for source in (file_options or {}, flag_options or {}):
-        unknown = set(source) - TOP_LEVEL_KEYS
-        if unknown:
-            raise ConfigError(f"unknown option(s) {sorted(unknown)} in run config; valid: {sorted(TOP_LEVEL_KEYS)}")
-        for key, value in source.items():
-            if key in ("distill", "export", "bench"):
-                if value is not None and not isinstance(value, dict):
-                    raise ConfigError(f"{key}: expected a mapping of {key} options, got {value!r}")
-                merge_options(merged.setdefault(key, {}), value or {})
-            elif value is not None:
-                if key in PATH_KEYS | {
-                    "budget",
-                    "text_column",
-                    "label_column",
-                    "device",
-                    "quantize",
-                } and not isinstance(value, (str, Path)):
-                    raise ConfigError(f"{key}: expected a string, got {value!r}")
-                merged[key] = value
-    teacher = teacher or merged.get("teacher")
-    out = out or merged.get("out")
+        for name in ("distill", "export", "bench"):
+            if source.get(name) is not None and not isinstance(source[name], dict):
+                raise ConfigError(f"{name}: expected a mapping of {name} options, got {source[name]!r}")
+        merge_options(options, {k: v for k, v in source.items() if v is not None})
+    budget = options.pop("budget", budget)
+    sections = {name: options.get(name) if isinstance(options.get(name), dict) else {} for name in ("distill", "bench")}
+    method = sections["distill"].get("method")
+    known = method if method in METHODS else None  # an unknown one is reported below, under its key
+    config = RunConfig.for_budget(str(budget), method=known)
+    fixed = sorted(set(BENCH_FIELDS_SET_BY_RUN) & set(sections["bench"]))
+    if fixed:
+        raise ConfigError(f"bench.{fixed[0]} is set by the run itself; use the top-level options instead")
+    config = apply_overrides(config, options)
+    progress = {"show_progress": show_progress}  # last: a saved config must not undo --quiet
+    config = apply_overrides(config, {"distill": progress, "export": progress, "bench": progress})
+    teacher, out = teacher or config.teacher, out or config.out
     if teacher is None or out is None:
         raise ConfigError("a run needs --teacher and --out (as flags or in the config file)")
     teacher, out = resolve_model_dir(teacher), Path(out)  # a Hub id becomes its cached snapshot
     if out.suffix != ".onnx":
         raise ConfigError(f"--out must be a .onnx file path, got {out}")
-    budget = merged.get("budget", budget)
-    if budget not in BUDGET_BENCH:
-        raise ConfigError(f"unknown budget {budget!r}: choose one of {', '.join(BUDGET_BENCH)}")
-    eval_file = Path(merged["eval_file"]) if merged.get("eval_file") else None
-    columns = {k: merged[k] for k in ("text_column", "label_column") if k in merged}
-    progress = {"show_progress": show_progress}  # last: a saved config must not undo --quiet
+    return _resolved(dataclasses.replace(config, teacher=teacher, out=out), sections["bench"])
 
-    distill_config = DistillConfig.for_budget(budget)
-    shared = {k: merged[k] for k in ("device", "seed") if k in merged}
-    distill_config = apply_overrides(distill_config, {**shared, **columns}, where="distill")
-    distill_config = apply_overrides(distill_config, {**merged.get("distill", {}), **progress}, where="distill")
 
-    quantize = {"quantize": merged["quantize"]} if "quantize" in merged else {}
-    # The eval file's texts also judge the quantized student (agreement with its fp32 self; labels unused).
-    real = (
-        {
-            "validation": {
-                "eval_file": str(eval_file),
-                **({"text_column": columns["text_column"]} if "text_column" in columns else {}),
-            }
-        }
-        if eval_file
-        else {}
+def _resolved(config: RunConfig, bench_options: dict[str, Any]) -> RunConfig:
+    """The sections made consistent with the run: the eval file and its columns, the bench's models and lengths."""
+    distill, export = config.distill, config.export
+    if config.eval_file is not None:  # its texts also judge the quantized student (labels unused)
+        validation = {"eval_file": str(config.eval_file), "text_column": distill.text_column}
+        export = apply_overrides(export, {"validation": validation}, where="export")
+    bench = dataclasses.replace(
+        config.bench,
+        teacher=config.teacher,
+        students=(config.out,),
+        eval_file=config.eval_file,
+        out=work_dir_for(config.out) / "report",  # type: ignore[arg-type]
+        text_column=distill.text_column,
+        label_column=distill.label_column,
+        max_length=bench_options.get("max_length", export.max_length),
+        input_kind=bench_options.get("input_kind", distill.input_kind),
     )
-    export_config = apply_overrides(ExportConfig(), {**quantize, **real}, where="export")
-    export_config = apply_overrides(export_config, {**merged.get("export", {}), **progress}, where="export")
-
-    bench_sections = merged.get("bench", {})
-    fixed = set(BENCH_FIELDS_SET_BY_RUN) & set(bench_sections)
-    if fixed:
-        raise ConfigError(f"bench.{sorted(fixed)[0]} is set by the run itself; use the top-level options instead")
-    bench_config = BenchConfig(
-        teacher=teacher,
-        students=(out,),
-        eval_file=eval_file,
-        out=work_dir_for(out) / "report",
-        max_length=export_config.max_length,
-        input_kind=distill_config.input_kind,
-    )
-    bench_config = apply_overrides(bench_config, {**BUDGET_BENCH[budget], **columns}, where="bench")
-    bench_config = apply_overrides(bench_config, {**bench_sections, **progress}, where="bench")
-    return RunPlan(
-        teacher=teacher,
-        out=out,
-        budget=budget,
-        eval_file=eval_file,
-        distill=distill_config,
-        export=export_config,
-        bench=bench_config,
-    )
+    return dataclasses.replace(config, export=export, bench=bench)
 
 
 def export_artifact(model_dir: str | Path, out: str | Path, config: ExportConfig, *, force: bool = False) -> Any:
     """`export_onnx`, handing it the compressor's decoded pseudo-samples when the config calibrates on them
     (`calibration.source == "guessed"`): the exporter never imports the compressor itself."""
+    from asdfd.export import export_onnx
     from asdfd.export.calibration import num_calibration_batches
 
     calibration = config.calibration
@@ -267,7 +265,7 @@ def _load_state(path: Path) -> dict[str, Any]:
         return {}
 
 
-def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None = None) -> RunResult:
+def run_pipeline(plan: RunConfig, *, force: bool = False, on_event: Event | None = None) -> RunResult:
     """Distill `plan.teacher` without data, export the student to `plan.out`, and benchmark it.
 
     Example:
@@ -282,6 +280,9 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
     Raises:
         AsdfdError: bad teacher folder, options that differ from an earlier unfinished run (without force), ...
     """
+    from asdfd.compressor import distill  # heavy (torch): only when a run starts
+    from asdfd.runtime import run_bench
+
     emit = on_event or (lambda event: None)
     read_classifier_config(plan.teacher)
     inputs = (plan.teacher, *([plan.eval_file] if plan.eval_file else []))
@@ -330,8 +331,12 @@ def run_pipeline(plan: RunPlan, *, force: bool = False, on_event: Event | None =
         finish("distill", {"metrics": result.metrics})
         ran["distill"] = "ran"
         emit({"event": "stage", "stage": "distill", "status": "done", "metrics": result.metrics})
-    if not done("export", plan.out):
-        exported = export_artifact(plan.student_dir, plan.out, plan.export, force=True)
+    if not done("export", plan.out, plan.export_dir):
+        # One export as a folder (Optimum, the runtime and transformers.js load it), whose self-contained graph
+        # is also the single file: the two can never disagree.
+        exported = export_artifact(plan.student_dir, plan.export_dir, plan.export, force=True)
+        with atomic_file(plan.out) as tmp:
+            shutil.copyfile(plan.export_dir / "model.onnx", tmp)
         finish("export", {"validation": exported.validation})
         ran["export"] = "ran"
         emit({"event": "stage", "stage": "export", "status": "done", "validation": exported.validation})

@@ -6,7 +6,7 @@ The API is a config dataclass and one verb (torchao style):
     >>> result = distill("artifacts/teacher-sst2", "artifacts/student", DistillConfig.for_budget("fast"))
     >>> result.student_dir, result.metrics["heldout_random_agreement"]
 
-Names are imported on first use, so `import asdfd.compressor.config` does not load torch.
+Names are imported on first use, so `import asdfd.compressor.distill_config` does not load torch.
 `decode_pseudo_samples` gives data-free calibration inputs (guessed embeddings decoded to token ids).
 """
 
@@ -17,29 +17,33 @@ from typing import TYPE_CHECKING
 from asdfd._lazy import lazy_exports
 
 _NAMES = {
+    **dict.fromkeys(("DistillConfig", "StudentConfig"), "asdfd.compressor.distill_config"),
     **dict.fromkeys(
-        ("DistillConfig", "StudentConfig", "GuessConfig", "SelfSupervisedConfig", "AdversarialConfig"),
-        "asdfd.compressor.config",
+        ("AsdfdConfig", "GuessConfig", "SelfSupervisedConfig", "AdversarialConfig"),
+        "asdfd.compressor.asdfd_method.synthesizer",
     ),
-    "distill": "asdfd.compressor.distill",
-    "DistillResult": "asdfd.compressor.distill",
-    "decode_pseudo_samples": "asdfd.compressor.asdfd.embedding_guess",
+    **dict.fromkeys(("SynthesisConfig", "Synthesizer", "SynthBatch", "register"), "asdfd.compressor.synthesis"),
+    "distill": "asdfd.compressor.loop",
+    "DistillResult": "asdfd.compressor.resume",
+    "decode_pseudo_samples": "asdfd.compressor.asdfd_method.embedding_guess",
     "build_student": "asdfd.compressor.student",
     "select_layers": "asdfd.compressor.student",
-    "load_teacher": "asdfd.compressor.teacher",
+    "load_teacher": "asdfd.compressor.frozen_teacher",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.compressor.asdfd.embedding_guess import decode_pseudo_samples
-    from asdfd.compressor.config import (
+    from asdfd.compressor.asdfd_method.embedding_guess import decode_pseudo_samples
+    from asdfd.compressor.asdfd_method.synthesizer import (
         AdversarialConfig,
-        DistillConfig,
+        AsdfdConfig,
         GuessConfig,
         SelfSupervisedConfig,
-        StudentConfig,
     )
-    from asdfd.compressor.distill import DistillResult, distill
+    from asdfd.compressor.distill_config import DistillConfig, StudentConfig
+    from asdfd.compressor.frozen_teacher import load_teacher
+    from asdfd.compressor.loop import distill
+    from asdfd.compressor.resume import DistillResult
     from asdfd.compressor.student import build_student, select_layers
-    from asdfd.compressor.teacher import load_teacher
+    from asdfd.compressor.synthesis import SynthBatch, SynthesisConfig, Synthesizer, register

@@ -29,12 +29,12 @@ from asdfd.errors import ConfigError
 from asdfd.hardware import CpuFeatures, OtherProcessesMeter, detect_cpu_features, usable_cores
 
 __all__ = [
-    "Runtime",
+    "Placement",
     "resolve_device",
     "resolve_precision",
     "autocast_context",
     "cpu_threads",
-    "setup_runtime",
+    "setup_placement",
     "all_reduce_mean",
     "any_rank",
     "max_over_ranks",
@@ -77,7 +77,7 @@ def autocast_context(device: torch.device, precision: str) -> contextlib.Abstrac
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Placement:
     """Where and how this process computes."""
 
     device: torch.device
@@ -119,7 +119,7 @@ def cpu_threads(requested: int | None, processes: int = 1) -> int:
     return max(1, min(default, round(cores - busy)))
 
 
-def setup_runtime(device: str, precision: str, threads: int | None) -> Runtime:
+def setup_placement(device: str, precision: str, threads: int | None) -> Placement:
     """Resolve the device once; join the torchrun process group when WORLD_SIZE > 1."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     torch.set_num_threads(cpu_threads(threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
@@ -133,12 +133,14 @@ def setup_runtime(device: str, precision: str, threads: int | None) -> Runtime:
             torch.cuda.set_device(resolved)
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo")
-    return Runtime(device=resolved, precision=resolve_precision(precision, resolved), rank=rank, world_size=world_size)
+    return Placement(
+        device=resolved, precision=resolve_precision(precision, resolved), rank=rank, world_size=world_size
+    )
 
 
-def all_reduce_mean(parameters: list[torch.nn.Parameter], runtime: Runtime) -> None:
+def all_reduce_mean(parameters: list[torch.nn.Parameter], placement: Placement) -> None:
     """Average gradients over ranks with one all-reduce of a flat buffer (a no-op in a single process)."""
-    if runtime.world_size <= 1:
+    if placement.world_size <= 1:
         return
     import torch.distributed as dist
 
@@ -147,32 +149,32 @@ def all_reduce_mean(parameters: list[torch.nn.Parameter], runtime: Runtime) -> N
         return
     flat = torch.cat([g.reshape(-1).float() for g in grads])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-    flat /= runtime.world_size
+    flat /= placement.world_size
     offset = 0
     for grad in grads:
         grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
         offset += grad.numel()
 
 
-def max_over_ranks(value: float, runtime: Runtime) -> float:
+def max_over_ranks(value: float, placement: Placement) -> float:
     """The largest `value` of all ranks, on every rank (a no-op in a single process)."""
-    if runtime.world_size <= 1:
+    if placement.world_size <= 1:
         return value
     import torch.distributed as dist
 
-    tensor = torch.tensor([float(value)], dtype=torch.float64, device=runtime.device)
+    tensor = torch.tensor([float(value)], dtype=torch.float64, device=placement.device)
     dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return float(tensor.item())
 
 
-def any_rank(flag: bool, runtime: Runtime) -> bool:
+def any_rank(flag: bool, placement: Placement) -> bool:
     """True on every rank when `flag` is true on any (what makes interrupt and NaN stops collective)."""
-    return bool(max_over_ranks(float(flag), runtime))
+    return bool(max_over_ranks(float(flag), placement))
 
 
-def broadcast_parameters(parameters: list[torch.nn.Parameter], runtime: Runtime) -> None:
+def broadcast_parameters(parameters: list[torch.nn.Parameter], placement: Placement) -> None:
     """Give every rank rank 0's values (trainable parts seeded per rank would otherwise start apart)."""
-    if runtime.world_size <= 1:
+    if placement.world_size <= 1:
         return
     import torch.distributed as dist
 
@@ -181,28 +183,28 @@ def broadcast_parameters(parameters: list[torch.nn.Parameter], runtime: Runtime)
             dist.broadcast(parameter.data, src=0)
 
 
-def broadcast_object(value: Any, runtime: Runtime) -> Any:
+def broadcast_object(value: Any, placement: Placement) -> Any:
     """Rank 0's `value` on every rank (a resumed checkpoint that only rank 0's node holds)."""
-    if runtime.world_size <= 1:
+    if placement.world_size <= 1:
         return value
     import torch.distributed as dist
 
-    box = [value if runtime.is_main else None]
+    box = [value if placement.is_main else None]
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
 
-def replica_digests(module: torch.nn.Module, runtime: Runtime) -> list[str]:
+def replica_digests(module: torch.nn.Module, placement: Placement) -> list[str]:
     """sha256 of each rank's weights, gathered on every rank: equal digests prove the replicas stayed in sync."""
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
     mine = digest.hexdigest()[:16]
-    if runtime.world_size <= 1:
+    if placement.world_size <= 1:
         return [mine]
     import torch.distributed as dist
 
-    gathered: list[Any] = [None] * runtime.world_size
+    gathered: list[Any] = [None] * placement.world_size
     dist.all_gather_object(gathered, mine)
     return [str(x) for x in gathered]

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from asdfd.architectures import architecture_of
-from asdfd.compressor.devices import Runtime
-from asdfd.compressor.heads import TaskHead
+from asdfd.compressor.devices import Placement
+from asdfd.compressor.head_losses import TaskHead
 from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
 from asdfd.data import tokenizer_columns
 from asdfd.heads import LABEL_METRICS, SINGLE_LABEL, eval_targets
@@ -51,14 +51,14 @@ class HeldOut:
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, embeds: Tensor, attention_mask: Tensor, runtime: Runtime, batch_size: int = 64
+    model: nn.Module, embeds: Tensor, attention_mask: Tensor, placement: Placement, batch_size: int = 64
 ) -> Tensor:
     """Logits (N, C) in float32 for pseudo embeddings (N, L, d), in eval mode (restored afterwards)."""
     was_training = model.training
     model.eval()
     out = []
     for start in range(0, len(embeds), batch_size):
-        with runtime.autocast():
+        with placement.autocast():
             logits = model(
                 inputs_embeds=embeds[start : start + batch_size],
                 attention_mask=attention_mask[start : start + batch_size],
@@ -123,14 +123,14 @@ def agreement_profile(
 
 
 def evaluate_heldout(
-    student: nn.Module, heldouts: list[HeldOut], runtime: Runtime, head: TaskHead | None = None
+    student: nn.Module, heldouts: list[HeldOut], placement: Placement, head: TaskHead | None = None
 ) -> dict[str, float | list[float]]:
     """Agreement with the teacher (as the head defines it), and for single-label heads its profile
     (`agreement_profile`) and both models' class balance, per set."""
     head = head or TaskHead()
     metrics: dict[str, float | list[float]] = {}
     for heldout in heldouts:
-        logits = predict_logits(student, heldout.embeds, heldout.attention_mask, runtime)
+        logits = predict_logits(student, heldout.embeds, heldout.attention_mask, placement)
         metrics[f"{heldout.name}_agreement"] = round(head.agreement(logits, heldout.teacher_logits), 4)
         if head.kind != SINGLE_LABEL:
             continue
@@ -153,7 +153,7 @@ def eval_label_ids(labels: list[str], id2label: dict, source: str | Path, head: 
 
 @torch.no_grad()
 def evaluate_texts(
-    model: nn.Module, tokenizer, texts: list[str], runtime: Runtime, *, max_length: int = 128, batch_size: int = 64
+    model: nn.Module, tokenizer, texts: list[str], placement: Placement, *, max_length: int = 128, batch_size: int = 64
 ) -> Tensor:
     """Logits (N, C) float32 on the CPU for real texts or (text_a, text_b) pairs (information only: never used to
     train or select)."""
@@ -165,8 +165,8 @@ def evaluate_texts(
     for start in range(0, len(texts), batch_size):
         columns = tokenizer_columns(texts[start : start + batch_size])
         batch = tokenizer(*columns, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        batch = {key: value.to(runtime.device) for key, value in batch.items() if key in inputs}
-        with runtime.autocast():
+        batch = {key: value.to(placement.device) for key, value in batch.items() if key in inputs}
+        with placement.autocast():
             out.append(model(**batch).logits.float().cpu())
     model.train(was_training)
     return torch.cat(out)
@@ -179,11 +179,19 @@ def eval_metrics(head: str, student_logits: np.ndarray, teacher_logits: np.ndarr
     spearman_vs_teacher (score)."""
     student = task_quality(head, student_logits, teacher_logits, labels)
     teacher = task_quality(head, teacher_logits, teacher_logits, labels)
-    metrics: dict[str, float] = {"eval_agreement": round(student["agreement"], 4)}
+    metrics: dict[str, float | None] = {"eval_agreement": _rounded(student["agreement"])}
     for name in LABEL_METRICS[head]:
-        metrics[f"eval_{name}"] = round(student[name], 4)
-        metrics[f"teacher_eval_{name}"] = round(teacher[name], 4)
+        metrics[f"eval_{name}"] = _rounded(student[name])
+        metrics[f"teacher_eval_{name}"] = _rounded(teacher[name])
     for name in ("exact_agreement", "spearman_vs_teacher"):
         if name in student:
-            metrics[f"eval_{name}"] = round(student[name], 4)
+            metrics[f"eval_{name}"] = _rounded(student[name])
+    for who, figures in (("eval", student), ("teacher_eval", teacher)):
+        for name, why in figures.get("undefined", {}).items():
+            metrics.setdefault("undefined", {})[f"{who}_{name}"] = why
     return metrics
+
+
+def _rounded(value: float | None) -> float | None:
+    """None stays None: an undefined figure (see `task_quality`'s "undefined")."""
+    return None if value is None else round(value, 4)

@@ -19,11 +19,11 @@ import torch
 from tqdm.auto import tqdm
 
 from asdfd._io import atomic_dir, check_output_path, write_json_atomic
-from asdfd.compressor.config import TeacherRecipeConfig
+from asdfd.compressor.distill_config import TeacherRecipeConfig
 from asdfd.data import is_pairs, read_labelled_file, tokenizer_columns
-from asdfd.errors import ConfigError, ModelLoadError
+from asdfd.errors import ConfigError, ModelLoadError, TrainingDivergedError
 from asdfd.heads import LABEL_METRICS, MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
-from asdfd.models import INPUT_KEY, LOCAL_ONLY, refuse_remote_code
+from asdfd.models import INPUT_KEY, LOCAL_ONLY, check_finite_weights, refuse_remote_code
 from asdfd.runtime.metrics import task_quality
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "default_base_model",
     "detect_task",
     "train_teacher",
-]  # the config lives in asdfd.compressor.config
+]  # the config lives in asdfd.compressor.distill_config
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,23 @@ def _evaluate(model, tokenizer, texts: list, targets: list, head: str, config: T
     model.train()
     values = torch.cat(logits).double().numpy()
     quality = task_quality(head, values, values, np.asarray(targets))
-    return {name: round(float(quality[name]), 4) for name in LABEL_METRICS[head]}
+    return {name: None if quality[name] is None else round(quality[name], 4) for name in LABEL_METRICS[head]}
+
+
+def _load_base(base: Path, head: str, names: list[str]):
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(
+        base,
+        problem_type={SINGLE_LABEL: "single_label_classification", MULTI_LABEL: "multi_label_classification"}.get(
+            head, "regression"
+        ),
+        num_labels=len(names),
+        ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a fresh head of the right size
+        id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)},
+        **LOCAL_ONLY,
+    )
 
 
 def train_teacher(
@@ -99,8 +115,11 @@ def train_teacher(
     Returns:
         The summary also written to `out_dir/teacher.json` (steps, seconds, eval accuracy).
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers.utils import logging as hf_logging
 
+    if not 0.0 < config.lr <= 1.0:  # larger steps overflow AdamW's float32 update before any loss is seen
+        raise ConfigError(f"--lr must be in (0, 1], got {config.lr:g} (fine-tuning uses about 1e-5 to 1e-3)")
     out_dir = Path(out_dir)
     sources = tuple(Path(f) for f in (train_file, eval_file, config.base_model) if f)
     check_output_path(out_dir, force=force, inputs=sources)
@@ -118,6 +137,8 @@ def train_teacher(
     if head != SCORE and len(raw_labels) < 2:
         raise ConfigError(f"{train_file} has only one label ({raw_labels}): a classifier needs at least two")
     names = list(config.label_names) if config.label_names else raw_labels
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--label-names {','.join(names)} names a label twice: give each class its own name")
     if len(names) != len(raw_labels):
         raise ConfigError(f"--label-names gives {len(names)} names but {train_file} has labels {raw_labels}")
     train_targets = eval_targets(train.labels, raw_labels, head, train_file)
@@ -132,17 +153,13 @@ def train_teacher(
     rng = random.Random(config.seed)
     refuse_remote_code(base)
     tokenizer = AutoTokenizer.from_pretrained(base, **LOCAL_ONLY)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base,
-        problem_type={SINGLE_LABEL: "single_label_classification", MULTI_LABEL: "multi_label_classification"}.get(
-            head, "regression"
-        ),
-        num_labels=len(names),
-        ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a fresh head of the right size
-        id2label=dict(enumerate(names)),
-        label2id={n: i for i, n in enumerate(names)},
-        **LOCAL_ONLY,
-    )
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "You should probably TRAIN this model": that is what this recipe does next
+    try:
+        model = _load_base(base, head, names)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    check_finite_weights(model, base)  # a broken base is not a learning-rate problem
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(
@@ -151,7 +168,7 @@ def train_teacher(
     order: list[int] = []
     started = time.perf_counter()
     progress = tqdm(range(config.steps), desc="teacher", disable=not config.show_progress)
-    for _ in progress:
+    for step in progress:
         if len(order) < config.batch_size:
             order += rng.sample(range(len(train.texts)), len(train.texts))
         batch_rows, order = order[: config.batch_size], order[config.batch_size :]
@@ -164,6 +181,11 @@ def train_teacher(
         )
         batch_targets = torch.tensor([train_targets[i] for i in batch_rows])
         loss = model(**batch, labels=batch_targets if head == SINGLE_LABEL else batch_targets.float()).loss
+        if not torch.isfinite(loss):  # labels are finite (checked when read): the step size is what diverged
+            raise TrainingDivergedError(
+                f"teacher training diverged at step {step + 1} (loss {loss.item()}): lower --lr "
+                f"(now {config.lr:g}); nothing was written"
+            )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -185,8 +207,9 @@ def train_teacher(
         summary["eval_file"] = str(eval_file)
         figures = _evaluate(model, tokenizer, evaluation.texts, targets, head, config)
         summary.update({f"eval_{name}": value for name, value in figures.items()})
-        logger.info("teacher on %s: %s", eval_file, ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+        logger.info("teacher on %s: %s", eval_file, ", ".join(f"{k} {v}" for k, v in figures.items()))
     model.eval()
+    check_finite_weights(model, "the trained teacher")
     setattr(model.config, INPUT_KEY, "pair" if is_pairs(train.texts) else "single")  # the task shape, for distill
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -1,14 +1,18 @@
-"""The distillation loop: KD (+ hidden-state matching) on whatever batch the synthesizer hands it.
+"""`distill(...)`: the public verb and the loop it runs, top to bottom.
 
+    config  = resolve_config(config, teacher)             # once: lengths, eval length; distill.json records it
+    prepare = synthesizer.prepare()                        # units of work before training (AS-DFD: its pool)
     for each step:
-        batch   = synthesizer.next_batch(step)                  # ids or embeddings + mask
-        inputs  = synthesizer.loss_inputs(batch, embeddings)    # as given (AS-DFD masks rows here)
-        loss    = KD(T(inputs), S(inputs)) + w_h·hidden MSE + synthesizer.extra_loss(...)
+        batch   = synthesizer.next_batch(step)             # ids or embeddings + mask
+        loss    = KD(T(batch), S(batch)) + w_h·hidden MSE + synthesizer.extra_loss(...)
                   (KD by the teacher's head: τ²·KL of softmaxes, per-label binary KL, or score MSE)
         student step (AdamW, lr = learning_rate(progress)); synthesizer.after_step(step)
+        evaluate / log / checkpoint every so many steps
 
 `DistillLoop` owns the mutable state (student, optimiser, RNG, the synthesizer's state); `state_dict()`
 captures it so a resumed run reproduces an uninterrupted one exactly on CPU (same seed, no time limit).
+The output folder appears only when complete (asdfd._io.atomic_dir); until then the run lives in the
+hidden checkpoint sibling `.<out>.ckpt/`, from which `resume=True` continues.
 """
 
 from __future__ import annotations
@@ -17,31 +21,179 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
-from asdfd.compressor.asdfd.embedding_guess import teacher_base_rate
-from asdfd.compressor.asdfd.synthesizer import guess_batch
-from asdfd.compressor.config import DistillConfig
-from asdfd.compressor.devices import Runtime, all_reduce_mean, any_rank, broadcast_parameters, max_over_ranks
+from asdfd._io import atomic_dir, write_json_atomic
+from asdfd.compressor.checkpoint import checkpoint_dir, remove_checkpoint
+from asdfd.compressor.devices import (
+    Placement,
+    all_reduce_mean,
+    any_rank,
+    broadcast_object,
+    broadcast_parameters,
+    max_over_ranks,
+    setup_placement,
+)
 from asdfd.compressor.diagnostics import HeldOut, evaluate_heldout, predict_logits
+from asdfd.compressor.distill_config import DistillConfig
+from asdfd.compressor.frozen_teacher import Teacher, load_teacher
 from asdfd.compressor.losses import hidden_mse_loss
+from asdfd.compressor.resume import SUMMARY_FILE, DistillResult, check_output, run_identity
+from asdfd.compressor.run_log import RunLog, final_metrics, read_evaluation, run_summary
 from asdfd.compressor.student import build_student
 from asdfd.compressor.synthesis import SynthContext, make_synthesizer
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
-from asdfd.compressor.synthesis.words import WordTokens
-from asdfd.compressor.teacher import Teacher
+from asdfd.compressor.synthesis.words import WORD_PIECES, sample_words, word_candidates
 from asdfd.errors import ConfigError, TrainingDivergedError
-from asdfd.heads import SINGLE_LABEL
-from asdfd.models import max_positions
+from asdfd.hub import resolve_model_dir
+from asdfd.models import input_kind, max_positions, read_classifier_config
 
-__all__ = ["DistillLoop", "learning_rate", "run_progress", "HELDOUT_SEED_OFFSET"]
+__all__ = [
+    "DistillResult",
+    "distill",
+    "resolve_config",
+    "DistillLoop",
+    "learning_rate",
+    "run_progress",
+    "HELDOUT_SEED_OFFSET",
+]
 
 logger = logging.getLogger(__name__)
 
 HELDOUT_SEED_OFFSET = 1_000_003
 """Held-out sets come from their own generator, so they are identical across runs, resumes and methods."""
+
+
+def distill(
+    teacher_dir: str | Path,
+    out_dir: str | Path,
+    config: DistillConfig = DistillConfig(),
+    *,
+    eval_file: str | Path | None = None,
+    resume: bool = False,
+    force: bool = False,
+    on_progress: Callable[[dict], None] | None = None,
+) -> DistillResult:
+    """Distill a fine-tuned BERT-family classifier into a shallower student without any data.
+
+    Example:
+        >>> from asdfd.compressor import DistillConfig, distill
+        >>> result = distill("artifacts/teacher-sst2", "artifacts/student", DistillConfig.for_budget("fast"),
+        ...                  eval_file="data/sst2/dev.tsv")
+        >>> result.metrics["eval_accuracy"]
+
+    Args:
+        eval_file: labelled CSV/TSV, for reported accuracy only (never used to train or to select).
+        resume: continue from the checkpoint of an interrupted run; a finished `out_dir` is returned as is.
+        force: overwrite an existing `out_dir`.
+        on_progress: called with {"stage", "step", "total", losses and agreements} at each log interval.
+
+    Raises:
+        ModelLoadError, ConfigError, DataError, OutputExistsError, TrainingDivergedError (one-line messages).
+    """
+    teacher_dir, out_dir = resolve_model_dir(teacher_dir), Path(out_dir)  # a Hub id: its cached snapshot
+    teacher_config = read_classifier_config(teacher_dir)
+    config = resolve_config(config, teacher_config)  # the one config of this run: distill.json records it
+    identity = run_identity(config.to_dict(), teacher_dir)
+    evaluation = read_evaluation(eval_file, config, teacher_config)
+    placement = setup_placement(config.device, config.precision, config.threads)
+    # The output location is rank 0's (other nodes need not see it): rank 0 checks it and tells the others.
+    finished = check_output(out_dir, identity, resume, force, (teacher_dir, eval_file)) if placement.is_main else None
+    if (finished := broadcast_object(finished, placement)) is not None:
+        return finished
+    teacher = load_teacher(teacher_dir, placement.device, config.input_kind)
+    trainer = DistillLoop(teacher, config, placement)
+    log = RunLog(trainer, checkpoint_dir(out_dir), identity, on_progress)
+    log.restore(resume)
+    started = time.perf_counter()
+    trainer.build_heldouts()
+    _train(trainer, log)
+    metrics = final_metrics(trainer, evaluation)
+    metrics["total_seconds"] = round(time.perf_counter() - started, 1)
+    summary = run_summary(trainer, teacher_dir, metrics, log.history, eval_file)
+    if placement.is_main:
+        trainer.student.eval()
+        with atomic_dir(out_dir) as tmp:
+            trainer.student.save_pretrained(tmp, safe_serialization=True)
+            teacher.tokenizer.save_pretrained(tmp)
+            write_json_atomic(tmp / SUMMARY_FILE, summary)
+        remove_checkpoint(log.ckpt)
+        logger.info("student written to %s", out_dir)
+    if placement.world_size > 1:
+        torch.distributed.barrier()
+    return DistillResult(student_dir=out_dir, metrics=metrics, config=config.to_dict(), student_layers=trainer.layers)
+
+
+def _train(trainer: DistillLoop, log: RunLog) -> None:
+    """The synthesizer's preparation (at most half the time budget), then the student steps; checkpoints,
+    progress, Ctrl-C (a checkpoint, then KeyboardInterrupt) and NaN (the last good checkpoint is kept)."""
+    config, synthesizer = trainer.config, trainer.synthesizer
+    with log.interrupt.installed(), log.on_failure():
+        if config.steps == 0:
+            return
+        units, bar = synthesizer.prepare(), None
+        while (unit := log.consistent(trainer.timed, next, units, None)) is not None:
+            stage, step, total = unit.pop("stage", "prepare"), unit.pop("step"), unit.pop("total")
+            bar = bar or tqdm(
+                total=total, initial=step - 1, desc=f"{stage}: preparing", disable=not log.show, leave=False
+            )
+            bar.update(1)
+            log.report(stage, step, total, unit)
+            log.check_interrupt()
+            half = config.max_seconds is not None and trainer.train_seconds >= 0.5 * config.max_seconds
+            if any_rank(half, trainer.placement):
+                logger.warning("preparation stopped after %d of %d units: half the time budget is spent", step, total)
+                break
+        if bar is not None:  # some preparation ran: checkpoint it
+            bar.close()
+            log.save()
+        bar = tqdm(
+            total=config.steps, initial=trainer.step, desc=f"{synthesizer.stage}: distilling", disable=not log.show
+        )
+        with bar:  # closed on errors too, so a one-line error starts on a line of its own
+            while trainer.step < config.steps and not trainer.over_budget():
+                losses = log.consistent(trainer.train_step)
+                bar.update(1)
+                postfix = {"loss": f"{losses['loss']:.4f}", "agree": log.latest.get("heldout_random_agreement", "-")}
+                if config.max_seconds is not None:
+                    postfix["budget_left"] = f"{max(0.0, config.max_seconds - trainer.train_seconds):.0f}s"
+                bar.set_postfix(postfix)
+                step = trainer.step
+                if step % config.eval_every == 0:
+                    log.evaluation(step, trainer.evaluate())
+                if step % config.log_every == 0 or step % config.eval_every == 0:
+                    log.report(synthesizer.stage, step, config.steps, losses)
+                if step % config.checkpoint_every == 0:
+                    log.save()
+                log.check_interrupt()
+        if trainer.over_budget() and trainer.step < config.steps:
+            logger.info(
+                "time budget of %.0f s reached at step %d of %d", config.max_seconds, trainer.step, config.steps
+            )
+
+
+def resolve_config(config: DistillConfig, teacher_config: dict[str, Any]) -> DistillConfig:
+    """The run's config for this teacher: its task shape, pair lengths for a pair teacher, the eval length capped
+    at its positions.
+
+    Raises:
+        ConfigError: `max_length` beyond the teacher's positions.
+    """
+    positions = max_positions(teacher_config)
+    if config.max_length > positions:
+        raise ConfigError(
+            f"--max-length {config.max_length} is beyond the teacher's {positions} positions: pass at most {positions}"
+        )
+    kind = input_kind(teacher_config, config.input_kind)
+    if kind == "pair":  # every synthesizer and held-out set reads min/max_length: pairs get their own lengths
+        longest = min(config.pair_max_length, positions)
+        config = dataclasses.replace(config, min_length=min(config.pair_min_length, longest), max_length=longest)
+    return dataclasses.replace(config, input_kind=kind, eval_max_length=min(config.eval_max_length, positions))
 
 
 def run_progress(step: int, steps: int, seconds: float, max_seconds: float | None) -> float:
@@ -66,39 +218,29 @@ class _TeacherOutput:
 
 
 class DistillLoop:
-    """State and steps of one distillation run (no file output; see `distill.py`)."""
+    """State and steps of one distillation run (no file output; see `distill`)."""
 
-    def __init__(self, teacher: Teacher, config: DistillConfig, runtime: Runtime) -> None:
-        if teacher.pairs:  # every synthesizer and held-out set reads min/max_length: pairs get their own lengths
-            longest = min(config.pair_max_length, max_positions(teacher.model.config.to_dict()))
-            shortest = min(config.pair_min_length, longest)
-            config = dataclasses.replace(config, min_length=shortest, max_length=longest)
-        self.teacher, self.config, self.runtime = teacher, config, runtime
-        torch.manual_seed(config.seed + runtime.rank)
-        self.generator = torch.Generator().manual_seed(config.seed + 7919 * runtime.rank)
-        if config.method == "asdfd" and (teacher.pairs or teacher.head.kind != SINGLE_LABEL):
-            what = "a sentence-pair teacher" if teacher.pairs else f"a {teacher.head.kind.replace('_', '-')} head"
-            raise ConfigError(
-                "--method asdfd guesses embeddings of single texts towards one class: use mix, words, random-tokens, "
-                f"guided or hotflip for {what}"
-            )
+    def __init__(self, teacher: Teacher, config: DistillConfig, placement: Placement) -> None:
+        self.teacher, self.config, self.placement = teacher, config, placement
+        torch.manual_seed(config.seed + placement.rank)
+        self.generator = torch.Generator().manual_seed(config.seed + 7919 * placement.rank)
         self.student, self.layers = build_student(teacher, config.student)
-        vocabulary = teacher.word_embeddings  # (V, d), frozen
-        candidates = candidate_token_ids(teacher.tokenizer, vocabulary.shape[0], teacher.special, config.vocab_filter)
+        vocab_size = teacher.word_embeddings.shape[0]  # (V, d), frozen
+        candidates = candidate_token_ids(teacher.tokenizer, vocab_size, teacher.special, config.vocab_filter)
         # Training draws follow the vocabulary prior; the held-out random-token diagnostic stays uniform.
         weights = vocabulary_rank_weights(teacher.tokenizer, candidates) if config.vocab_prior == "zipf" else None
         self.context = SynthContext(
             teacher=teacher,
             config=config,
-            runtime=runtime,
+            placement=placement,
             generator=self.generator,
             candidates=candidates,
             token_weights=weights,
             student=self.student,
         )
-        self.synthesizer = make_synthesizer(config.method, self.context)
+        self.synthesizer = make_synthesizer(self.context)
         self.parameters = [p for p in self.student.parameters() if p.requires_grad] + self.synthesizer.parameters()
-        broadcast_parameters(self.parameters, runtime)  # under torchrun every replica starts from rank 0's weights
+        broadcast_parameters(self.parameters, placement)  # under torchrun every replica starts from rank 0's weights
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
         self.train_seconds = 0.0
@@ -106,45 +248,32 @@ class DistillLoop:
         self.teacher_class_counts = torch.zeros(teacher.num_labels, dtype=torch.long)
         """How often the teacher predicted each class (multi-label: each label) on the training inputs (coverage)."""
 
-    @property
-    def vocabulary(self) -> torch.Tensor:
-        return self.teacher.word_embeddings
-
-    # ---- held-out sets and the teacher's base rate (deterministic, outside the training RNG) ----
+    # ---- held-out sets (deterministic, outside the training RNG) ----
     def build_heldouts(self) -> None:
+        """Random tokens (uniform) and whole words (the Zipf prior: a yardstick closer to text, the quality
+        estimate's), from a generator of their own."""
         config, teacher, context = self.config, self.teacher, self.context
         generator = torch.Generator().manual_seed(config.seed + HELDOUT_SEED_OFFSET)
-        ids, mask = random_token_batch(
+        random_ids = random_token_batch(
             context.candidates, config.heldout_random, config.min_length, config.max_length, teacher.special, generator
         )
-        ids, mask = ids.to(self.runtime.device), mask.to(self.runtime.device)
-        embeds = teacher.embed_ids(ids)
-        logits = predict_logits(teacher.model, embeds, mask, self.runtime)
-        self.heldouts = [HeldOut("heldout_random", embeds, mask, logits)]
-        if teacher.head.kind == SINGLE_LABEL:  # guessed embeddings aim at one class: softmax heads only
-            context.prior = teacher_base_rate(logits)
-            logger.info("teacher base rate on random tokens: %s", [round(float(x), 3) for x in context.prior])
-            embeds, mask, _, _, _ = guess_batch(context, config.heldout_pseudo, generator)
-            self.heldouts.append(
-                HeldOut("heldout_pseudo", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
-            )
-        # Whole words by the Zipf prior, a yardstick closer to text than uniform tokens (the quality estimate).
-        words = WordTokens(dataclasses.replace(context, generator=generator))
-        ids, mask = words.sample(config.heldout_random)
-        ids, mask = ids.to(self.runtime.device), mask.to(self.runtime.device)
-        embeds = teacher.embed_ids(ids)
-        self.heldouts.append(
-            HeldOut("heldout_words", embeds, mask, predict_logits(teacher.model, embeds, mask, self.runtime))
-        )
-
-    # ---- preparation (AS-DFD's stage 1), timed against the budget ----
-    def prepare_step(self) -> dict[str, float]:
-        started = time.perf_counter()
-        stats = self.synthesizer.prepare_step()
-        self.train_seconds += time.perf_counter() - started
-        return stats
+        word_ids = sample_words(word_candidates(context), config.heldout_random, context, WORD_PIECES, generator)
+        self.heldouts = []
+        for name, (ids, mask) in (("heldout_random", random_ids), ("heldout_words", word_ids)):
+            ids, mask = ids.to(self.placement.device), mask.to(self.placement.device)
+            embeds = teacher.embed_ids(ids)
+            logits = predict_logits(teacher.model, embeds, mask, self.placement)
+            self.heldouts.append(HeldOut(name, embeds, mask, logits))
 
     # ---- training ----
+    def timed(self, work: Callable[..., Any], *args: Any) -> Any:
+        """`work(*args)`, its time counted against the budget (the synthesizer's preparation)."""
+        started = time.perf_counter()
+        try:
+            return work(*args)
+        finally:
+            self.train_seconds += time.perf_counter() - started
+
     def learning_rate(self) -> float:
         """The rate of the next step, from the run's progress after it."""
         config = self.config
@@ -154,11 +283,11 @@ class DistillLoop:
     def over_budget(self) -> bool:
         """Time budget spent. Under torchrun every rank first takes the slowest rank's clock: the learning rate and
         the stop are functions of progress, so they must be the same on every rank or the replicas drift apart."""
-        self.train_seconds = max_over_ranks(self.train_seconds, self.runtime)
+        self.train_seconds = max_over_ranks(self.train_seconds, self.placement)
         return self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds
 
     def _forward(self, model: Any, embeds: torch.Tensor, mask: torch.Tensor, hidden: bool) -> Any:
-        with self.runtime.autocast():
+        with self.placement.autocast():
             return model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=hidden)
 
     def train_step(self) -> dict[str, float]:
@@ -169,7 +298,7 @@ class DistillLoop:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
         mask = batch.attention_mask
-        inputs = synthesizer.loss_inputs(batch, batch.embeddings(self.teacher.embed_ids))
+        inputs = batch.embeddings(self.teacher.embed_ids)  # (B, L, d)
         need_hidden = config.hidden_weight > 0
         if batch.teacher_logits is not None and (batch.teacher_hidden is not None or not need_hidden):
             teacher_out = _TeacherOutput(batch.teacher_logits, batch.teacher_hidden)  # the synthesizer ran it
@@ -177,7 +306,7 @@ class DistillLoop:
             with torch.no_grad():
                 teacher_out = self._forward(self.teacher.model, inputs, mask, need_hidden)
         self.teacher_class_counts += self.teacher.head.counts(teacher_out.logits)
-        student_out = self._forward(self.student, inputs, mask, need_hidden or synthesizer.needs_student_hidden())
+        student_out = self._forward(self.student, inputs, mask, need_hidden or synthesizer.needs_student_hidden)
         kd = self.teacher.head.kd(student_out.logits, teacher_out.logits, config.temperature)
         loss, losses = kd, {"kd": float(kd.detach())}
         if need_hidden:
@@ -194,7 +323,7 @@ class DistillLoop:
         self._check_finite(losses)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        all_reduce_mean(self.parameters, self.runtime)
+        all_reduce_mean(self.parameters, self.placement)
         torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
         self.optimizer.step()
         self.step += 1
@@ -205,18 +334,18 @@ class DistillLoop:
     def _check_finite(self, losses: dict[str, float]) -> None:
         finite = all(math.isfinite(value) for value in losses.values())
         # One diverged rank stops them all (instead of a hung all-reduce), and says which.
-        if any_rank(not finite, self.runtime):
-            where = f" on rank {self.runtime.rank}" if not finite and self.runtime.world_size > 1 else ""
+        if any_rank(not finite, self.placement):
+            where = f" on rank {self.placement.rank}" if not finite and self.placement.world_size > 1 else ""
             cause = f"loss became {losses['loss']}{where}" if not finite else "another rank's loss became NaN/inf"
             raise TrainingDivergedError(f"{cause} at step {self.step + 1}; lower --lr or --temperature")
 
     # ---- diagnostics ----
-    def evaluate(self) -> dict:
+    def evaluate(self, final: bool = False) -> dict:
         counts = self.teacher_class_counts.float()
         balance = [round(float(x), 4) for x in counts / counts.sum().clamp(min=1)]
         return {
-            **evaluate_heldout(self.student, self.heldouts, self.runtime, self.teacher.head),
-            **self.synthesizer.evaluate(),
+            **evaluate_heldout(self.student, self.heldouts, self.placement, self.teacher.head),
+            **self.synthesizer.diagnostics(final),
             "train_teacher_balance": balance,
         }
 
@@ -231,7 +360,9 @@ class DistillLoop:
             "teacher_class_counts": self.teacher_class_counts.clone(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(self.runtime.device) if self.runtime.device.type == "cuda" else None,
+            "cuda_rng": torch.cuda.get_rng_state(self.placement.device)
+            if self.placement.device.type == "cuda"
+            else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -242,9 +373,9 @@ class DistillLoop:
         if state.get("teacher_class_counts") is not None:
             self.teacher_class_counts = state["teacher_class_counts"].clone()
         torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") is not None and self.runtime.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.runtime.device)
+        if state.get("cuda_rng") is not None and self.placement.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.placement.device)
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
-        if self.runtime.world_size > 1:  # the state is rank 0's: each rank goes on with streams of its own
-            self.generator.manual_seed(self.config.seed + 7919 * self.runtime.rank + self.step)
-            torch.manual_seed(self.config.seed + self.runtime.rank + self.step)
+        if self.placement.world_size > 1:  # the state is rank 0's: each rank goes on with streams of its own
+            self.generator.manual_seed(self.config.seed + 7919 * self.placement.rank + self.step)
+            torch.manual_seed(self.config.seed + self.placement.rank + self.step)

@@ -16,9 +16,9 @@ import math
 
 from torch import nn
 
-from asdfd.compressor.config import StudentConfig
+from asdfd.compressor.distill_config import StudentConfig
+from asdfd.compressor.frozen_teacher import Teacher
 from asdfd.compressor.pruning import narrow_ffn, prune_attention_heads
-from asdfd.compressor.teacher import Teacher
 from asdfd.errors import ConfigError
 from asdfd.models import INPUT_KEY
 

@@ -1,6 +1,6 @@
 """Classify lines of stdin with an exported student; one output line per input line.
 
-Run (needs only `pip install asdfd`; no torch):
+Run (needs only the runtime install, `pip install .` in a clone; no torch):
 
     printf 'a gripping, funny film\\na dull mess\\n' | python examples/classify_stdin.py --model student.onnx
     positive	0.9731	a gripping, funny film
@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import sys
+from collections.abc import Iterator
 
 from asdfd.errors import AsdfdError
 from asdfd.runtime import Classifier
@@ -41,10 +42,13 @@ def main() -> None:
     except AsdfdError as err:
         raise SystemExit(f"Error: {err}") from None
 
-    lines = (line.rstrip("\n") for line in sys.stdin)
+    lines = _decoded(sys.stdin.buffer)
     while chunk := list(itertools.islice(lines, args.batch_size)):  # streams: never reads all of stdin first
         texts = [_input(line, classifier.pairs) for line in chunk if line.strip()]
-        predictions = iter(classifier.predict(texts, batch_size=args.batch_size) if texts else [])
+        try:
+            predictions = iter(classifier.predict(texts, batch_size=args.batch_size) if texts else [])
+        except AsdfdError as err:
+            raise SystemExit(f"Error: {err}") from None
         for line in chunk:
             if not line.strip():
                 print()
@@ -63,13 +67,27 @@ def main() -> None:
         sys.stdout.flush()
 
 
+def _decoded(stream) -> Iterator[str]:
+    """Lines of a binary stream as text without the newline; a line that is not UTF-8 is one line of error."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8").rstrip("\n")
+        except UnicodeDecodeError as err:
+            raise SystemExit(
+                f"Error: input line {number} is not UTF-8 (byte {err.start}): convert the input to UTF-8"
+            ) from None
+
+
 def _input(line: str, pairs: bool) -> str | tuple[str, str]:
     """The line, or for a pair model its two tab-separated texts (one line of error otherwise)."""
     if not pairs:
         return line
-    first, tab, second = line.partition("\t")
-    if not tab:
-        raise SystemExit(f"Error: this model classifies sentence pairs: write text_a<TAB>text_b per line, got {line!r}")
+    if line.count("\t") != 1:
+        raise SystemExit(
+            f"Error: this model classifies sentence pairs: write text_a<TAB>text_b per line (exactly one TAB), "
+            f"got {line.count(chr(9))} TABs in {line[:80]!r}"
+        )
+    first, _, second = line.partition("\t")
     return first, second
 
 

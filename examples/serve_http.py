@@ -1,6 +1,6 @@
 """A JSON text-classification service on the standard library, using only the asdfd runtime.
 
-Run (needs only `pip install asdfd`: onnxruntime, numpy, tokenizers; no torch):
+Run (needs only the runtime install, `pip install .` in a clone: onnxruntime, numpy, tokenizers; no torch):
 
     python examples/serve_http.py --model student.onnx --port 8000 --threads 2
 
@@ -265,6 +265,9 @@ class ClassifyServer(ThreadingHTTPServer):
     """Handler threads are not daemons: server_close() waits for the requests in flight."""
 
     daemon_threads = False
+    request_queue_size = 1024
+    """The listen backlog (socketserver's default is 5): a burst of connections waits to be answered (503 beyond
+    --max-connections) instead of being reset by the kernel."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """asdfd.export: a Hugging Face sequence classifier -> one validated, self-contained ONNX artifact.
 
-Names are imported on first use, so `import asdfd.export.config` (dataclasses only) loads neither torch
+Names are imported on first use, so `import asdfd.export.export_config` (dataclasses only) loads neither torch
 nor onnxruntime.
 
 Example:
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from asdfd._lazy import lazy_exports
 
 _NAMES = {
-    "export_onnx": "asdfd.export.pipeline",
-    "ExportResult": "asdfd.export.pipeline",
+    "export_onnx": "asdfd.export.exporter",
+    "ExportResult": "asdfd.export.result",
     **dict.fromkeys(
         (
             "ExportConfig",
@@ -30,17 +30,17 @@ _NAMES = {
             "dynamic_preset",
             "static_preset",
         ),
-        "asdfd.export.config",
+        "asdfd.export.export_config",
     ),
     **dict.fromkeys(("CpuFeatures", "detect_cpu_features", "preset_for_cpu"), "asdfd.export.cpu"),
     **dict.fromkeys(("FusionAudit", "audit_fusions"), "asdfd.export.optimize"),
-    "read_metadata": "asdfd.export.package",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.export.config import (
+    from asdfd.export.cpu import CpuFeatures, detect_cpu_features, preset_for_cpu
+    from asdfd.export.export_config import (
         PRESETS,
         QUANTIZE_CHOICES,
         CalibrationConfig,
@@ -50,7 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover
         dynamic_preset,
         static_preset,
     )
-    from asdfd.export.cpu import CpuFeatures, detect_cpu_features, preset_for_cpu
+    from asdfd.export.exporter import export_onnx
     from asdfd.export.optimize import FusionAudit, audit_fusions
-    from asdfd.export.package import read_metadata
-    from asdfd.export.pipeline import ExportResult, export_onnx
+    from asdfd.export.result import ExportResult

@@ -24,7 +24,7 @@ import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
 from asdfd.errors import ConfigError
-from asdfd.export.config import CalibrationConfig
+from asdfd.export.export_config import CalibrationConfig
 from asdfd.heads import SCORE, SINGLE_LABEL
 from asdfd.runtime.metrics import probabilities
 from asdfd.tokens import SpecialTokens

@@ -6,7 +6,7 @@ ARM64: S8S8 in QDQ format for static graphs.
 
 from __future__ import annotations
 
-from asdfd.export.config import PRESETS, QuantizationPreset
+from asdfd.export.export_config import PRESETS, QuantizationPreset
 from asdfd.hardware import CpuFeatures, detect_cpu_features
 
 __all__ = ["CpuFeatures", "detect_cpu_features", "preset_for_cpu"]

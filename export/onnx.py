@@ -16,8 +16,12 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+import onnx
+import torch
 
 from asdfd.architectures import architecture_of
 from asdfd.errors import ModelLoadError
@@ -68,7 +72,7 @@ def _quiet_export() -> Iterator[None]:
 
 
 def _export_with_optimum(model_dir: Path, workdir: Path, opset: int) -> Path:
-    from optimum.exporters.onnx import main_export
+    from optimum.exporters.onnx import main_export  # lazy: families optimum-onnx lacks never need it
 
     out = workdir / "optimum"
     with _quiet_export():
@@ -86,8 +90,6 @@ def _export_with_optimum(model_dir: Path, workdir: Path, opset: int) -> Path:
 
 
 def _export_with_torch(model: Any, input_names: tuple[str, ...], workdir: Path, opset: int) -> Path:
-    import torch
-
     class LogitsOnly(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
             super().__init__()
@@ -130,22 +132,16 @@ def export_fp32_graph(model_dir: Path, model: Any, workdir: Path, *, opset: int,
         model: the same model, already loaded (used by the torch exporter).
         workdir: scratch folder (inside the atomic temp dir).
     """
-    import onnx
-
     target = workdir / "model.fp32.onnx"
     if exporter == "optimum" and not architecture_of(model.config).optimum_export:
         logger.info("optimum-onnx does not export %s: using torch.onnx", model.config.model_type)
         exporter = "torch"
     if exporter == "optimum":
-        from importlib.metadata import version
-
         import optimum.onnx as optimum_onnx  # noqa: F401 - fails early if optimum-onnx is missing
 
         produced = _export_with_optimum(model_dir, workdir, opset)
         label = f"optimum-onnx {version('optimum-onnx')} (torch.onnx torchscript)"
     else:
-        import torch
-
         produced = _export_with_torch(model, torch_input_names(model), workdir, opset)
         label = f"torch.onnx torchscript {torch.__version__}"
     os.replace(produced, target)

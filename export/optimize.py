@@ -20,6 +20,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import onnx
+from onnxruntime.transformers.fusion_options import FusionOptions
+from onnxruntime.transformers.optimizer import optimize_model
+
 __all__ = ["FusionAudit", "audit_fusions", "optimize_graph"]
 
 logger = logging.getLogger(__name__)
@@ -57,8 +61,6 @@ _GELU_OPS = ("Gelu", "BiasGelu", "FastGelu", "GemmFastGelu")
 
 def audit_fusions(model_path: Path, num_layers: int) -> FusionAudit:
     """Count fused nodes in the .onnx file (quantized variants counted with their float ops)."""
-    import onnx
-
     counts = Counter(node.op_type for node in onnx.load(str(model_path), load_external_data=False).graph.node)
     return FusionAudit(
         num_layers=num_layers,
@@ -83,9 +85,6 @@ def optimize_graph(
 
     The caller warns when attention is unfused.
     """
-    from onnxruntime.transformers.fusion_options import FusionOptions
-    from onnxruntime.transformers.optimizer import optimize_model
-
     options = FusionOptions("bert")
     if device == "cpu":
         options.enable_skip_layer_norm = options.enable_bias_skip_layer_norm = False

@@ -16,6 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import onnx
+from tokenizers import Tokenizer
+
 from asdfd.runtime import metadata as keys
 
 __all__ = [
@@ -23,7 +26,6 @@ __all__ = [
     "tokenizer_json_text",
     "build_metadata",
     "embed_metadata",
-    "read_metadata",
     "write_folder_layout",
 ]
 
@@ -41,8 +43,6 @@ def hash_model_folder(model_dir: Path) -> str:
 
 def tokenizer_json_text(tokenizer: Any, max_length: int) -> str:
     """The fast tokenizer as tokenizer.json text, truncating to `max_length`, without padding."""
-    from tokenizers import Tokenizer
-
     backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     backend.no_padding()
     backend.enable_truncation(max_length)
@@ -79,8 +79,6 @@ def build_metadata(
 
 def embed_metadata(model_path: Path, props: dict[str, str]) -> None:
     """Set `props` as metadata_props of the .onnx file in place (replacing keys already there)."""
-    import onnx
-
     model = onnx.load(str(model_path))
     kept = [p for p in model.metadata_props if p.key not in props]
     del model.metadata_props[:]
@@ -89,14 +87,6 @@ def embed_metadata(model_path: Path, props: dict[str, str]) -> None:
         model.metadata_props.add(key=key, value=value)
     model.producer_name = "asdfd"
     onnx.save(model, str(model_path))
-
-
-def read_metadata(model_path: Path) -> dict[str, str]:
-    """The custom metadata map as the runtime sees it (through onnxruntime, not onnx)."""
-    from asdfd.runtime.classifier import make_session
-
-    session = make_session(Path(model_path))
-    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def write_folder_layout(folder: Path, onnx_path: Path, model_dir: Path, tokenizer: Any, report: dict[str, Any]) -> Path:

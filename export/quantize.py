@@ -16,9 +16,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import onnx
+from onnxruntime.quantization import (
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_dynamic,
+    quantize_static,
+)
+from onnxruntime.transformers.onnx_model import OnnxModel
+
 from asdfd.export.calibration import FeedReader
-from asdfd.export.config import QuantizationPreset, dynamic_preset, static_preset
 from asdfd.export.cpu import CpuFeatures
+from asdfd.export.export_config import QuantizationPreset, dynamic_preset, static_preset
 
 __all__ = [
     "preprocess_for_quantization",
@@ -44,8 +55,6 @@ def _quiet_quantizer() -> Iterator[None]:
 
 
 def _quant_type(name: str) -> Any:
-    from onnxruntime.quantization import QuantType
-
     return QuantType.QInt8 if name == "qint8" else QuantType.QUInt8
 
 
@@ -56,8 +65,6 @@ def preprocess_for_quantization(source: Path, target: Path) -> bool:
         False when pre-processing failed and `target` is a plain copy (quantization still works, but
         tensor types of fused ops are then assumed float).
     """
-    from onnxruntime.quantization import quant_pre_process
-
     # When symbolic shape inference fails on a graph, onnxruntime saves `sym_shape_infer_temp.onnx` and a
     # `<uuid>.data` weights file into the *current* directory before raising: run it inside the scratch folder.
     previous = os.getcwd()
@@ -75,8 +82,6 @@ def preprocess_for_quantization(source: Path, target: Path) -> bool:
 
 
 def _extra_options() -> dict[str, Any]:
-    import onnx
-
     # Used only where shape inference could not type a fused op's output (all our tensors are float).
     return {"DefaultTensorType": onnx.TensorProto.FLOAT}
 
@@ -86,8 +91,6 @@ def head_node_names(model_path: Path) -> list[str]:
 
     The quantizer first rewrites each Gemm as MatMul + Add named "<gemm>_MatMul", so both names are listed.
     """
-    import onnx
-
     graph = onnx.load(str(model_path), load_external_data=False).graph
     names = [node.name for node in graph.node if "classifier" in node.name or "pooler" in node.name]
     return names + [f"{name}_MatMul" for name in names]
@@ -97,8 +100,6 @@ def quantize_dynamic_int8(
     source: Path, target: Path, preset: QuantizationPreset, *, op_types: tuple[str, ...] | None = None
 ) -> None:
     """MatMul -> MatMulInteger + DynamicQuantizeLinear (and QAttention / QEmbedLayerNormalization)."""
-    from onnxruntime.quantization import quantize_dynamic
-
     exclude = [] if preset.quantize_head else head_node_names(source)
     with _quiet_quantizer():
         quantize_dynamic(
@@ -117,8 +118,6 @@ def quantize_static_int8(
     source: Path, target: Path, preset: QuantizationPreset, reader: FeedReader, *, chunk_batches: int
 ) -> None:
     """Calibrate on `reader` chunk by chunk (bounded memory), then write QLinearMatMul or QDQ nodes."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static
-
     method = {
         "minmax": CalibrationMethod.MinMax,
         "percentile": CalibrationMethod.Percentile,
@@ -157,8 +156,6 @@ def quantize_static_int8(
 
 def dynamic_node_names(model_path: Path, patterns: tuple[str, ...]) -> list[str]:
     """MatMul nodes whose names match one of `patterns` (regexes)."""
-    import onnx
-
     if not patterns:
         return []
     graph = onnx.load(str(model_path), load_external_data=False).graph
@@ -171,9 +168,6 @@ def dynamic_node_names(model_path: Path, patterns: tuple[str, ...]) -> list[str]
 
 def convert_fp16(source: Path, target: Path) -> None:
     """fp16 weights and activations (inputs/outputs stay int64/fp32); meant for the CUDA provider."""
-    import onnx
-    from onnxruntime.transformers.onnx_model import OnnxModel
-
     model = OnnxModel(onnx.load(str(source)))
     with _quiet_quantizer():
         model.convert_float_to_float16(keep_io_types=True)

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from asdfd.data import tokenizer_columns
+from asdfd.errors import NonFiniteError
 from asdfd.export.calibration import feeds_for, random_token_batch, select_confident
-from asdfd.export.config import ValidationConfig
+from asdfd.export.export_config import ValidationConfig
 from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, head_of
 from asdfd.runtime.metrics import probabilities, task_quality
 from asdfd.tokens import SpecialTokens
@@ -250,6 +251,12 @@ def validate_graph(
     for (ids, mask), expected, kind in zip(validation.batches, validation.reference_logits, validation.kinds):
         feeds = feeds_for(input_names, ids, mask, validation.space)
         actual = session.run(["logits"], feeds)[0].astype(np.float32)
+        if not np.isfinite(expected).all():
+            raise NonFiniteError(
+                f"{variant}: the PyTorch model outputs NaN/inf on generated inputs: the model is broken, not its export"
+            )
+        if not np.isfinite(actual).all():  # NaN compares False against atol: it must fail, not pass as a match
+            actual = np.where(np.isfinite(actual), actual, np.float32(np.inf))
         max_abs = max(max_abs, float(np.abs(actual - expected).max()))
         if validation.head != SCORE:
             difference = probabilities(actual, validation.head) - probabilities(expected, validation.head)
@@ -261,8 +268,10 @@ def validate_graph(
         if not total[kind]:
             return None
         actual, expected = (np.concatenate(arrays) for arrays in zip(*outputs[kind]))
+        if not np.isfinite(actual).all():
+            return 0.0  # a graph that outputs NaN/inf agrees with nothing
         value = task_quality(validation.head, actual, expected)["agreement"]
-        return 0.0 if math.isnan(value) else value  # a constant score cannot be called correlated
+        return 0.0 if value is None else value  # a constant score cannot be called correlated
 
     report = ValidationReport(
         variant=variant,

@@ -84,7 +84,10 @@ def _labels_from(raw: str | dict[str, Any], source: str) -> tuple[str, ...]:
         raise ModelLoadError(f"corrupt label map in {source}: {err}") from None
     if not by_index or sorted(by_index) != list(range(len(by_index))):
         raise ModelLoadError(f"label map in {source} must map 0..N-1 to names, got {sorted(by_index)}")
-    return tuple(by_index[index] for index in range(len(by_index)))
+    names = tuple(by_index[index] for index in range(len(by_index)))
+    if repeated := sorted({name for name in names if names.count(name) > 1}):
+        raise ModelLoadError(f"label map in {source} names {repeated} more than once: label names must be unique")
+    return names
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

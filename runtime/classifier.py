@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from asdfd.errors import ConfigError, ModelLoadError
+from asdfd._offline import telemetry_left_on
+from asdfd.errors import ConfigError, ModelLoadError, NonFiniteError
 from asdfd.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
 from asdfd.runtime.artifact import SUPPORTED_INPUTS, ArtifactInfo, locate_onnx, read_artifact_info
-from asdfd.runtime.encoding import TextEncoder, logits_in_batches
+from asdfd.runtime.encoding import TextEncoder, check_count, logits_in_batches
 from asdfd.runtime.metrics import probabilities
 
 __all__ = ["Classifier", "Prediction", "make_session", "CPU_DISABLED_OPTIMIZERS"]
@@ -26,6 +29,7 @@ residual LayerNorm is no longer fused into SkipLayerNormalization on CPU'); on C
 one, so sessions with the CUDA provider keep it."""
 
 logger = logging.getLogger(__name__)
+_warn_once = functools.cache(logger.warning)
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,15 @@ def make_session(
         ModelLoadError: the file is not a loadable ONNX model, or a provider is unavailable.
     """
     if hasattr(ort, "disable_telemetry_events"):
-        ort.disable_telemetry_events()  # never let the native library phone home from a user's process
+        ort.disable_telemetry_events()  # the events API; the connection itself is stopped by asdfd._offline
+    if reason := telemetry_left_on():
+        _warn_once(reason)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # warnings from the optimizer are not the user's problem
     if threads is not None:
-        if threads < 1:
-            raise ModelLoadError(f"threads must be >= 1, got {threads}")
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = check_count("threads", threads, most=MAX_THREADS, error=ConfigError)
         options.inter_op_num_threads = 1
     providers = list(providers) if providers else ["CPUExecutionProvider"]
     missing = [name for name in providers if name not in ort.get_available_providers()]
@@ -80,10 +84,16 @@ def make_session(
         ) from None
 
 
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
+"""Most intra-op threads a session may ask for (more only oversubscribe the cores; 10**6 would exhaust memory)."""
+
+
 def _checked_threshold(threshold: float) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise ConfigError(f"threshold must be a number in (0, 1), got {threshold!r} ({type(threshold).__name__})")
     if not 0.0 < threshold < 1.0:
         raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
-    return threshold
+    return float(threshold)
 
 
 class Classifier:
@@ -114,6 +124,11 @@ class Classifier:
         num_outputs = session.get_outputs()[0].shape[-1]
         if isinstance(num_outputs, int) and num_outputs != len(self.labels):
             raise ModelLoadError(f"{info.onnx_path} outputs {num_outputs} scores but names {len(self.labels)} labels")
+        if (info.head == SCORE) != (len(self.labels) == 1) or (info.head == SINGLE_LABEL and len(self.labels) < 2):
+            raise ModelLoadError(
+                f"{info.onnx_path} says its head is {info.head} but has {len(self.labels)} outputs (a score head has "
+                "exactly one, a single-label head at least two): the artifact is inconsistent; export it again"
+            )
         self.encoder = TextEncoder(info.tokenizer_json, info.max_length)
         self.pairs = info.input_kind == "pair"
         """The model classifies sentence pairs: inputs are (text_a, text_b) tuples."""
@@ -161,7 +176,20 @@ class Classifier:
             logits (batch, num_labels) float32.
         """
         feed = {name: batch[name] for name in self.input_names}
-        return self.session.run([self.output_name], feed)[0]
+        try:
+            logits = self.session.run([self.output_name], feed)[0]
+        except Exception as err:  # onnxruntime's own classes: the graph and its tokenizer or metadata disagree
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ModelLoadError(
+                f"{self.info.onnx_path} failed on this input ({first_line}): the artifact is inconsistent (e.g. its "
+                "tokenizer emits ids beyond the embedding table); export it again"
+            ) from None
+        if logits.ndim != 2 or logits.shape[1] != len(self.labels):  # a graph whose width was not in its shape
+            raise ModelLoadError(
+                f"{self.info.onnx_path} outputs scores of shape {logits.shape} but names {len(self.labels)} labels: "
+                "the artifact is inconsistent; export it again"
+            )
+        return logits
 
     def predict_logits(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         """Raw scores (logits), shape (len(texts), num_labels), in input order.
@@ -171,8 +199,16 @@ class Classifier:
         Raises:
             DataError: empty input, an item of the wrong kind (a pair for a single-text model or the reverse),
                 or batch_size < 1.
+            NonFiniteError: the graph outputs NaN/inf (a broken model): never returned as scores.
         """
-        return logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels), self.pairs)
+        logits = logits_in_batches(self.encoder, self.run, texts, batch_size, len(self.labels), self.pairs)
+        broken = ~np.isfinite(logits).all(axis=1)
+        if broken.any():
+            raise NonFiniteError(
+                f"{self.info.onnx_path} outputs NaN/inf for {int(broken.sum())} of {len(logits)} texts (first: text "
+                f"{int(broken.argmax())}): the model is broken; export it again from a finite checkpoint"
+            )
+        return logits
 
     def predict_proba(self, texts: Sequence[str] | Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         """Probabilities, shape (len(texts), num_labels), columns in `self.labels` order: a softmax over the classes,

@@ -22,9 +22,29 @@ from tokenizers import Tokenizer
 
 from asdfd.errors import DataError, ModelLoadError
 
-__all__ = ["TextEncoder", "check_texts", "logits_in_batches"]
+__all__ = ["TextEncoder", "check_texts", "check_count", "logits_in_batches", "CHARS_PER_TOKEN"]
 
 _PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>")
+
+CHARS_PER_TOKEN = 64
+"""Characters of a text read per token it may keep: texts longer than `max_length` times this are cut (at a word
+boundary) before tokenizing. A token covers far fewer characters (a word piece; a longer word is one unknown
+token), so only text whose first `max_length` tokens span more (thousands of spaces in a row) loses tokens."""
+
+MAX_BATCH_SIZE = 1 << 16
+"""Largest batch_size accepted (a batch is padded to its longest text: larger batches only cost memory)."""
+
+
+def check_count(name: str, value: object, *, most: int = MAX_BATCH_SIZE, error: type[Exception] = DataError) -> int:
+    """`value` as a whole number in 1..`most`, or a one-line `error` naming `name`.
+
+    Floats, strings and bools are refused rather than rounded (1.5 threads or batch_size=True is a mistake).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise error(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+    if not 1 <= value <= most:
+        raise error(f"{name} must be between 1 and {most}, got {value}")
+    return int(value)
 
 
 def check_texts(texts: Sequence[str] | Sequence[tuple[str, str]], pairs: bool = False) -> list:
@@ -123,9 +143,19 @@ class TextEncoder:
     def encode_rows(self, texts: list) -> list[tuple[list[int], list[int]]]:
         """(token ids, segment ids) per text or (text_a, text_b) pair, truncated, with the tokenizer's own special
         tokens and pair template ([CLS] a [SEP] b [SEP], segments 0 then 1; RoBERTa: <s> a </s></s> b </s>)."""
+        texts = [self.clip(t) if isinstance(t, str) else (self.clip(t[0]), self.clip(t[1])) for t in texts]
         with self._borrow() as tokenizer:
             encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # _fast skips char offsets
             return [(encoding.ids, encoding.type_ids) for encoding in encode(texts)]
+
+    def clip(self, text: str) -> str:
+        """`text` cut at the last whitespace before `max_length * CHARS_PER_TOKEN` characters: what truncation
+        would keep of it, without tokenizing all of a huge text first (a 50 MB line would take gigabytes)."""
+        limit = self.max_length * CHARS_PER_TOKEN
+        if len(text) <= limit:
+            return text
+        cut = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit), text.rfind("\t", 0, limit))
+        return text[: cut if cut > 0 else limit]
 
     def pad(self, ids: Sequence[Sequence[int]], types: Sequence[Sequence[int]] | None = None) -> dict[str, np.ndarray]:
         """Pad token id lists (and their segment ids; default 0) to the longest one.
@@ -150,8 +180,7 @@ class TextEncoder:
         Sorting by token length first means each batch pads to similar lengths, so less compute is
         spent on padding; the indices let the caller put results back in input order.
         """
-        if batch_size < 1:
-            raise DataError(f"batch_size must be >= 1, got {batch_size}")
+        check_count("batch_size", batch_size)
         rows = self.encode_rows(texts)
         order = (
             np.argsort([len(ids) for ids, _ in rows], kind="stable")

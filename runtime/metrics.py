@@ -7,8 +7,11 @@ figures that mean something for each head (asdfd.heads).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from asdfd.errors import NonFiniteError
 from asdfd.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
 
 __all__ = [
@@ -173,9 +176,37 @@ def task_quality(
     with the teacher's score) and its `asdfd.heads.PRIMARY_METRIC` against the labels (None without labels).
     single_label adds mean_kl, ece; multi_label adds exact_agreement (every label the same), per_label_agreement,
     mean_kl (per-label Bernoulli), micro_f1, macro_f1, per_label_f1; score adds spearman_vs_teacher,
-    mse_vs_teacher, pearson, spearman.
+    mse_vs_teacher, pearson, spearman. A figure that is undefined on these inputs (the Pearson correlation of a
+    constant score, the macro F1 of labels that never occur) is None, and `entry["undefined"]` says why.
     """
     model_logits, teacher_logits = np.asarray(model_logits), np.asarray(teacher_logits)
+    for name, values in (("model", model_logits), ("teacher", teacher_logits)):
+        if not np.isfinite(values).all():
+            raise NonFiniteError(f"the {name}'s outputs hold NaN/inf: the {name} is broken, its figures mean nothing")
+    entry = _task_quality(head, model_logits, teacher_logits, labels, threshold)
+    undefined = {
+        name: _UNDEFINED_BECAUSE.get(name, "undefined on these inputs")
+        for name, value in entry.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    }
+    if undefined:  # a figure that cannot be computed is None and says why; NaN never passes as a number
+        entry.update(dict.fromkeys(undefined), undefined=undefined)
+    return entry
+
+
+_UNDEFINED_BECAUSE = {
+    "agreement": "the model's or the teacher's scores are constant on these inputs",
+    "spearman_vs_teacher": "the model's or the teacher's scores are constant on these inputs",
+    "pearson": "the model's scores or the labels are constant",
+    "spearman": "the model's scores or the labels are constant",
+    "macro_f1": "no label of the model occurs in the labels",
+}
+"""Why a figure of `task_quality` can be undefined (reported under the entry's "undefined" key)."""
+
+
+def _task_quality(
+    head: str, model_logits: np.ndarray, teacher_logits: np.ndarray, labels: np.ndarray | None, threshold: float
+) -> dict:
     if head == SINGLE_LABEL:
         entry = {
             "agreement": agreement(model_logits, teacher_logits),

@@ -62,6 +62,35 @@ def _file(tmp: Path, name: str, data: bytes) -> Path:
     return path
 
 
+def _nan_head(teacher: Path, tmp: Path) -> Path:
+    """A teacher whose classification head is NaN (what a diverged fine-tuning leaves)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy(teacher, tmp)
+    weights = load_file(folder / "model.safetensors")
+    weights["classifier.weight"] = torch.full_like(weights["classifier.weight"], float("nan"))
+    save_file(weights, folder / "model.safetensors")
+    return folder
+
+
+def _score_file(tmp: Path, bad_label: str) -> Path:
+    rows = "".join(f"text number {i}\t{i / 10}\n" for i in range(6))
+    return _file(tmp, "scores.tsv", f"sentence\tlabel\n{rows}broken row\t{bad_label}\n".encode())
+
+
+def _teacher_on(tmp: Path, teacher: Path, train: Path) -> list[str]:
+    return ["teacher", "--train", str(train), "--out", OUT, "--base-model", str(teacher), "--steps", "2"]
+
+
+def _foreign_tokenizer(teacher: Path, tmp: Path) -> Path:
+    """A tokenizer that emits an id past the model's embedding table (another model's tokenizer)."""
+    folder = _copy(teacher, tmp)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer["added_tokens"].append({**tokenizer["added_tokens"][0], "id": 99_999, "content": "[BEYOND]"})
+    return _edit_json(folder, "tokenizer.json", tokenizer)
+
+
 OUT = "{tmp}/out"
 
 
@@ -173,10 +202,10 @@ CASES: list[tuple[str, Setup, int, str]] = [
         "would overwrite the input",
     ),
     (
-        "run: --out folder missing",
-        lambda tmp, t: ["run", "--teacher", str(t), "--out", f"{tmp}/no/s.onnx"],
+        "run: --out under a file",
+        lambda tmp, t: ["run", "--teacher", str(t), "--out", f"{_file(tmp, 'no', b'x')}/s.onnx"],
         1,
-        "does not exist",
+        "is a file, not a folder",
     ),
     (
         "bench: --out is a file",
@@ -297,6 +326,86 @@ CASES: list[tuple[str, Setup, int, str]] = [
         1,
         "distill: expected a mapping",
     ),
+    # non-finite numbers: refused with the cause, never trained on, exported, or reported
+    *[
+        (
+            f"teacher: a score label {label}",
+            lambda tmp, t, label=label: _teacher_on(tmp, t, _score_file(tmp, label)),
+            1,
+            "is not a finite number",
+        )
+        for label in ("nan", "inf", "-inf", "1e309")
+    ],
+    (
+        "distill: a teacher with NaN weights",
+        lambda tmp, t: ["distill", "--teacher", str(_nan_head(t, tmp)), "--out", OUT, "--steps", "2"],
+        1,
+        "the model is broken: 1 weight tensors hold NaN/inf (classifier.weight)",
+    ),
+    (
+        "export: a model with NaN weights",
+        lambda tmp, t: ["export", str(_nan_head(t, tmp)), "--out", f"{tmp}/out.onnx"],
+        1,
+        "the model is broken",
+    ),
+    (
+        "bench: a teacher with NaN weights",
+        lambda tmp, t: ["bench", "--teacher", str(_nan_head(t, tmp)), "--out", OUT, "--teacher-onnx", ""],
+        1,
+        "the model is broken",
+    ),
+    (
+        "distill: config.json promises more layers than the weights hold",
+        lambda tmp, t: ["distill", "--teacher", str(_with_config(t, tmp, num_hidden_layers=4)), "--out", OUT],
+        1,
+        "config.json and the weights disagree",
+    ),
+    *[
+        (
+            f"distill: config.json {key}={value} over a small model's weights",
+            lambda tmp, t, key=key, value=value: [
+                "distill",
+                "--teacher",
+                str(_with_config(t, tmp, **{key: value})),
+                "--out",
+                OUT,
+            ],
+            1,
+            "config.json and the weights disagree",
+        )
+        for key, value in (("num_hidden_layers", 1_000_000), ("hidden_size", 1_000_000), ("vocab_size", 10**9))
+    ],
+    (
+        "distill: config.json asdfd_input is neither single nor pair",
+        lambda tmp, t: ["distill", "--teacher", str(_with_config(t, tmp, asdfd_input="triple")), "--out", OUT],
+        1,
+        'it must be "single" or "pair"',
+    ),
+    (
+        "distill: config.json names a label twice",
+        lambda tmp, t: [
+            "distill",
+            "--teacher",
+            str(_with_config(t, tmp, id2label={"0": "same", "1": "same"}, label2id={"same": 1})),
+            "--out",
+            OUT,
+        ],
+        1,
+        "label names must be unique",
+    ),
+    *[
+        (
+            f"{command}: a tokenizer with ids past the embedding table",
+            lambda tmp, t, command=command: (
+                [command, "--teacher", str(_foreign_tokenizer(t, tmp)), "--out", OUT]
+                if command != "export"
+                else ["export", str(_foreign_tokenizer(t, tmp)), "--out", f"{tmp}/out.onnx"]
+            ),
+            1,
+            "token ids up to 99999 but the model's embedding table has",
+        )
+        for command in ("distill", "export")
+    ],
     # runtime side
     (
         "export: student path is a missing file",
@@ -331,3 +440,26 @@ def test_bad_input_gets_one_clear_line(tmp_path, tiny_teacher_dir, name, setup, 
     after = {p.name for p in tmp_path.iterdir()}
     left = {n for n in after - before if n not in ("teacher",)}
     assert not {n for n in left if n in ("out", "out.onnx", "s.onnx", "s.run") or n.endswith(".tmp")}, (name, left)
+
+
+def test_out_into_missing_folders_creates_them_and_a_file_in_the_way_is_one_line(tmp_path):
+    from asdfd._io import check_output_path
+    from asdfd.errors import ConfigError
+
+    check_output_path(tmp_path / "new" / "deeper" / "student.onnx", force=False)
+    assert (tmp_path / "new" / "deeper").is_dir() and not (tmp_path / "new" / "deeper" / "student.onnx").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        check_output_path(tmp_path / "file" / "sub" / "out.onnx", force=False)
+
+
+@pytest.mark.parametrize("flag", ["--eval-file"])
+def test_a_fifo_as_a_data_file_is_named_as_such(tmp_path, tiny_teacher_dir, flag):
+    import os
+
+    fifo = tmp_path / "pipe.tsv"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(
+        main, ["-q", "distill", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "o"), flag, str(fifo)]
+    )
+    assert result.exit_code == 1 and "is not a regular file" in result.output, result.output

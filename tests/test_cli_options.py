@@ -15,11 +15,11 @@ from asdfd.cli.export import EXPORT_FLAGS
 from asdfd.cli.options import ConfigFlag, apply_flag_values, config_options, parse_set_values
 from asdfd.cli.run import RUN_DISTILL_FLAGS, RUN_EXPORT_FLAGS
 from asdfd.cli.teacher import TEACHER_FLAGS
-from asdfd.compressor.config import DistillConfig, TeacherRecipeConfig
+from asdfd.compressor.distill_config import DistillConfig, TeacherRecipeConfig
 from asdfd.config_docs import field_docs, resolve_field
 from asdfd.errors import ConfigError
-from asdfd.export.config import ExportConfig
-from asdfd.runtime.bench.config import BenchConfig
+from asdfd.export.export_config import ExportConfig
+from asdfd.runtime.bench.bench_config import BenchConfig
 
 
 def _help_of(command: str) -> str:
@@ -59,15 +59,15 @@ def test_flag_values_are_typed_and_errors_name_the_flag():
     @click.command()
     @config_options(
         DistillConfig,
-        [ConfigFlag("lr"), ConfigFlag("guess.steps"), ConfigFlag("vocab_prior")],
+        [ConfigFlag("lr"), ConfigFlag("student.num_layers"), ConfigFlag("vocab_prior")],
         defaults={"": DistillConfig()},
     )
     def probe(**options):
         click.echo(json.dumps(options))
 
-    result = CliRunner().invoke(probe, ["--lr", "3e-4", "--guess-steps", "7", "--vocab-prior", "uniform"])
-    assert json.loads(result.output) == {"cfg__lr": 3e-4, "cfg__guess__steps": 7, "cfg__vocab_prior": "uniform"}
-    for args in (["--lr", "inf"], ["--lr", "nan"], ["--guess-steps", "x"], ["--vocab-prior", "zipfian"]):
+    result = CliRunner().invoke(probe, ["--lr", "3e-4", "--student-num-layers", "7", "--vocab-prior", "uniform"])
+    assert json.loads(result.output) == {"cfg__lr": 3e-4, "cfg__student__num_layers": 7, "cfg__vocab_prior": "uniform"}
+    for args in (["--lr", "inf"], ["--lr", "nan"], ["--student-num-layers", "x"], ["--vocab-prior", "zipfian"]):
         bad = CliRunner().invoke(probe, args)
         assert bad.exit_code == 2 and args[0] in bad.output, args
     with pytest.raises(ConfigError, match=r"^--lr: lr must be > 0"):
@@ -75,11 +75,15 @@ def test_flag_values_are_typed_and_errors_name_the_flag():
 
 
 def test_set_reaches_any_field_and_names_itself_in_errors():
-    given = parse_set_values(["guess.steps=30", "lr=3e-4", "student.layers=[0, 2]"])
-    config = apply_flag_values(DistillConfig(), given)
-    assert (config.guess.steps, config.lr, config.student.layers) == (30, 3e-4, (0, 2))
-    with pytest.raises(ConfigError, match=r"--set guess.stepz: unknown option 'guess.stepz'"):
-        apply_flag_values(DistillConfig(), parse_set_values(["guess.stepz=3"]))
+    given = parse_set_values(["synthesis.guess.steps=30", "lr=3e-4", "student.layers=[0, 2]"])
+    config = apply_flag_values(DistillConfig(method="asdfd"), given)
+    assert (config.synthesis.guess.steps, config.lr, config.student.layers) == (30, 3e-4, (0, 2))
+    with pytest.raises(ConfigError, match=r"--set synthesis.guess.stepz: unknown option 'synthesis.guess.stepz'"):
+        apply_flag_values(DistillConfig(method="asdfd"), parse_set_values(["synthesis.guess.stepz=3"]))
+    with pytest.raises(ConfigError, match=r"--set guess.steps: unknown option .guess.steps.: guess moved"):
+        apply_flag_values(DistillConfig(method="asdfd"), parse_set_values(["guess.steps=3"]))
+    config = apply_flag_values(DistillConfig(), parse_set_values(["method=asdfd", "synthesis.use_stage2=false"]))
+    assert config.synthesis.use_stage2 is False  # the method first, then its options
     with pytest.raises(click.BadParameter):
         parse_set_values(["no-equals-sign"])
 
@@ -88,7 +92,10 @@ def test_set_reaches_any_field_and_names_itself_in_errors():
     "args, message",
     [
         (["--lr", "-1"], "--lr: lr must be > 0"),
-        (["--set", "guess.steps=0"], "--set guess.steps: guess.steps must be >= 1"),
+        (
+            ["--method", "asdfd", "--set", "synthesis.guess.steps=0"],
+            "--set synthesis.guess.steps: synthesis.guess: guess.steps must be >= 1",
+        ),
         (
             ["--set", "student.depth_fraction=2"],
             "--set student.depth_fraction: student depth_fraction must be in (0, 1)",
@@ -105,7 +112,7 @@ def test_distill_cli_errors_name_the_flag(tmp_path, tiny_teacher_dir, args, mess
 
 def test_run_set_sections(tmp_path, tiny_teacher_dir):
     base = ["run", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s.onnx")]
-    result = CliRunner().invoke(main, [*base, "--set", "guess.steps=3"])
+    result = CliRunner().invoke(main, [*base, "--set", "synthesis.guess.steps=3"])
     assert result.exit_code == 1 and "distill.<field>" in result.output
     result = CliRunner().invoke(main, [*base, "--set", "export.opset=9"])
     assert result.exit_code == 1 and "opset" in result.output and "Traceback" not in result.output
@@ -126,8 +133,6 @@ def test_minutes_sets_the_time_budget_and_lifts_the_step_cap(tmp_path, tiny_teac
         "0.005",
         "--set",
         "heldout_random=8",
-        "--set",
-        "heldout_pseudo=4",
         "--batch-size",
         "4",
     ]

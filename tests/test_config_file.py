@@ -68,13 +68,16 @@ def test_load_config_file(tmp_path):
     [
         ("distill: 5\n", "distill: expected a mapping"),
         ("distill: [1, 2]\n", "distill: expected a mapping"),
-        ("eval_file: 5\n", "eval_file: expected a string"),
+        ("eval_file: 5\n", "eval_file: expected a path"),
         ("distill: {student: 3}\n", "distill.student: expected a mapping of StudentConfig fields"),
         ("distill: {lr: fast}\n", "distill.lr: expected a number"),
         ("distill: {lr: .inf}\n", "distill.lr: expected a finite number"),
         ("distill: {steps: 2.5}\n", "distill.steps: expected an integer"),
         ("distill: {method: best}\n", "distill.method: expected one of 'random-tokens', 'words', 'mix'"),
-        ("distill: {guess: {steps: 0}}\n", "guess.steps must be >= 1"),
+        ("distill: {method: asdfd, synthesis: {guess: {steps: 0}}}\n", "guess.steps must be >= 1"),
+        ("distill: {guess: {steps: 3}}\n", "unknown option 'distill.guess.steps': guess moved: use synthesis.guess"),
+        ("distill: {synthesis: {oversample: 3}}\n", "not an option of --method mix"),
+        ("seed: 3\n", "unknown option 'seed': seed moved: use distill.seed"),
     ],
 )
 def test_run_config_values_get_one_line_naming_the_key(tmp_path, tiny_teacher_dir, text, message):

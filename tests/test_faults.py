@@ -35,8 +35,6 @@ DISTILL = [
     "--set",
     "heldout_random=8",
     "--set",
-    "heldout_pseudo=4",
-    "--set",
     "eval_every=1000",
 ]
 

@@ -211,7 +211,7 @@ def test_f1_pearson_spearman_against_hand_computed_values():
 
 
 def test_guided_selection_covers_every_label_and_both_ends_of_a_score():
-    from asdfd.compressor.heads import task_head
+    from asdfd.compressor.head_losses import task_head
     from asdfd.compressor.synthesis.guided import select_inputs
 
     logits = torch.randn(40, 3)
@@ -225,7 +225,7 @@ def test_guided_selection_covers_every_label_and_both_ends_of_a_score():
 
 
 def test_teacher_recipe_trains_multi_label_and_score_heads(tmp_path, tiny_teacher_dir):
-    from asdfd.compressor.config import TeacherRecipeConfig
+    from asdfd.compressor.distill_config import TeacherRecipeConfig
     from asdfd.compressor.finetune import detect_task, train_teacher
 
     assert detect_task(["joy", "joy,fear"]) == MULTI_LABEL and detect_task(["0.5", "2"]) == SCORE

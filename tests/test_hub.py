@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -41,7 +42,7 @@ def test_a_cached_hub_id_resolves_offline_and_distills(tmp_path, hub_cache):
         main,
         ["-q", "distill", "--teacher", "acme/tiny-sst2", "--out", str(out), "--steps", "2", "--batch-size", "4"]
         + ["--max-length", "10", "--method", "random-tokens", "--threads", "1"]
-        + ["--set", "heldout_random=8", "--set", "heldout_pseudo=4"],
+        + ["--set", "heldout_random=8"],
     )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "distill.json").read_text())["teacher"] == str(hub_cache)
@@ -88,3 +89,46 @@ def test_a_hub_snapshot_with_custom_code_is_refused(tmp_path, hub_cache):
     (hub_cache / "config.json").write_text(json.dumps(config))
     result = CliRunner().invoke(main, ["distill", "--teacher", "acme/tiny-sst2", "--out", str(tmp_path / "s")])
     assert result.exit_code == 1 and "asks to run custom code" in result.output
+
+
+def test_ids_huggingface_hub_refuses_are_paths_not_hub_ids():
+    for name in ("acme/a--b", "acme/x.git", "acme/" + "x" * 300, "acme/-x"):
+        assert not looks_like_hub_id(name), name
+        assert resolve_model_dir(name) == Path(name)  # then read_classifier_config says it does not exist
+
+
+def test_a_mistyped_local_folder_is_not_sent_to_the_hub(tmp_path, monkeypatch, hub_cache):
+    (tmp_path / "artifacts").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError, match=r"model folder artifacts/teacher-sst does not exist .*check the path$"):
+        resolve_model_dir("artifacts/teacher-sst")
+
+
+def test_out_onto_the_cache_blobs_of_the_teacher_is_refused(tmp_path, tiny_teacher_dir):
+    """A real cache snapshot is links into blobs/: --out there would destroy the cached teacher."""
+    from asdfd._io import check_output_path
+    from asdfd.errors import ConfigError
+
+    repo = tmp_path / "models--acme--tiny"
+    snapshot, blobs = repo / "snapshots" / COMMIT, repo / "blobs"
+    snapshot.mkdir(parents=True), blobs.mkdir()
+    for index, source in enumerate(sorted(tiny_teacher_dir.iterdir())):
+        shutil.copyfile(source, blobs / f"blob{index}")
+        (snapshot / source.name).symlink_to(Path("../../blobs") / f"blob{index}")
+    for out in (blobs, blobs / "blob0", repo):
+        with pytest.raises(ConfigError, match="would overwrite the input"):
+            check_output_path(out, force=True, inputs=(snapshot,))
+    assert resolve_model_dir(snapshot) == snapshot  # links inside the repository folder are fine
+
+
+def test_links_that_leave_the_model_folder_are_refused(tmp_path, tiny_teacher_dir):
+    from asdfd.models import read_classifier_config
+
+    folder = tmp_path / "teacher"
+    shutil.copytree(tiny_teacher_dir, folder)
+    outside = tmp_path / "secret.txt"
+    outside.write_text("[PAD]\n", encoding="utf-8")
+    (folder / "vocab.txt").unlink(missing_ok=True)
+    (folder / "vocab.txt").symlink_to(outside)
+    with pytest.raises(ModelLoadError, match=r"vocab.txt is a link to .*secret.txt, outside the model folder"):
+        read_classifier_config(folder)

@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from asdfd.compressor import DistillConfig, StudentConfig, distill
-from asdfd.compressor.teacher import load_teacher, segment_ids
+from asdfd.compressor.frozen_teacher import load_teacher, segment_ids
 from asdfd.data import read_labelled_file
 from asdfd.errors import ConfigError, DataError
 from asdfd.models import input_kind
@@ -113,7 +113,11 @@ def test_pair_teacher_round_trip_keeps_segment_ids(tmp_path, pair_teacher, pair_
         pair_teacher,
         tmp_path / "student.onnx",
         file_options=run,
-        flag_options={"eval_file": pair_tsv, "text_column": "sentence1,sentence2", "quantize": "none"},
+        flag_options={
+            "eval_file": pair_tsv,
+            "distill": {"text_column": "sentence1,sentence2"},
+            "export": {"quantize": "none"},
+        },
     )
     result = run_pipeline(plan)
     assert result.stages == {"distill": "ran", "export": "ran", "bench": "ran"}
@@ -152,7 +156,7 @@ def test_the_wrong_kind_of_input_is_one_line(tmp_path, pair_teacher, tiny_teache
         single.predict([("good movie", "a good film")])
     out = tmp_path / "s.onnx"
     run = json.loads(json.dumps(TINY_RUN))
-    plan = plan_run(pair_teacher, out, file_options=run, flag_options={"quantize": "none"})
+    plan = plan_run(pair_teacher, out, file_options=run, flag_options={"export": {"quantize": "none"}})
     run_pipeline(plan)
     pairs = Classifier.load(out)
     with pytest.raises(DataError, match=r"this model classifies sentence pairs: pass \(text_a, text_b\) tuples"):

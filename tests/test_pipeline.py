@@ -34,10 +34,8 @@ TINY_RUN = {
         "threads": 1,
         "checkpoint_every": 3,
         "heldout_random": 8,
-        "heldout_pseudo": 4,
         "min_length": 4,
         "max_length": 10,
-        "guess": {"steps": 2, "pool_size": 8},
     },
     "export": {"max_length": 32, "validation": {"num_samples": 8, "latency_runs": 2}},
     "bench": {
@@ -66,8 +64,8 @@ def test_plan_run_precedence_budget_file_flags(tmp_path, tiny_teacher_dir):
     plan = plan_run(
         tiny_teacher_dir,
         tmp_path / "s.onnx",
-        file_options={"seed": 3, "distill": {"steps": 7}},
-        flag_options={"seed": 4, "quantize": "none", "distill": {"temperature": 3.0}},
+        file_options={"distill": {"steps": 7, "seed": 3}},
+        flag_options={"distill": {"temperature": 3.0, "seed": 4}, "export": {"quantize": "none"}},
     )
     assert plan.distill.seed == 4  # flag beats file
     assert plan.distill.steps == 7  # file beats budget preset
@@ -86,7 +84,13 @@ def test_plan_run_precedence_budget_file_flags(tmp_path, tiny_teacher_dir):
         ({"colour": "red"}, "unknown option"),
         ({"bench": {"students": ["x.onnx"]}}, "set by the run itself"),
         ({"budget": "huge"}, "unknown budget"),
-        ({"quantize": "int4"}, "quantize"),
+        ({"export": {"quantize": "int4"}}, "quantize"),
+        ({"seed": 3}, "seed moved: use distill.seed"),
+        ({"device": "cpu"}, "device moved: use distill.device"),
+        ({"quantize": "none"}, "quantize moved: use export.quantize"),
+        ({"text_column": "text"}, "text_column moved: use distill.text_column"),
+        ({"bench": {"text_column": "text"}}, "set by the run itself"),
+        ({"distill": {"method": "words", "synthesis": {"oversample": 3}}}, "not an option of --method words"),
     ],
 )
 def test_plan_run_rejects_bad_options(tmp_path, tiny_teacher_dir, options, message):
@@ -135,6 +139,10 @@ def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labell
     texts = ["good movie", "awful plot"]
     predictions = Classifier.load(out).predict(texts)
     assert len(predictions) == 2 and all(p.label in {"negative", "positive"} for p in predictions)
+    exported = out.with_name("student.run") / "export"  # the folder Optimum and transformers.js load
+    assert (exported / "model.onnx").read_bytes() == out.read_bytes()
+    assert (exported / "onnx" / "model.onnx").is_file() and (exported / "config.json").is_file()
+    assert Classifier.load(exported).predict(texts) == predictions
     saved = json.loads(Path(final["paths"]["config"]).read_text())
     assert saved["distill"]["steps"] == 6 and saved["teacher"] == str(tiny_teacher_dir)
     assert saved["distill"]["student"]["ffn_size"] == 20  # a narrow student goes through export and bench
@@ -159,16 +167,18 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, tiny_teacher_dir, 
 
     out = tmp_path / "run" / "student.onnx"
     out.parent.mkdir()
-    real_export = pipeline.export_onnx
+    import asdfd.export
+
+    real_export = asdfd.export.export_onnx
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "export_onnx", crash)
+    monkeypatch.setattr(asdfd.export, "export_onnx", crash)  # the pipeline imports it when the export stage starts
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(plan(out))
     assert not out.exists()
-    monkeypatch.setattr(pipeline, "export_onnx", real_export)
+    monkeypatch.setattr(asdfd.export, "export_onnx", real_export)
     resumed = run_pipeline(plan(out))
     assert resumed.stages == {"distill": "skipped", "export": "ran", "bench": "ran"}
     resumed_weights = load_file(resumed.plan.student_dir / "model.safetensors")

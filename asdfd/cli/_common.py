@@ -23,27 +23,45 @@ __all__ = [
     "parse_student_heads",
     "student_flag_values",
     "print_report_summary",
-    "STUDENT_LAYERS_HELP",
-    "STUDENT_FFN_HELP",
-    "STUDENT_HEADS_HELP",
+    "student_flag_help",
     "MINUTES_HELP",
     "minutes_flag_values",
 ]
 
-STUDENT_LAYERS_HELP = (
-    "Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.  "
-    "[default: half; a third with --budget fast]"
-)
-STUDENT_FFN_HELP = (
-    "Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the "
-    "teacher's (0.67) or all.  [default: 0.67 with --budget fast, else all]"
-)
-STUDENT_HEADS_HELP = (
-    "Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's "
-    "(0.67) or all.  [default: all]"
-)
-"""The three student-shape flags have a syntax of their own (a count, a list, a share or "all"), parsed below
-into StudentConfig fields."""
+_STUDENT_WORDS = {
+    "layers": "Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.",
+    "ffn": "Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the teacher's "
+    "(0.67) or all.",
+    "heads": "Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's (0.67) "
+    "or all.",
+}
+
+
+def _kept_shown(count: int | None, fraction: float) -> str:
+    return str(count) if count is not None else ("all" if fraction >= 1 else f"{fraction:.2g}")
+
+
+_STUDENT_DEFAULTS = {
+    "layers": lambda s: (
+        ",".join(map(str, s.layers)) if s.layers else str(s.num_layers or f"{s.depth_fraction:.2g} of the teacher's")
+    ),
+    "ffn": lambda s: _kept_shown(s.ffn_size, s.ffn_fraction),
+    "heads": lambda s: _kept_shown(s.num_heads, s.heads_fraction),
+}
+
+
+def student_flag_help(defaults: dict[str, Any]) -> dict[str, str]:
+    """Help of --student-layers/-ffn/-heads ("layers", "ffn", "heads"), each default read from the configs a
+    command starts from (label -> DistillConfig, "" for the plain default), never written by hand."""
+    helps = {}
+    for key, read in _STUDENT_DEFAULTS.items():
+        values = [(label, read(config.student)) for label, config in defaults.items()]
+        if all(value == values[0][1] for _, value in values):
+            shown = values[0][1]
+        else:
+            shown = "; ".join(f"{label}: {value}" if label else value for label, value in values)
+        helps[key] = f"{_STUDENT_WORDS[key]}  [default: {shown}]"
+    return helps
 
 
 def resume_command(flag: str | None = None) -> str:

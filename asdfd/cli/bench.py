@@ -19,7 +19,7 @@ from asdfd.cli.options import (
     set_option,
     take_flag_values,
 )
-from asdfd.runtime.bench.config import BenchConfig
+from asdfd.runtime.bench.bench_config import BenchConfig
 
 BENCH_FLAGS = [
     ConfigFlag("eval_file"),

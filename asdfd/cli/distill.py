@@ -1,8 +1,9 @@
-"""`compress distill`: AS-DFD data-free distillation of a teacher folder into a student folder.
+"""`compress distill`: data-free distillation of a teacher folder into a student folder.
 
 Only parses options into a `DistillConfig` and calls `asdfd.compressor.distill`; the flags, their types,
-defaults and help come from `DistillConfig` (asdfd.cli.options); every option left out keeps the value of
-the chosen `--budget` preset (or of `DistillConfig()`).
+defaults and help come from `DistillConfig` and, for AS-DFD's flags (valid with `--method asdfd` only), from
+`AsdfdConfig` (asdfd.cli.options); every option left out keeps the value of the chosen `--budget` preset
+(or of `DistillConfig()`), for the chosen method.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import click
 from asdfd.architectures import FAMILIES
 from asdfd.cli._common import (
     MINUTES_HELP,
-    STUDENT_FFN_HELP,
-    STUDENT_HEADS_HELP,
-    STUDENT_LAYERS_HELP,
     minutes_flag_values,
+    student_flag_help,
     student_flag_values,
     user_errors,
 )
@@ -32,12 +31,12 @@ from asdfd.cli.options import (
     set_option,
     take_flag_values,
 )
-from asdfd.compressor.config import BUDGETS, DistillConfig
+from asdfd.compressor.asdfd_method.synthesizer import AsdfdConfig
+from asdfd.compressor.distill_config import BUDGETS, DistillConfig
 from asdfd.heads import PRIMARY_METRIC
 
 DISTILL_FLAGS = [
     ConfigFlag("method"),
-    ConfigFlag("use_stage2", "stage2"),
     ConfigFlag("input_kind"),
     ConfigFlag("steps"),
     ConfigFlag("max_seconds"),
@@ -45,11 +44,24 @@ DISTILL_FLAGS = [
     ConfigFlag("lr"),
     ConfigFlag("temperature"),
     ConfigFlag("hidden_weight"),
-    ConfigFlag("random_token_fraction"),
     ConfigFlag("vocab_filter"),
     ConfigFlag("vocab_prior"),
     ConfigFlag("min_length"),
     ConfigFlag("max_length"),
+    ConfigFlag("device"),
+    ConfigFlag("precision"),
+    ConfigFlag("threads"),
+    ConfigFlag("seed"),
+    ConfigFlag("checkpoint_every"),
+    ConfigFlag("eval_every"),
+    ConfigFlag("text_column"),
+    ConfigFlag("label_column"),
+]
+"""DistillConfig fields with a flag of their own (the rest: --set); names kept from earlier releases."""
+
+ASDFD_FLAGS = [
+    ConfigFlag("use_stage2", "stage2"),
+    ConfigFlag("random_token_fraction"),
     ConfigFlag("self_supervised.enabled", "self-supervised"),
     ConfigFlag("adversarial.enabled", "adversarial"),
     ConfigFlag("guess.steps"),
@@ -69,18 +81,13 @@ DISTILL_FLAGS = [
     ConfigFlag("adversarial.every", "adv-every"),
     ConfigFlag("adversarial.steps", "adv-steps"),
     ConfigFlag("adversarial.lr", "adv-lr"),
-    ConfigFlag("device"),
-    ConfigFlag("precision"),
-    ConfigFlag("threads"),
-    ConfigFlag("seed"),
-    ConfigFlag("checkpoint_every"),
-    ConfigFlag("eval_every"),
-    ConfigFlag("text_column"),
-    ConfigFlag("label_column"),
 ]
-"""DistillConfig fields with a flag of their own (the rest: --set); names kept from earlier releases."""
+"""AS-DFD's options (fields of `AsdfdConfig`, i.e. synthesis.*) with a flag of their own: --method asdfd only."""
 
 BUDGET_DEFAULTS = {"": DistillConfig(), **{f"--budget {name}": DistillConfig.for_budget(name) for name in BUDGETS}}
+ASDFD_DEFAULTS = {"": AsdfdConfig(), **{f"--budget {name}": AsdfdConfig.for_budget(name) for name in BUDGETS}}
+
+STUDENT_HELP = student_flag_help(BUDGET_DEFAULTS)
 
 
 @click.command()
@@ -99,12 +106,13 @@ BUDGET_DEFAULTS = {"": DistillConfig(), **{f"--budget {name}": DistillConfig.for
     help="Preset: fast (the CPU demo, minutes) or full (quality, meant for a GPU); see "
     "DistillConfig.for_budget. Other options override it.",
 )
-@click.option("--student-layers", default=None, help=STUDENT_LAYERS_HELP)
-@click.option("--student-ffn", default=None, help=STUDENT_FFN_HELP)
-@click.option("--student-heads", default=None, help=STUDENT_HEADS_HELP)
+@click.option("--student-layers", default=None, help=STUDENT_HELP["layers"])
+@click.option("--student-ffn", default=None, help=STUDENT_HELP["ffn"])
+@click.option("--student-heads", default=None, help=STUDENT_HELP["heads"])
 @config_options(DistillConfig, DISTILL_FLAGS, defaults=BUDGET_DEFAULTS)
+@config_options(AsdfdConfig, ASDFD_FLAGS, defaults=ASDFD_DEFAULTS, note="[--method asdfd]")
 @click.option("--minutes", type=float, default=None, help=MINUTES_HELP)
-@set_option("guess.steps=30")
+@set_option("synthesis.word_pieces=0.2 (synthesis.*: the --method's own options)")
 @click.option(
     "--eval-file",
     type=click.Path(path_type=Path),
@@ -135,7 +143,8 @@ def distill(
 
     Default: KD with hidden-state matching on synthetic inputs, half random tokens and half whole words (--method
     mix; the others and their results: docs/distill_results.md); --method asdfd runs AS-DFD (embedding guessing +
-    adversarial self-supervised distillation). bf16 autocast where the CPU computes bf16 natively.
+    adversarial self-supervised distillation), whose flags are marked [--method asdfd]. bf16 autocast where the
+    CPU computes bf16 natively.
     """
     given = {
         **student_flag_values(student_layers, student_ffn, student_heads),
@@ -143,10 +152,17 @@ def distill(
         **take_flag_values(options, DISTILL_FLAGS),
         **parse_set_values(set_values),
     }
+    method = str(given.get("method", ("", DistillConfig.method))[1])
+    asdfd_given = take_flag_values(options, ASDFD_FLAGS)
+    if asdfd_given and method != "asdfd":
+        flag = next(iter(asdfd_given.values()))[0]
+        raise click.UsageError(f"{flag} is an option of --method asdfd: add --method asdfd (this run's is {method})")
+    given.update({f"synthesis.{path}": value for path, value in asdfd_given.items()})
     with user_errors(resume_flag="--resume"):
         from asdfd.compressor import distill as run_distill
 
-        base = DistillConfig.for_budget(budget) if budget else DistillConfig()
+        # The method first: its options start from its own defaults (or its budget preset).
+        base = DistillConfig.for_budget(budget, method=method) if budget else DistillConfig(method=method)
         base = dataclasses.replace(base, show_progress=not (ctx.obj or {}).get("quiet", False))
         config = apply_flag_values(base, given)
         result = run_distill(teacher, out, config, eval_file=eval_file, resume=resume, force=force)

@@ -21,7 +21,7 @@ from asdfd.cli.options import (
     set_option,
     take_flag_values,
 )
-from asdfd.export.config import ExportConfig
+from asdfd.export.export_config import ExportConfig
 
 EXPORT_FLAGS = [
     ConfigFlag("quantize"),

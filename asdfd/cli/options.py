@@ -131,7 +131,7 @@ def _default_text(path: str, defaults: dict[str, Any]) -> str:
 
 
 def config_options(
-    config_cls: type, flags: Iterable[ConfigFlag], *, defaults: dict[str, Any]
+    config_cls: type, flags: Iterable[ConfigFlag], *, defaults: dict[str, Any], note: str = ""
 ) -> Callable[[Callable], Callable]:
     """A decorator adding one click option per flag, typed, explained and defaulted from `config_cls`.
 
@@ -139,6 +139,7 @@ def config_options(
         defaults: label -> config instance the command may start from ("" for the plain default, e.g.
             "--budget fast" for a preset): the help shows each value where they differ. Every option's
             click default is None, meaning "keep the starting config's value".
+        note: words added to each flag's help (e.g. "--method asdfd only.").
     """
     flags = list(flags)
 
@@ -147,6 +148,7 @@ def config_options(
             owner, name = resolve_field(config_cls, spec.path)
             kind = _click_type(field_type(owner, name))
             words = field_docs(owner).get(name, "")
+            words = f"{note} {words}".strip()
             help_text = f"{words}  {_default_text(spec.path, defaults)}".strip()
             if kind == "bool":
                 decl = f"--{spec.flag}/--no-{spec.flag}"
@@ -164,7 +166,7 @@ def take_flag_values(kwargs: dict[str, Any], flags: Iterable[ConfigFlag]) -> dic
     for spec in flags:
         value = kwargs.pop(spec.dest, None)
         if value is not None:
-            given[spec.path] = (f"--{spec.flag}", value)
+            given[spec.path] = (f"--no-{spec.flag}" if value is False else f"--{spec.flag}", value)
     return given
 
 

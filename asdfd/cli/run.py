@@ -11,11 +11,9 @@ import click
 from asdfd.architectures import FAMILIES
 from asdfd.cli._common import (
     MINUTES_HELP,
-    STUDENT_FFN_HELP,
-    STUDENT_HEADS_HELP,
-    STUDENT_LAYERS_HELP,
     minutes_flag_values,
     print_report_summary,
+    student_flag_help,
     student_flag_values,
     user_errors,
 )
@@ -28,15 +26,27 @@ from asdfd.cli.options import (
     set_option,
     take_flag_values,
 )
-from asdfd.compressor.config import BUDGETS, DistillConfig
+from asdfd.compressor.distill_config import DistillConfig
 from asdfd.config_file import load_config_file, merge_options
 from asdfd.errors import ConfigError
-from asdfd.export.config import ExportConfig
+from asdfd.export.export_config import ExportConfig
+from asdfd.pipeline import RunConfig
 
-RUN_DISTILL_FLAGS = [ConfigFlag("lr"), ConfigFlag("device"), ConfigFlag("input_kind")]
+RUN_FLAGS = [ConfigFlag("budget")]
+"""RunConfig fields `compress run` offers as flags of their own."""
+RUN_DISTILL_FLAGS = [
+    ConfigFlag("lr"),
+    ConfigFlag("device"),
+    ConfigFlag("input_kind"),
+    ConfigFlag("text_column"),
+    ConfigFlag("label_column"),
+    ConfigFlag("seed"),
+]
 """DistillConfig fields `compress run` offers as flags (the rest: --set distill.<field>=...)."""
 RUN_EXPORT_FLAGS = [ConfigFlag("quantize")]
 FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillConfig.for_budget("full")}
+
+STUDENT_HELP = student_flag_help(FAST_DEFAULTS)
 
 
 @click.command()
@@ -62,12 +72,7 @@ FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillC
     default=None,
     help="YAML/JSON run config (see examples/run_config.yaml); flags override it.",
 )
-@click.option(
-    "--budget",
-    type=click.Choice(BUDGETS),
-    default=None,
-    help="fast: CPU demo (minutes); full: quality setting for a GPU.  [default: fast]",
-)
+@config_options(RunConfig, RUN_FLAGS, defaults={"": RunConfig()})
 @config_options(ExportConfig, RUN_EXPORT_FLAGS, defaults={"": ExportConfig()})
 @click.option(
     "--eval-file",
@@ -76,13 +81,10 @@ FAST_DEFAULTS = {"": DistillConfig.for_budget("fast"), "--budget full": DistillC
     help="Labelled CSV/TSV for reporting accuracy and judging the int8 student against its fp32 self "
     "(never used to train).",
 )
-@click.option("--text-column", default=None, help="Text column of --eval-file.  [default: sentence]")
-@click.option("--label-column", default=None, help="Label column of --eval-file.  [default: label]")
-@click.option("--student-layers", default=None, help=STUDENT_LAYERS_HELP)
-@click.option("--student-ffn", default=None, help=STUDENT_FFN_HELP)
-@click.option("--student-heads", default=None, help=STUDENT_HEADS_HELP)
+@click.option("--student-layers", default=None, help=STUDENT_HELP["layers"])
+@click.option("--student-ffn", default=None, help=STUDENT_HELP["ffn"])
+@click.option("--student-heads", default=None, help=STUDENT_HELP["heads"])
 @config_options(DistillConfig, RUN_DISTILL_FLAGS, defaults=FAST_DEFAULTS)
-@click.option("--seed", type=int, default=None, help="Seed of the distillation.  [default: 0]")
 @click.option("--minutes", type=float, default=None, help=MINUTES_HELP)
 @set_option("distill.guess.steps=30 (sections: distill, export, bench)")
 @click.option("--force", is_flag=True, help="Start over: redo every stage and overwrite earlier outputs.")
@@ -93,14 +95,10 @@ def run(
     teacher: Path | None,
     out: Path | None,
     config_file: Path | None,
-    budget: str | None,
     eval_file: Path | None,
-    text_column: str | None,
-    label_column: str | None,
     student_layers: str | None,
     student_ffn: str | None,
     student_heads: str | None,
-    seed: int | None,
     minutes: float | None,
     set_values: tuple[str, ...],
     force: bool,
@@ -120,6 +118,7 @@ def run(
         **take_flag_values(options, RUN_DISTILL_FLAGS),
     }
     export_given = take_flag_values(options, RUN_EXPORT_FLAGS)
+    budget = take_flag_values(options, RUN_FLAGS).get("budget", ("", None))[1]
     with user_errors():
         from asdfd.pipeline import plan_run, run_pipeline
 
@@ -129,9 +128,6 @@ def run(
         apply_flag_values(ExportConfig(), export_given)
         flags: dict[str, Any] = {
             "eval_file": str(eval_file) if eval_file else None,
-            "text_column": text_column,
-            "label_column": label_column,
-            "seed": seed,
             "budget": budget,
             "distill": _sections(distill_given),
             "export": _sections(export_given),

@@ -20,7 +20,7 @@ from asdfd.cli.options import (
     set_option,
     take_flag_values,
 )
-from asdfd.compressor.config import TeacherRecipeConfig
+from asdfd.compressor.distill_config import TeacherRecipeConfig
 
 TEACHER_FLAGS = [
     ConfigFlag(name)

@@ -1,4 +1,6 @@
-"""Data-free input synthesis: the `Synthesizer` interface and the synthesizers, chosen by name (`--method`).
+"""Data-free input synthesis: the `Synthesizer` interface and the methods, chosen by name (`--method`).
+
+Each method is one file: its config dataclass and its synthesizer, registered together (`registry.register`).
 
 | name | inputs |
 | --- | --- |
@@ -7,7 +9,10 @@
 | mix | half random tokens, half whole words, in every batch |
 | guided | words, over-generated and selected by the teacher: class coverage + uncertain inputs |
 | hotflip | guided, plus gradient-guided token swaps towards the student's disagreement |
-| asdfd | AS-DFD: guessed pseudo embeddings, hardened adversarially (asdfd.compressor.asdfd) |
+| forms | words, short texts, questions (pairs: edits, negations, short hypotheses, ...) in shares the teacher sets |
+| asdfd | AS-DFD: guessed pseudo embeddings, hardened adversarially (asdfd.compressor.asdfd_method) |
+
+Importing this package registers the built-in methods; it does not import torch.
 """
 
 from __future__ import annotations
@@ -15,28 +20,34 @@ from __future__ import annotations
 import importlib
 
 from asdfd.compressor.synthesis.base import SynthBatch, SynthContext, Synthesizer
-from asdfd.errors import ConfigError
+from asdfd.compressor.synthesis.registry import (
+    SynthesisConfig,
+    make_synthesizer,
+    method_config,
+    methods,
+    register,
+)
 
-__all__ = ["SynthBatch", "SynthContext", "Synthesizer", "SYNTHESIZERS", "make_synthesizer"]
+__all__ = [
+    "SynthBatch",
+    "SynthContext",
+    "Synthesizer",
+    "SynthesisConfig",
+    "register",
+    "methods",
+    "method_config",
+    "make_synthesizer",
+]
 
-SYNTHESIZERS: dict[str, str] = {
-    "random-tokens": "asdfd.compressor.synthesis.random_tokens:RandomTokens",
-    "words": "asdfd.compressor.synthesis.words:WordTokens",
-    "mix": "asdfd.compressor.synthesis.words:MixedTokens",
-    "guided": "asdfd.compressor.synthesis.guided:GuidedWords",
-    "hotflip": "asdfd.compressor.synthesis.hotflip:HotFlipWords",
-    "asdfd": "asdfd.compressor.asdfd.synthesizer:AsdfdSynthesizer",
-}
-"""Method name -> "module:class" of its synthesizer (imported when chosen)."""
-
-
-def make_synthesizer(name: str, context: SynthContext) -> Synthesizer:
-    """The synthesizer registered under `name`, built on `context`.
-
-    Raises:
-        ConfigError: an unknown name (the message lists the known ones).
-    """
-    if name not in SYNTHESIZERS:
-        raise ConfigError(f"unknown method {name!r}: choose one of {', '.join(SYNTHESIZERS)}")
-    module, _, cls = SYNTHESIZERS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(context)
+BUILT_IN = (
+    "asdfd.compressor.synthesis.random_tokens",
+    "asdfd.compressor.synthesis.words",
+    "asdfd.compressor.synthesis.mix",
+    "asdfd.compressor.synthesis.guided",
+    "asdfd.compressor.synthesis.hotflip",
+    "asdfd.compressor.synthesis.forms",
+    "asdfd.compressor.asdfd_method.synthesizer",
+)
+"""The built-in methods' files, in the order `--help` lists them: importing a method's file registers it."""
+for _module in BUILT_IN:
+    importlib.import_module(_module)

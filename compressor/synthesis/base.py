@@ -5,10 +5,15 @@ student on KD (+ hidden-state matching) plus whatever extra loss the synthesizer
 inputs are made (random tokens, whole words, teacher-guided selection, token-space search, AS-DFD's pool of
 guessed embeddings) lives behind `Synthesizer`, chosen by name with `--method`.
 
-Example (a synthesizer that always returns the same batch):
+Example (a method in one file: its options and its synthesizer, registered together):
 
-    >>> class Fixed(Synthesizer):
-    ...     name = "fixed"
+    >>> @register("fixed")
+    ... @dataclass(frozen=True, kw_only=True)
+    ... class FixedConfig(SynthesisConfig):
+    ...     length: int = 8
+    ...     '''Tokens per sample.'''
+    >>> @FixedConfig.synthesizer
+    ... class Fixed(Synthesizer):
     ...     def next_batch(self, step):
     ...         return SynthBatch(attention_mask=mask, input_ids=ids)
 """
@@ -16,17 +21,17 @@ Example (a synthesizer that always returns the same batch):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.compressor.config import DistillConfig
-    from asdfd.compressor.devices import Runtime
-    from asdfd.compressor.teacher import Teacher
+    import torch
+    from torch import Tensor
+
+    from asdfd.compressor.devices import Placement
+    from asdfd.compressor.distill_config import DistillConfig
+    from asdfd.compressor.frozen_teacher import Teacher
 
 __all__ = ["SynthBatch", "SynthContext", "Synthesizer"]
 
@@ -66,15 +71,13 @@ class SynthContext:
 
     teacher: Teacher
     config: DistillConfig
-    runtime: Runtime
+    placement: Placement
     generator: torch.Generator
     """The run's CPU generator: every random draw of a synthesizer comes from it (reproducible, resumable)."""
     candidates: Tensor
     """(K,) token ids random inputs are drawn from (no special or unused tokens)."""
     token_weights: Tensor | None
     """(K,) draw probabilities over `candidates` (the vocabulary prior), None = uniform."""
-    prior: Tensor | None = None
-    """(C,) the teacher's class base rate on random tokens (set by the loop before any batch is made)."""
     student: Any = None
     """The student being trained (set by the loop): synthesizers that search against it read it."""
 
@@ -85,47 +88,31 @@ class SynthContext:
 
 
 class Synthesizer(ABC):
-    """Produces the inputs the student learns from. Subclasses set `name` and implement `next_batch`."""
+    """Produces the inputs the student learns from: implement `next_batch`; every other hook is optional.
 
-    name: ClassVar[str] = "?"
+    The loop calls, in order: `prepare()` (drained before the first step), then per step `next_batch(step)`,
+    `extra_loss(...)`, `after_step(step)`; `parameters()` once, `diagnostics()` at each evaluation, and
+    `state_dict()` / `load_state_dict()` for checkpoints.
+    """
+
+    stage: str = "kd"
+    """Name of the training phase in progress output."""
+    needs_student_hidden: bool = False
+    """Whether `extra_loss` reads the student's hidden states."""
 
     def __init__(self, context: SynthContext) -> None:
         self.context = context
+        self.options = context.config.synthesis
+        """This method's own config (`DistillConfig.synthesis`)."""
 
-    @property
-    def stage(self) -> str:
-        """Name of the training phase in progress output ("kd"; AS-DFD: "stage2")."""
-        return "kd"
-
-    # -- optional phases ---------------------------------------------------------------------------
-    def prepare_steps(self) -> int:
-        """Work units left before training can start (AS-DFD: pool batches to guess); 0 = none."""
-        return 0
-
-    @property
-    def prepared_steps(self) -> int:
-        """Work units already done (a resumed run's progress bar starts there)."""
-        return 0
-
-    def prepare_step(self) -> dict[str, float]:
-        """Do one unit of that work; returns its stats. Time spent counts against the training budget."""
-        raise NotImplementedError
-
-    def can_start(self) -> bool:
-        """Whether training could start now if the preparation budget ran out (AS-DFD: a non-empty pool)."""
-        return True
+    def prepare(self) -> Iterator[dict[str, float]]:
+        """Work before training, one yielded unit at a time ({"step", "total", stats}); the loop times each unit
+        against the budget, checkpoints and may stop between them. Default: none."""
+        yield from ()
 
     @abstractmethod
     def next_batch(self, step: int) -> SynthBatch:
         """The batch for student step `step` (0-based), `config.batch_size` samples."""
-
-    def loss_inputs(self, batch: SynthBatch, embeds: Tensor) -> Tensor:
-        """The embeddings both models read for `batch` (default: as given); AS-DFD masks some rows here."""
-        return embeds
-
-    def needs_student_hidden(self) -> bool:
-        """Whether `extra_loss` reads the student's hidden states."""
-        return False
 
     def extra_loss(
         self, batch: SynthBatch, student_out: Any, teacher_out: Any
@@ -140,15 +127,10 @@ class Synthesizer(ABC):
         """Extra trainable parameters optimised with the student (e.g. a self-supervised head)."""
         return []
 
-    def evaluate(self) -> dict[str, Any]:
-        """Diagnostics of the synthesis itself (logged at each evaluation)."""
+    def diagnostics(self, final: bool = False) -> dict[str, Any]:
+        """Figures of the synthesis itself, logged at each evaluation (`final`: the run's last, into its metrics)."""
         return {}
 
-    def summary(self) -> dict[str, Any]:
-        """Final figures of the synthesis, added to the run's metrics."""
-        return {}
-
-    # -- resume --------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly (the run's generator is saved by the loop)."""
         return {}

@@ -2,8 +2,8 @@
 2018) towards where the student still disagrees with the teacher. AS-DFD's "adversarial difficulty", without
 leaving the real tokens the student reads at inference.
 
-Every `synthesis.flip_every` steps, for each kept input: D = KD(T(x), S(x)) (the head's loss) is differentiated
-with respect to the input embeddings e_i; at the `synthesis.flip_positions` free positions with the largest
+Every `flip_every` steps, for each kept input: D = KD(T(x), S(x)) (the head's loss) is differentiated
+with respect to the input embeddings e_i; at the `flip_positions` free positions with the largest
 gradient, token i is replaced by the word v maximising the first-order gain (e_v − e_i) · ∂D/∂e_i. The teacher
 then labels the new inputs in the student step (no target is wrong).
 """
@@ -11,15 +11,37 @@ then labels the new inputs in the student step (no target is wrong).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
-
+from asdfd.compressor.deferred import deferred
 from asdfd.compressor.synthesis.base import SynthBatch
-from asdfd.compressor.synthesis.guided import GuidedWords
-from asdfd.compressor.synthesis.tokens import free_positions
+from asdfd.compressor.synthesis.guided import GuidedConfig, GuidedWords
+from asdfd.compressor.synthesis.registry import check, register
 
-__all__ = ["HotFlipWords", "flip_tokens"]
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import Tensor
+
+torch = deferred("torch")
+tokens = deferred("asdfd.compressor.synthesis.tokens")
+
+__all__ = ["HotFlipConfig", "HotFlipWords", "flip_tokens"]
+
+
+@register("hotflip")
+@dataclass(frozen=True, kw_only=True)
+class HotFlipConfig(GuidedConfig):
+    """Guided words, plus gradient-guided token swaps towards the student's disagreement."""
+
+    flip_every: int = 4
+    """Student steps between token-swap rounds."""
+    flip_positions: int = 2
+    """Tokens swapped per input per round, each to the word that most raises the student's disagreement."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.flip_every >= 1, f"synthesis.flip_every must be >= 1, got {self.flip_every}")
+        check(self.flip_positions >= 1, f"synthesis.flip_positions must be >= 1, got {self.flip_positions}")
 
 
 def flip_tokens(
@@ -40,7 +62,7 @@ def flip_tokens(
     Returns:
         (B, L) int64: at most `positions` free positions per row changed, each to its best word.
     """
-    free = free_positions(mask)
+    free = tokens.free_positions(mask)
     if keep is not None:
         free &= ~torch.isin(ids, keep)
     strength = gradient.float().norm(dim=-1).masked_fill(~free, -1.0)  # (B, L)
@@ -58,30 +80,29 @@ def flip_tokens(
     return flipped
 
 
+@HotFlipConfig.synthesizer
 class HotFlipWords(GuidedWords):
     """Guided words, then every `flip_every` steps a round of token swaps that raise teacher-student disagreement."""
-
-    name = "hotflip"
 
     @functools.cached_property
     def special_ids(self) -> torch.Tensor:
         """Ids a swap never replaces (a pair's inner separators stay where they are)."""
-        return torch.tensor(self.context.teacher.special.all_special, device=self.context.runtime.device)
+        return torch.tensor(self.context.teacher.special.all_special, device=self.context.placement.device)
 
     def next_batch(self, step: int) -> SynthBatch:
-        context, config = self.context, self.context.config
+        context = self.context
         ids, mask, logits, hidden = self.select(step)
-        if step % config.synthesis.flip_every:
+        if step % self.options.flip_every:
             return SynthBatch(attention_mask=mask, input_ids=ids, teacher_logits=logits, teacher_hidden=hidden)
         vocabulary = context.vocabulary
         embeds = context.teacher.embed_ids(ids).detach().requires_grad_(True)
-        with context.runtime.autocast():
+        with context.placement.autocast():
             teacher_logits = context.teacher.model(inputs_embeds=embeds, attention_mask=mask).logits.float()
             student_logits = context.student(inputs_embeds=embeds, attention_mask=mask).logits.float()
         disagreement = context.teacher.head.kd(student_logits, teacher_logits, 1.0) * len(ids)  # summed over rows
         (gradient,) = torch.autograd.grad(disagreement, embeds)
         flipped = flip_tokens(
-            ids, mask, gradient, vocabulary, self.words, config.synthesis.flip_positions, keep=self.special_ids
+            ids, mask, gradient, vocabulary, self.words, self.options.flip_positions, keep=self.special_ids
         )
         changed = float((flipped != ids).float().sum(1).mean())
         return SynthBatch(attention_mask=mask, input_ids=flipped, stats={"flips_per_input": changed})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from asdfd._lazy import lazy_exports
 
 _NAMES = {
-    "BenchConfig": "asdfd.runtime.bench.config",
+    "BenchConfig": "asdfd.runtime.bench.bench_config",
     "run_bench": "asdfd.runtime.bench.runner",
     "BenchReport": "asdfd.runtime.bench.report",
     "LatencyStats": "asdfd.runtime.bench.latency",
@@ -25,7 +25,7 @@ __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from asdfd.runtime.bench.config import BenchConfig
+    from asdfd.runtime.bench.bench_config import BenchConfig
     from asdfd.runtime.bench.latency import LatencyStats
     from asdfd.runtime.bench.report import BenchReport
     from asdfd.runtime.bench.runner import run_bench

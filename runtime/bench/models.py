@@ -118,7 +118,7 @@ class PyTorchModel(BenchModel):
     def __init__(
         self, name: str, model_dir: Path, *, threads: int | None, max_length: int, input_kind: str = "auto"
     ) -> None:
-        import torch
+        import torch  # lazy: a student-only benchmark runs on the runtime install, without torch
 
         self.name, self.role, self.path = name, "teacher", Path(model_dir)
         self._torch = torch
@@ -154,7 +154,7 @@ def _tokenizer_json(model_dir: Path) -> str:
         text = path.read_text(encoding="utf-8")
         json.loads(text)  # fail here on a truncated file rather than deep in tokenizers
         return text
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # lazy: only folders without tokenizer.json need it
 
     require_tokenizer(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, **LOCAL_ONLY)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from asdfd._io import atomic_file
+
 if TYPE_CHECKING:  # pragma: no cover
     from asdfd.runtime.bench.report import BenchReport
 
@@ -21,8 +23,6 @@ def plot_report(report: BenchReport, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from asdfd._io import atomic_file
 
     cell = report.headline_cell()
     seq_len = cell[1] if cell else None

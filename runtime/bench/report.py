@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asdfd._io import atomic_file, write_json_atomic
 from asdfd.heads import MULTI_LABEL, PRIMARY_METRIC, SCORE, SINGLE_LABEL
+from asdfd.runtime.bench.plot import plot_report
 
 __all__ = ["BenchReport"]
 
@@ -52,7 +53,7 @@ class BenchReport:
     quality: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     estimate: dict[str, Any] = field(default_factory=dict)
-    """The data-free quality estimate of the student (asdfd.compressor.quality), when `compress run` made it."""
+    """The student's data-free quality estimate (asdfd.compressor.quality_estimate), when `compress run` made it."""
 
     # ------------------------------------------------------------------ derived figures
     def _baselines(self) -> list[str]:
@@ -353,9 +354,6 @@ class BenchReport:
 
     def write(self, out_dir: Path) -> dict[str, Path]:
         """Write report.json, report.md and latency.png into `out_dir` (atomically each)."""
-        from asdfd._io import atomic_file, write_json_atomic
-        from asdfd.runtime.bench.plot import plot_report
-
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md", "plot": out_dir / "latency.png"}
@@ -364,9 +362,6 @@ class BenchReport:
             tmp.write_text(self.to_markdown() + "\n", encoding="utf-8")
         plot_report(self, paths["plot"])
         return paths
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, default=str)
 
 
 def _fmt(value: float | None, digits: int = 4, sign: bool = False) -> str:

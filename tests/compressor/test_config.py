@@ -6,7 +6,18 @@ import dataclasses
 
 import pytest
 
-from asdfd.compressor import AdversarialConfig, DistillConfig, GuessConfig, SelfSupervisedConfig, StudentConfig
+from asdfd.compressor import (
+    AdversarialConfig,
+    AsdfdConfig,
+    DistillConfig,
+    GuessConfig,
+    SelfSupervisedConfig,
+    StudentConfig,
+)
+from asdfd.compressor.synthesis.guided import GuidedConfig
+from asdfd.compressor.synthesis.hotflip import HotFlipConfig
+from asdfd.compressor.synthesis.words import WordsConfig
+from asdfd.config_file import apply_overrides
 from asdfd.errors import ConfigError
 
 
@@ -20,7 +31,14 @@ from asdfd.errors import ConfigError
         (lambda: DistillConfig(method="gan"), "method"),
         (lambda: DistillConfig(device="tpu"), "device"),
         (lambda: DistillConfig(min_length=20, max_length=10), "min_length"),
-        (lambda: DistillConfig(random_token_fraction=1.5), "random_token_fraction"),
+        (lambda: AsdfdConfig(random_token_fraction=1.5), "random_token_fraction"),
+        (lambda: AsdfdConfig(heldout_pseudo=0), "heldout_pseudo"),
+        (lambda: WordsConfig(word_pieces=1.0), "synthesis.word_pieces"),
+        (lambda: GuidedConfig(oversample=0), "synthesis.oversample"),
+        (lambda: GuidedConfig(uncertain_fraction=2), "synthesis.uncertain_fraction"),
+        (lambda: HotFlipConfig(flip_every=0), "synthesis.flip_every"),
+        (lambda: HotFlipConfig(flip_positions=0), "synthesis.flip_positions"),
+        (lambda: DistillConfig(method="words", synthesis=AsdfdConfig(use_stage2=False)), "not words's"),
         (lambda: DistillConfig(max_seconds=0), "max_seconds"),
         (lambda: StudentConfig(num_layers=0), "num_layers"),
         (lambda: StudentConfig(layers=(2, 0)), "increasing"),
@@ -48,10 +66,19 @@ def test_presets_and_round_trip():
     with pytest.raises(ConfigError, match="unknown budget"):
         DistillConfig.for_budget("huge")
     paper = DistillConfig.paper()
-    assert paper.method == "asdfd" and paper.guess.targets == "balanced"
-    assert paper.hidden_weight == 0 and paper.random_token_fraction == 0
+    assert paper.method == "asdfd" and paper.synthesis.guess.targets == "balanced"
+    assert paper.hidden_weight == 0 and paper.synthesis.random_token_fraction == 0
     config = dataclasses.replace(fast, student=StudentConfig(layers=(0, 2, 5), ffn_fraction=0.5))
-    assert DistillConfig.from_dict(config.to_dict()) == config
+    assert apply_overrides(DistillConfig(), config.to_dict()) == config  # the config-file round trip
+    asdfd = DistillConfig.for_budget("full", method="asdfd")
+    assert apply_overrides(DistillConfig(), asdfd.to_dict()) == asdfd  # `method` first, then its section
+
+
+def test_the_synthesis_section_follows_the_method():
+    assert type(DistillConfig().synthesis).method == "mix"
+    assert type(dataclasses.replace(DistillConfig(), method="hotflip").synthesis) is HotFlipConfig
+    assert DistillConfig(method="asdfd").synthesis == AsdfdConfig()
+    assert DistillConfig.for_budget("fast", method="asdfd").synthesis.heldout_pseudo == 32
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asdfd.compressor.devices import autocast_context, resolve_device, resolve_precision, setup_runtime
+from asdfd.compressor.devices import autocast_context, resolve_device, resolve_precision, setup_placement
 from asdfd.errors import ConfigError
 
 
@@ -26,8 +26,8 @@ def test_precision_resolution_and_autocast():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
     with autocast_context(cpu, "fp32"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
-    runtime = setup_runtime("cpu", "auto", None)
-    assert runtime.device == cpu and runtime.precision == here and runtime.is_main
+    placement = setup_placement("cpu", "auto", None)
+    assert placement.device == cpu and placement.precision == here and placement.is_main
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

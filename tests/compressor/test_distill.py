@@ -12,45 +12,56 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, BertConfig, BertModel
 
-from asdfd.compressor import AdversarialConfig, DistillConfig, GuessConfig, StudentConfig, distill, load_teacher
+from asdfd.compressor import (
+    AdversarialConfig,
+    AsdfdConfig,
+    DistillConfig,
+    GuessConfig,
+    StudentConfig,
+    distill,
+    load_teacher,
+)
 from asdfd.compressor.checkpoint import checkpoint_dir
-from asdfd.compressor.devices import Runtime
+from asdfd.compressor.devices import Placement
 from asdfd.compressor.diagnostics import predict_logits
 from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.losses import kd_loss
 from asdfd.errors import ConfigError, DataError, ModelLoadError, OutputExistsError, TrainingDivergedError
 
-CPU = Runtime(device=torch.device("cpu"), precision="fp32")
+CPU = Placement(device=torch.device("cpu"), precision="fp32")
 
 
-def small_config(**overrides) -> DistillConfig:
+def small_config(synthesis: AsdfdConfig | None = None, **overrides) -> DistillConfig:
     """Full AS-DFD (stage 1 + adversarial self-supervised stage 2 + our mix), tiny and fast.
 
     Uniform token draws, like the held-out random-token set the agreement assertions read: on the 99-token test
     vocabulary the Zipf prior spends most draws on a handful of tokens.
     """
+    method = overrides.pop("method", "asdfd")
+    if method == "asdfd" and synthesis is None:
+        synthesis = AsdfdConfig(
+            heldout_pseudo=16, guess=GuessConfig(steps=4, lr=0.05, pool_size=16), adversarial=AdversarialConfig(every=2)
+        )
     base = DistillConfig(
-        method="asdfd",
+        method=method,
         vocab_prior="uniform",
         steps=12,
         batch_size=8,
         lr=1e-3,
         max_length=16,
         heldout_random=64,
-        heldout_pseudo=16,
-        guess=GuessConfig(steps=4, lr=0.05, pool_size=16),
+        synthesis=synthesis,
         eval_every=4,
         log_every=2,
         checkpoint_every=4,
         show_progress=False,
         threads=1,
-        adversarial=AdversarialConfig(every=2),
     )
     return dataclasses.replace(base, **overrides)
 
 
 def _heldout_pseudo_kl(trainer: DistillLoop) -> float:
-    heldout = trainer.heldouts[1]
+    heldout = trainer.synthesizer.heldout  # AS-DFD's own held-out set
     assert heldout.name == "heldout_pseudo"
     logits = predict_logits(trainer.student, heldout.embeds, heldout.attention_mask, CPU)
     return float(kd_loss(logits, heldout.teacher_logits, 1.0))
@@ -67,17 +78,20 @@ def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher
         steps=60,
         batch_size=16,
         student=StudentConfig(layers=(0,)),
-        guess=GuessConfig(steps=10, lr=0.05, pool_size=64),
+        synthesis=AsdfdConfig(
+            heldout_pseudo=64,
+            guess=GuessConfig(steps=10, lr=0.05, pool_size=64),
+            adversarial=AdversarialConfig(every=2),
+        ),
         heldout_random=256,
-        heldout_pseudo=64,
     )
     trainer = DistillLoop(teacher, config, CPU)
     trainer.build_heldouts()
     before = trainer.evaluate()
     kl_before = _heldout_pseudo_kl(trainer)
     frozen = trainer.teacher.arch.word_embeddings(trainer.student).weight.clone()
-    while trainer.synthesizer.prepare_steps():
-        trainer.prepare_step()
+    for _ in trainer.synthesizer.prepare():  # stage 1: guess the pool
+        pass
     for _ in range(config.steps):
         losses = trainer.train_step()
     after = trainer.evaluate()
@@ -173,7 +187,7 @@ def test_resume_with_other_options_is_refused(tmp_path, rule_teacher_dir):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, rule_teacher_dir, monkeypatch):
-    import asdfd.compressor.heads as trainer_module  # the single-label head's KD loss
+    import asdfd.compressor.head_losses as trainer_module  # the single-label head's KD loss
 
     calls = {"n": 0}
     real_kd_loss = trainer_module.kd_loss
@@ -250,8 +264,9 @@ def test_bad_options_and_outputs(tmp_path, rule_teacher_dir, tiny_teacher_dir):
     (tmp_path / "exists").mkdir()
     with pytest.raises(OutputExistsError, match="--force"):
         distill(rule_teacher_dir, tmp_path / "exists", small_config())
-    with pytest.raises(ConfigError, match="does not exist"):
-        distill(rule_teacher_dir, tmp_path / "no" / "parent", small_config())
+    (tmp_path / "file").write_text("")  # missing parent folders are created (asdfd._io), a file in the way is not
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        distill(rule_teacher_dir, tmp_path / "file" / "student", small_config())
     bad_labels = tmp_path / "bad.tsv"
     bad_labels.write_text("sentence\tlabel\ngood movie\tmaybe\n")
     with pytest.raises(DataError, match="'maybe'"):

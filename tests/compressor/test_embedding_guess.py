@@ -6,12 +6,12 @@ import numpy as np
 import torch
 
 from asdfd.compressor import GuessConfig, decode_pseudo_samples, load_teacher
-from asdfd.compressor.asdfd.adversarial import harden_embeddings
-from asdfd.compressor.asdfd.embedding_guess import draw_targets, guess_embeddings, init_pseudo_embeddings
-from asdfd.compressor.devices import Runtime
+from asdfd.compressor.asdfd_method.adversarial import harden_embeddings
+from asdfd.compressor.asdfd_method.embedding_guess import draw_targets, guess_embeddings, init_pseudo_embeddings
+from asdfd.compressor.devices import Placement
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, free_positions
 
-CPU = Runtime(device=torch.device("cpu"), precision="fp32")
+CPU = Placement(device=torch.device("cpu"), precision="fp32")
 
 
 def _start(teacher, count=32, seed=0):

@@ -1,4 +1,4 @@
-"""examples/gpu_check.py, where no GPU is: it refuses without CUDA, and its whole plan runs on CPU (--allow-cpu)."""
+"""benchmarks/gpu_check.py, where no GPU is: it refuses without CUDA, and its whole plan runs on CPU (--allow-cpu)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "gpu_check.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
 
 
 def _check(*args: str) -> subprocess.CompletedProcess:
@@ -36,7 +36,7 @@ def test_gpu_check_plan_runs_on_cpu(tmp_path, rule_teacher_dir, tiny_labelled_ts
     out = tmp_path / "check"
     extra = (
         "--steps 6 --batch-size 4 --max-length 12 --student-layers 0,3 --threads 1 --method random-tokens "
-        "--set heldout_random=16 --set heldout_pseudo=8"
+        "--set heldout_random=16"
     )
     result = _check(
         "--teacher",

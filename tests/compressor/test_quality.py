@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from asdfd.compressor.quality import SIGNAL, WARN_BELOW, expected_retention, quality_estimate
+from asdfd.compressor.quality_estimate import SIGNAL, WARN_BELOW, expected_retention, quality_estimate
 
 
 def test_estimate_follows_the_signal_and_warns_below_the_threshold():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from asdfd.compressor import load_teacher
-from asdfd.compressor.config import DistillConfig
-from asdfd.compressor.devices import Runtime
+from asdfd.compressor.devices import Placement
+from asdfd.compressor.distill_config import DistillConfig
 from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
 
@@ -48,7 +48,7 @@ def test_training_tokens_are_drawn_by_the_prior(tiny_teacher_dir, prior, monkeyp
     loop = DistillLoop(
         teacher,
         DistillConfig(method="random-tokens", vocab_prior=prior, batch_size=4, max_length=12),
-        Runtime(device=torch.device("cpu"), precision="fp32"),
+        Placement(device=torch.device("cpu"), precision="fp32"),
     )
     seen = []
     original = random_token_batch
@@ -57,7 +57,7 @@ def test_training_tokens_are_drawn_by_the_prior(tiny_teacher_dir, prior, monkeyp
         seen.append(args[6] if len(args) > 6 else kwargs.get("weights"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr("asdfd.compressor.synthesis.random_tokens.random_token_batch", recording)
+    monkeypatch.setattr("asdfd.compressor.synthesis.tokens.random_token_batch", recording)  # read on each call
     batch = loop.synthesizer.next_batch(0)
     assert batch.input_ids.shape == batch.attention_mask.shape and batch.input_ids.shape[0] == 4
     assert (seen[0] is None) == (prior == "uniform")

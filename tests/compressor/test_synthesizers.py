@@ -10,15 +10,16 @@ from safetensors.torch import load_file
 
 from asdfd.compressor import DistillConfig, distill, load_teacher
 from asdfd.compressor.checkpoint import checkpoint_dir
-from asdfd.compressor.config import METHODS, SynthesisConfig
-from asdfd.compressor.devices import Runtime
+from asdfd.compressor.devices import Placement
+from asdfd.compressor.distill_config import METHODS
 from asdfd.compressor.loop import DistillLoop
-from asdfd.compressor.synthesis import SYNTHESIZERS, make_synthesizer
+from asdfd.compressor.synthesis import method_config, methods
 from asdfd.compressor.synthesis.guided import select_inputs
 from asdfd.compressor.synthesis.hotflip import flip_tokens
+from asdfd.compressor.synthesis.words import WordsConfig
 from asdfd.errors import ConfigError
 
-CPU = Runtime(device=torch.device("cpu"), precision="fp32")
+CPU = Placement(device=torch.device("cpu"), precision="fp32")
 
 
 def _config(method: str, **overrides) -> DistillConfig:
@@ -28,7 +29,6 @@ def _config(method: str, **overrides) -> DistillConfig:
         batch_size=8,
         max_length=16,
         heldout_random=32,
-        heldout_pseudo=8,
         eval_every=5,
         log_every=1,
         checkpoint_every=3,
@@ -39,16 +39,18 @@ def _config(method: str, **overrides) -> DistillConfig:
 
 
 def test_every_method_has_a_synthesizer_and_unknown_ones_are_refused(tiny_teacher_dir):
-    assert set(METHODS) == set(SYNTHESIZERS)
+    assert METHODS == methods() and {"random-tokens", "words", "mix", "guided", "hotflip", "asdfd"} <= set(METHODS)
+    assert all(method_config(name).synthesizer_class is not None for name in METHODS)
     loop = DistillLoop(load_teacher(tiny_teacher_dir), _config("words"), CPU)
+    assert type(loop.synthesizer) is method_config("words").synthesizer_class
     with pytest.raises(ConfigError, match="unknown method 'bigrams'"):
-        make_synthesizer("bigrams", loop.context)
+        method_config("bigrams")
+    with pytest.raises(ConfigError, match="method must be one of"):
+        _config("bigrams")
 
 
 def test_words_never_start_with_a_continuation_piece(tiny_teacher_dir):
-    loop = DistillLoop(
-        load_teacher(tiny_teacher_dir), _config("words", synthesis=SynthesisConfig(word_pieces=0.5)), CPU
-    )
+    loop = DistillLoop(load_teacher(tiny_teacher_dir), _config("words", synthesis=WordsConfig(word_pieces=0.5)), CPU)
     vocab = {i: t for t, i in loop.teacher.tokenizer.get_vocab().items()}
     batch = loop.synthesizer.next_batch(0)
     ids, mask = batch.input_ids, batch.attention_mask

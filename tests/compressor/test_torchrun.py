@@ -67,8 +67,6 @@ def _distill_args(teacher: Path, out: Path, steps: int, *extra: str) -> list[str
         "1",
         "--set",
         "heldout_random=16",
-        "--set",
-        "heldout_pseudo=8",
         "--eval-every",
         "1000",
         *extra,

@@ -11,14 +11,14 @@ import os
 import torch
 
 from asdfd.cli import main
-from asdfd.compressor import heads, loop
+from asdfd.compressor import head_losses, loop
 
 _rank = int(os.environ.get("RANK", "0"))
 _nan_rank = int(os.environ.get("ASDFD_TEST_NAN_RANK", "-1"))
 _nan_step = int(os.environ.get("ASDFD_TEST_NAN_STEP", "0"))
 
 if _rank == _nan_rank:
-    _kd_loss = heads.kd_loss  # the single-label head's KD loss
+    _kd_loss = head_losses.kd_loss  # the single-label head's KD loss
     _calls = [0]
 
     def _poisoned_kd_loss(*args, **kwargs) -> torch.Tensor:
@@ -26,9 +26,9 @@ if _rank == _nan_rank:
         loss = _kd_loss(*args, **kwargs)
         return loss * float("nan") if _calls[0] >= _nan_step else loss
 
-    heads.kd_loss = _poisoned_kd_loss
+    head_losses.kd_loss = _poisoned_kd_loss
 
 if os.environ.get("ASDFD_TEST_NO_ALL_REDUCE") == "1":
-    loop.all_reduce_mean = lambda parameters, runtime: None
+    loop.all_reduce_mean = lambda parameters, placement: None
 
 main()

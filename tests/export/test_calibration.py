@@ -16,7 +16,7 @@ from asdfd.export.calibration import (
     num_calibration_batches,
     random_token_batch,
 )
-from asdfd.export.config import CalibrationConfig, ValidationConfig, static_preset
+from asdfd.export.export_config import CalibrationConfig, ValidationConfig, static_preset
 from asdfd.export.quantize import preprocess_for_quantization, quantize_static_int8
 from asdfd.tokens import SpecialTokens
 

@@ -61,8 +61,14 @@ def test_unsupported_option_is_a_usage_error(tiny_teacher_dir, tmp_path):
         CalibrationConfig(source="dataset")  # type: ignore[arg-type]
 
 
-def test_out_in_missing_folder(tiny_teacher_dir, tmp_path):
-    assert "does not exist" in one_line_error(invoke(str(tiny_teacher_dir), "--out", str(tmp_path / "no" / "a.onnx")))
+def test_out_in_missing_folder_creates_it_and_a_file_in_the_way_is_one_line(tiny_teacher_dir, tmp_path):
+    """Missing parent folders are created, as `mkdir -p` would (asdfd._io.check_output_path)."""
+    result = invoke(str(tiny_teacher_dir), "--out", str(tmp_path / "no" / "a.onnx"))
+    assert result.exit_code == 0 and (tmp_path / "no" / "a.onnx").is_file(), result.output
+    (tmp_path / "file").write_text("x")
+    assert "is a file, not a folder" in one_line_error(
+        invoke(str(tiny_teacher_dir), "--out", str(tmp_path / "file" / "a.onnx"))
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")

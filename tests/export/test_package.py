@@ -46,6 +46,8 @@ def test_provenance_records_source_versions_options_and_figures(int8_export, tin
     assert provenance["validation"]["fp32"]["max_abs_diff"] <= 1e-4
     assert provenance["variant"] == int8_export.variant
     assert provenance["cpu"]["preset_family"] in ("avx2", "avx512_vnni", "arm64")
+    assert provenance["validation_set"] == int8_export.validation_set
+    assert int8_export.validation_set["name"] == "default" and int8_export.validation_set["num_samples"] == 32
 
 
 def test_result_to_dict_is_json(int8_export):

@@ -119,6 +119,10 @@ def test_auto_keeps_the_fastest_variant_within_budget(tiny_teacher_dir, tmp_path
     eligible = [c for c in tried if c["eligible"]]
     assert all(c.get("agreement_drop_points", 0) <= 0.5 for c in eligible)
     assert result.variant == min(eligible, key=lambda c: c["latency_ms"])["variant"]
+    # auto decides on a larger set of its own, and says so (it is not the default set, silently swapped)
+    assert result.validation_set["name"] == "auto" and result.validation_set["num_samples"] == fast.auto_num_samples
+    assert result.validation_set["seed"] == fast.seed + 1
+    assert result.validation["fp32"]["num_samples"] == result.validation_set["inputs"]["random"]
 
 
 @pytest.mark.parametrize("quantize", ["int8", "int8-static"])

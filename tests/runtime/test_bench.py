@@ -225,11 +225,11 @@ def test_unlabelled_eval_file_gives_agreement_without_accuracy(tmp_path, tiny_te
 
 
 def test_busy_machine_note_reads_other_processes_cpu():
-    from asdfd.runtime.bench.runner import _busy_machine_note
+    from asdfd.runtime.bench.environment import busy_machine_note
 
-    assert _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 0.1}) is None
-    assert "1.60 of 2 cores" in _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 1.6})
-    assert _busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": None}) is None  # no psutil
+    assert busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 0.1}) is None
+    assert "1.60 of 2 cores" in busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": 1.6})
+    assert busy_machine_note({"usable_cores": 2, "other_processes_busy_cores": None}) is None  # no psutil
 
 
 def test_other_processes_meter_subtracts_our_own_cpu_time(monkeypatch):
@@ -262,20 +262,20 @@ class _RecordingModel:
 
 
 def test_throughput_chunks_pause_and_saturated_chunks_match_single_stream(monkeypatch):
-    from asdfd.runtime.bench import runner as bench
+    from asdfd.runtime.bench import measure
 
     slept: list[float] = []
-    monkeypatch.setattr(bench.time, "sleep", lambda seconds: slept.append(seconds))
+    monkeypatch.setattr(measure.time, "sleep", lambda seconds: slept.append(seconds))
     config = BenchConfig(teacher=Path("unused"), **{**FAST, "throughput_batch_size": 8})
     first, second = _RecordingModel(), _RecordingModel()
     second.name = "other"
     texts = [f"text {i}" for i in range(150)]  # chunks of 8 batches of 8 = 64 texts: 64 + 64 + 22
-    logits, seconds = bench._measure_quality_and_throughput([first, second], texts, config, progress=False)
+    logits, seconds = measure.measure_quality_and_throughput([first, second], texts, config, progress=False)
     assert [n for _, n in first.calls] == [8, 64, 64, 22] and logits["fake"].shape == (150, 2)
     # every timed chunk of every model follows a pause (the previous model's threads go idle first)
-    assert slept == [bench.IDLE_PAUSE_S] * 6 and set(seconds) == {"fake", "other"}
+    assert slept == [measure.IDLE_PAUSE_S] * 6 and set(seconds) == {"fake", "other"}
 
     saturated = _RecordingModel()
-    rate = bench._saturated_throughput(saturated, texts, 2, 8, bench._throughput_chunk(config))
+    rate = measure.saturated_throughput(saturated, texts, 2, 8, measure.throughput_chunk(config))
     assert saturated.threads == 1 and rate > 0
     assert sorted(n for _, n in saturated.calls[1:]) == [22, 64, 64]  # same chunking as the single-stream pass

@@ -32,3 +32,26 @@ def test_classify_stdin_keeps_line_order(tiny_teacher_onnx):
         text=True,
     )
     assert result.returncode == 1 and result.stderr.startswith("Error: model missing.onnx does not exist")
+
+
+def test_classify_stdin_refuses_bad_lines_in_one_line(tiny_teacher_onnx):
+    """A non-UTF-8 line and a --threads beyond any machine each get one line of error, exit 1, no traceback."""
+    script = [sys.executable, str(EXAMPLES / "classify_stdin.py"), "--model", str(tiny_teacher_onnx)]
+    cases = [
+        ([], b"fine line\n\xff\xfe broken\n", "Error: input line 2 is not UTF-8 (byte 0)"),
+        (["--threads", str(10**6)], b"x\n", "Error: threads must be between 1 and"),
+    ]
+    for extra, stdin, message in cases:
+        result = subprocess.run([*script, *extra], input=stdin, capture_output=True)
+        stderr = result.stderr.decode()
+        assert result.returncode == 1 and stderr.startswith(message), stderr
+        assert "Traceback" not in stderr and stderr.strip().count("\n") == 0, stderr
+
+
+def test_classify_stdin_reads_a_huge_line_without_tokenizing_all_of_it(tiny_teacher_onnx):
+    """A 20 MB line is cut before tokenizing (memory stays bounded), and classified like its first words."""
+    huge = ("good movie " * 2_000_000).encode()
+    script = [sys.executable, str(EXAMPLES / "classify_stdin.py"), "--model", str(tiny_teacher_onnx)]
+    result = subprocess.run(script, input=huge + b"\n", capture_output=True, check=True, timeout=60)
+    expected = Classifier.load(tiny_teacher_onnx).predict([("good movie " * 200).strip()])[0]
+    assert result.stdout.decode().split("\t")[:2] == [expected.label, f"{expected.score:.4f}"]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
+
+from asdfd.errors import ConfigError, DataError, ModelLoadError
+from asdfd.runtime import Classifier
 
 
 def test_runtime_inputs_get_one_clear_error(tiny_teacher_onnx):
@@ -49,3 +55,60 @@ def test_sessions_turn_onnxruntime_telemetry_off(tiny_teacher_onnx, monkeypatch)
     monkeypatch.setattr(ort, "disable_telemetry_events", lambda: calls.append(1))
     make_session(tiny_teacher_onnx)
     assert calls
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda p: Classifier.load(p, threads=1.5), "threads must be a whole number, got 1.5"),
+        (lambda p: Classifier.load(p, threads=10**6), "threads must be between 1 and"),
+        (lambda p: Classifier.load(p, threads=True), "threads must be a whole number"),
+        (lambda p: Classifier.load(p, threshold="0.3"), "threshold must be a number in \\(0, 1\\), got '0.3'"),
+        (lambda p: Classifier.load(p).predict(["x"], batch_size=1.5), "batch_size must be a whole number, got 1.5"),
+        (lambda p: Classifier.load(p).predict(["x"], batch_size=10**9), "batch_size must be between 1 and"),
+        (lambda p: Classifier.load(p).predict(["x"], threshold=float("nan")), "threshold must be in \\(0, 1\\)"),
+    ],
+)
+def test_wrong_argument_types_and_sizes_get_one_line(tiny_teacher_onnx, call, message):
+    with pytest.raises((ConfigError, DataError), match=message):
+        call(tiny_teacher_onnx)
+
+
+def test_huge_texts_are_cut_before_tokenizing(tiny_teacher_onnx):
+    from asdfd.runtime.encoding import CHARS_PER_TOKEN
+
+    clf = Classifier.load(tiny_teacher_onnx)
+    words = "a fine film with a plot " * 10_000
+    clipped = clf.encoder.clip(words)
+    assert len(words) > clf.max_length * CHARS_PER_TOKEN >= len(clipped)
+    assert words.startswith(clipped + " ")  # cut at a word boundary
+    assert clf.encoder.token_ids([words]) == clf.encoder.token_ids([words[:5000]])  # what truncation keeps anyway
+
+
+def test_tampered_artifacts_are_refused(tiny_teacher_onnx, tmp_path, set_metadata):
+    from asdfd.runtime import metadata as keys
+
+    cases = [
+        ({keys.HEAD: "score"}, "says its head is score but has 2 outputs"),
+        ({keys.ID2LABEL: json.dumps({"0": "same", "1": "same"})}, "names \\['same'\\] more than once"),
+    ]
+    for index, (edit, message) in enumerate(cases):
+        path = tmp_path / f"edited{index}.onnx"
+        shutil.copyfile(tiny_teacher_onnx, path)
+        set_metadata(path, edit)
+        with pytest.raises(ModelLoadError, match=message):
+            Classifier.load(path)
+
+
+def test_an_artifact_whose_tokenizer_outruns_its_graph_fails_in_one_line(tiny_teacher_onnx, tmp_path, set_metadata):
+    from asdfd.runtime import metadata as keys
+
+    reference = Classifier.load(tiny_teacher_onnx)
+    tokenizer = json.loads(reference.info.tokenizer_json)
+    vocab = tokenizer["model"]["vocab"]
+    vocab["zzzbeyond"] = 99_999
+    path = tmp_path / "foreign.onnx"
+    shutil.copyfile(tiny_teacher_onnx, path)
+    set_metadata(path, {keys.TOKENIZER_JSON: json.dumps(tokenizer)})
+    with pytest.raises(ModelLoadError, match="failed on this input .*the artifact is inconsistent"):
+        Classifier.load(path).predict(["zzzbeyond"])

@@ -344,3 +344,27 @@ def test_signal_finishes_the_request_in_flight_and_exits_0(tiny_teacher_onnx, si
     assert f"{signum.name}: finishing the requests in flight" in stderr and "Traceback" not in stderr
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_a_burst_of_300_simultaneous_connections_is_answered_not_reset(serve_http, classifier):
+    """Every connection of a burst gets an HTTP answer (200, or 503 past --max-connections); none is reset."""
+    with running(serve_http, classifier, max_connections=8) as server:
+        port = server.server_address[1]
+        sockets = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(300)]
+        statuses, failures = [], []
+        try:
+            for sock in sockets:
+                try:
+                    sock.sendall(request("GET", "/health"))
+                except OSError as err:  # already answered 503 and closed: reading still gives the answer
+                    failures.append(f"send: {err}")
+            for sock in sockets:
+                try:
+                    statuses.append(read_answer(sock)[0])
+                except (OSError, ValueError, IndexError) as err:
+                    failures.append(repr(err))
+        finally:
+            for sock in sockets:
+                sock.close()
+    assert not [f for f in failures if not f.startswith("send")], failures[:5]
+    assert len(statuses) == 300 and set(statuses) <= {200, 503} and 200 in statuses

@@ -1,2 +1,0 @@
-"""AS-DFD (Ma et al., EMNLP 2020) as reconstructed (docs/method.md): stage 1 Plug & Play Embedding Guessing,
-stage 2 adversarial self-supervised distillation, as one synthesizer (`AsdfdSynthesizer`, `--method asdfd`)."""

@@ -1,0 +1,141 @@
+"""The forms method: each form's shape from the teacher's tokenizer, the allocator's arithmetic, its diagnostics
+in distill.json, a skipped form when the vocabulary lacks its words, and bit-exact resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from asdfd.compressor import DistillConfig, distill, load_teacher
+from asdfd.compressor.devices import Placement
+from asdfd.compressor.loop import DistillLoop
+from asdfd.compressor.synthesis.forms import PAIR_FORMS, FormsConfig, batch_counts, form_shares, normalized_entropy
+from asdfd.errors import ConfigError
+from tests.conftest import WORDS, build_tiny_teacher
+
+CPU = Placement(device=torch.device("cpu"), precision="fp32")
+QUESTION_WORDS = ["what", "who", "how", "many", "which", "where", "is", "are", "does", "?"]
+
+
+def _config(**overrides) -> DistillConfig:
+    base = DistillConfig(
+        method="forms",
+        steps=12,
+        batch_size=10,
+        max_length=16,
+        heldout_random=32,
+        eval_every=6,
+        log_every=1,
+        checkpoint_every=4,
+        threads=1,
+        show_progress=False,
+        synthesis=FormsConfig(warmup=1, update_every=2),
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture(scope="module")
+def question_teacher(tmp_path_factory):
+    """A tiny BERT whose vocabulary has English question words and '?' (the conftest one has neither)."""
+    folder = tmp_path_factory.mktemp("question-teacher")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *QUESTION_WORDS]
+    vocab += [f"w{i}" for i in range(99 - len(vocab))]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    from transformers import BertTokenizerFast
+
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), model_max_length=64).save_pretrained(folder)
+    tokenizer_files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    built = build_tiny_teacher(tmp_path_factory.mktemp("question-weights"), num_hidden_layers=4)
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(built / name, folder / name)
+    for name, data in tokenizer_files.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_shares_follow_rewards_and_coverage_and_keep_a_floor():
+    shares = form_shares([1.0, 1.0, 0.0, 2.0], [1.0, 0.0, 1.0, 1.0], min_share=0.05)
+    assert sum(shares) == pytest.approx(1.0) and min(shares) == pytest.approx(0.05)
+    assert shares[3] > shares[0] > shares[1] > shares[2]  # more to learn > less; one-class coverage counts half
+    assert shares[0] - 0.05 == pytest.approx(2 * (shares[1] - 0.05))
+    assert form_shares([0.0, 0.0], [1.0, 1.0], 0.05) == [0.5, 0.5]
+    assert batch_counts([0.5, 0.3, 0.2], 7) == [4, 2, 1] and sum(batch_counts([0.26] * 3 + [0.22], 10)) == 10
+    assert (
+        normalized_entropy(torch.tensor([5, 5])) == pytest.approx(1.0) and normalized_entropy(torch.tensor([9, 0])) == 0
+    )
+
+
+def test_config_values_are_checked():
+    with pytest.raises(ConfigError, match="synthesis.min_share must be in"):
+        FormsConfig(min_share=0.5)
+
+
+def test_single_text_forms_and_a_question_skipped_without_question_words(tiny_teacher_dir, question_teacher):
+    without = DistillLoop(load_teacher(tiny_teacher_dir), _config(), CPU).synthesizer
+    assert without.forms == ("tokens", "words", "short") and "question" in without.skipped
+    loop = DistillLoop(load_teacher(question_teacher), _config(), CPU)
+    synthesizer = loop.synthesizer
+    assert synthesizer.forms == ("tokens", "words", "short", "question")
+    vocab = {i: t for t, i in loop.teacher.tokenizer.get_vocab().items()}
+    batch = synthesizer.next_batch(0)
+    form_of = batch.extra["form_of"]
+    assert batch.input_ids.shape[0] == 10 and sorted(set(form_of.tolist())) == [0, 1, 2, 3]
+    for row, mask, form in zip(batch.input_ids, batch.attention_mask, form_of):
+        text = [vocab[int(i)] for i in row[: int(mask.sum())]]
+        assert text[0] == "[CLS]" and text[-1] == "[SEP]" and len(text) <= 16
+        if synthesizer.forms[form] == "question":
+            assert text[-2] == "?" and text[1] in QUESTION_WORDS
+        if synthesizer.forms[form] == "short":
+            assert 3 <= len(text) <= 8
+
+
+def test_pair_forms_relate_their_two_texts(tmp_path_factory):
+    labels = dict(num_labels=2, id2label={0: "not_equivalent", 1: "equivalent"}, label2id={})
+    labels["label2id"] = {v: k for k, v in labels["id2label"].items()}
+    teacher = build_tiny_teacher(tmp_path_factory.mktemp("pair-forms"), **labels)
+    loop = DistillLoop(load_teacher(teacher), _config(max_length=40, min_length=12), CPU)
+    synthesizer, special = loop.synthesizer, loop.teacher.special
+    assert special.pairs and synthesizer.forms == PAIR_FORMS
+    for form in PAIR_FORMS:
+        a, b = synthesizer._pair(form)
+        assert a and b
+        if form == "reorder":
+            assert sorted(a) == sorted(b)
+        if form == "hypothesis":
+            assert 3 <= len(b) <= 9 and len(b) < len(a)
+        if form == "swap":
+            assert len(a) < len(b)
+    batch = synthesizer.next_batch(0)
+    for row, mask in zip(batch.input_ids, batch.attention_mask):
+        ids = row[: int(mask.sum())].tolist()
+        assert ids[0] == special.cls and ids[-1] == special.sep and ids.count(special.sep) == 2
+
+
+def test_forms_distill_record_their_shares_and_resume_bit_exactly(tmp_path, rule_teacher_dir):
+    config = _config()
+    reference = distill(rule_teacher_dir, tmp_path / "reference", config)
+    forms = reference.metrics["forms"]
+    assert set(forms) == {"tokens", "words", "short"} and reference.metrics["forms_skipped"]
+    assert sum(f["share"] for f in forms.values()) == pytest.approx(1.0, abs=1e-3)
+    assert all(f["observed"] > 0 and f["kd"] > 0 for f in forms.values())
+    assert len({f["share"] for f in forms.values()}) > 1  # the allocator moved the shares off uniform
+    saved = json.loads((reference.student_dir / "distill.json").read_text())
+    assert saved["metrics"]["forms"] == forms
+
+    def stop_at_7(progress: dict) -> None:
+        if progress["step"] >= 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        distill(rule_teacher_dir, tmp_path / "resumed", config, on_progress=stop_at_7)
+    resumed = distill(rule_teacher_dir, tmp_path / "resumed", config, resume=True)
+    expected = load_file(reference.student_dir / "model.safetensors")
+    actual = load_file(resumed.student_dir / "model.safetensors")
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=0)
+    assert resumed.metrics["forms"] == forms

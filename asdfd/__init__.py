@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from asdfd._offline import turn_telemetry_off
+from asdfd.core._offline import turn_telemetry_off
 
-turn_telemetry_off()  # before any module imports onnxruntime (see asdfd/_offline.py)
+turn_telemetry_off()  # before any module imports onnxruntime (see asdfd/core/_offline.py)
 
-from asdfd._lazy import lazy_exports  # noqa: E402
+from asdfd.core._lazy import lazy_exports  # noqa: E402
 
 __version__ = "0.2.0"
 

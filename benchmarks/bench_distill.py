@@ -29,8 +29,8 @@ import torch
 from asdfd.compressor import DistillConfig, StudentConfig, distill, load_teacher
 from asdfd.compressor.devices import Placement
 from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
-from asdfd.data import read_labelled_file
-from asdfd.models import LOCAL_ONLY
+from asdfd.core.data import read_labelled_file
+from asdfd.core.model_folder import LOCAL_ONLY
 
 logger = logging.getLogger("bench_distill")
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from asdfd.architectures import architecture_of
-from asdfd.data import read_labelled_file
+from asdfd.core.architectures import architecture_of
+from asdfd.core.data import read_labelled_file
+from asdfd.core.model_folder import LOCAL_ONLY
 from asdfd.export import CalibrationConfig, ExportConfig, dynamic_preset, export_onnx, static_preset
 from asdfd.export.cpu import detect_cpu_features, preset_for_cpu
-from asdfd.models import LOCAL_ONLY
 
 logger = logging.getLogger("bench_export")
 

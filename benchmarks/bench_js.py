@@ -16,8 +16,8 @@ batches of `--batch-size`, best of `--repeats` passes after an untimed one.
 Run on a quiet machine (nothing else running), from the repository root, after `make demo` and with node/npm and
 chromium installed (`apt-get install -y chromium`):
 
-    python benchmarks/bench_js.py --model artifacts/demo/student.run/export/ --eval-file data/sst2/dev.tsv --threads 2 \\
-        --out artifacts/bench-js
+    python benchmarks/bench_js.py --model artifacts/demo/student.run/export/ --eval-file data/sst2/dev.tsv \\
+        --threads 2 --out artifacts/bench-js
 
 Writes bench_js.json and bench_js.md (the table for docs/js.md) into --out and prints the table. `--skip-browser`
 leaves Chromium out.
@@ -64,7 +64,7 @@ def main() -> None:
             f"Error: {args.model} has no onnx/ folder: run `compress export ... --out {args.model}/` again"
         )
 
-    from asdfd.data import read_labelled_file
+    from asdfd.core.data import read_labelled_file
     from asdfd.runtime import Classifier
 
     graph = args.model / "onnx" / ("model_quantized.onnx" if args.dtype == "q8" else "model.onnx")

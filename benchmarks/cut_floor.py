@@ -22,8 +22,8 @@ from asdfd.compressor.devices import Placement
 from asdfd.compressor.diagnostics import eval_label_ids, eval_metrics, evaluate_texts
 from asdfd.compressor.frozen_teacher import load_teacher
 from asdfd.compressor.student import build_student
-from asdfd.data import read_labelled_file
-from asdfd.heads import head_of
+from asdfd.core.data import read_labelled_file
+from asdfd.core.heads import head_of
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from asdfd._lazy import lazy_exports
+from asdfd.core._lazy import lazy_exports
 
 _NAMES = {
     **dict.fromkeys(("DistillConfig", "StudentConfig"), "asdfd.compressor.distill_config"),

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from asdfd._io import atomic_file
-from asdfd.errors import ModelLoadError
+from asdfd.core._io import atomic_file
+from asdfd.core.errors import ModelLoadError
 
 __all__ = ["checkpoint_dir", "save_checkpoint", "load_checkpoint", "remove_checkpoint", "CHECKPOINT_FORMAT"]
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from asdfd.errors import ConfigError
-from asdfd.hardware import CpuFeatures, OtherProcessesMeter, detect_cpu_features, usable_cores
+from asdfd.core.errors import ConfigError
+from asdfd.core.hardware import CpuFeatures, OtherProcessesMeter, detect_cpu_features, usable_cores
 
 __all__ = [
     "Placement",

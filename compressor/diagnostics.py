@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from asdfd.architectures import architecture_of
 from asdfd.compressor.devices import Placement
 from asdfd.compressor.head_losses import TaskHead
 from asdfd.compressor.synthesis.tokens import free_positions, nearest_token_ids
-from asdfd.data import tokenizer_columns
-from asdfd.heads import LABEL_METRICS, SINGLE_LABEL, eval_targets
+from asdfd.core.architectures import architecture_of
+from asdfd.core.data import tokenizer_columns
+from asdfd.core.heads import LABEL_METRICS, SINGLE_LABEL, eval_targets
 from asdfd.runtime.metrics import task_quality
 
 __all__ = [
@@ -141,7 +141,7 @@ def evaluate_heldout(
 
 
 def eval_label_ids(labels: list[str], id2label: dict, source: str | Path, head: str = SINGLE_LABEL) -> list:
-    """Map raw labels of an eval file to what the head predicts (`asdfd.heads.eval_targets`): class ids by label
+    """Map raw labels of an eval file to what the head predicts (`asdfd.core.heads.eval_targets`): class ids by label
     name first, then as integer ids; 0/1 rows for multi-label heads; numbers for score heads.
 
     Raises:

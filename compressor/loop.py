@@ -11,7 +11,7 @@
 
 `DistillLoop` owns the mutable state (student, optimiser, RNG, the synthesizer's state); `state_dict()`
 captures it so a resumed run reproduces an uninterrupted one exactly on CPU (same seed, no time limit).
-The output folder appears only when complete (asdfd._io.atomic_dir); until then the run lives in the
+The output folder appears only when complete (asdfd.core._io.atomic_dir); until then the run lives in the
 hidden checkpoint sibling `.<out>.ckpt/`, from which `resume=True` continues.
 """
 
@@ -28,7 +28,6 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from asdfd._io import atomic_dir, write_json_atomic
 from asdfd.compressor.checkpoint import checkpoint_dir, remove_checkpoint
 from asdfd.compressor.devices import (
     Placement,
@@ -49,9 +48,10 @@ from asdfd.compressor.student import build_student
 from asdfd.compressor.synthesis import SynthContext, make_synthesizer
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
 from asdfd.compressor.synthesis.words import WORD_PIECES, sample_words, word_candidates
-from asdfd.errors import ConfigError, TrainingDivergedError
-from asdfd.hub import resolve_model_dir
-from asdfd.models import input_kind, max_positions, read_classifier_config
+from asdfd.core._io import atomic_dir, write_json_atomic
+from asdfd.core.errors import ConfigError, TrainingDivergedError
+from asdfd.core.hub import resolve_model_dir
+from asdfd.core.model_folder import input_kind, max_positions, read_classifier_config
 
 __all__ = [
     "DistillResult",

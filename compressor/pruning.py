@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from asdfd.architectures import Architecture
-from asdfd.errors import ConfigError
+from asdfd.core.architectures import Architecture
+from asdfd.core.errors import ConfigError
 
 __all__ = [
     "ffn_neuron_importance",

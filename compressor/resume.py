@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asdfd._io import check_output_path
 from asdfd.compressor.checkpoint import load_checkpoint
 from asdfd.compressor.distill_config import RUNTIME_ONLY_FIELDS
-from asdfd.errors import ConfigError, OutputExistsError
+from asdfd.core._io import check_output_path
+from asdfd.core.errors import ConfigError, OutputExistsError
 
 __all__ = [
     "SUMMARY_FILE",

@@ -18,9 +18,9 @@ from asdfd.compressor.devices import any_rank, broadcast_object, replica_digests
 from asdfd.compressor.diagnostics import eval_label_ids, eval_metrics, evaluate_texts
 from asdfd.compressor.distill_config import DistillConfig
 from asdfd.compressor.resume import InterruptFlag, resume_state, versions
-from asdfd.data import read_labelled_file
-from asdfd.errors import TrainingDivergedError
-from asdfd.heads import PRIMARY_METRIC, head_of
+from asdfd.core.data import read_labelled_file
+from asdfd.core.errors import TrainingDivergedError
+from asdfd.core.heads import PRIMARY_METRIC, head_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from asdfd.compressor.loop import DistillLoop

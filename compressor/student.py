@@ -19,8 +19,8 @@ from torch import nn
 from asdfd.compressor.distill_config import StudentConfig
 from asdfd.compressor.frozen_teacher import Teacher
 from asdfd.compressor.pruning import narrow_ffn, prune_attention_heads
-from asdfd.errors import ConfigError
-from asdfd.models import INPUT_KEY
+from asdfd.core.errors import ConfigError
+from asdfd.core.model_folder import INPUT_KEY
 
 __all__ = ["select_layers", "build_student"]
 

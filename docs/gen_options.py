@@ -2,7 +2,7 @@
 
     .venv/bin/python docs/gen_options.py > docs/options.md
 
-The help texts are the fields' docstrings (read by asdfd.config_docs, as `compress --help` reads them), so the
+The help texts are the fields' docstrings (read by asdfd.core.config_docs, as `compress --help` reads them), so the
 page and the CLI never explain an option twice; tests/test_docs.py fails when the page is stale. Nested config
 dataclasses become their own sections (`distill.student`, `export.validation`, ...). A section whose type depends
 on the synthesis method gets one table per method the synthesizer registry exposes a config class for.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from asdfd.config_docs import field_docs
+    from asdfd.core.config_docs import field_docs
 except ImportError:  # the bottom layer moved into asdfd.core
     from asdfd.core.config_docs import field_docs  # type: ignore[no-redef]
 

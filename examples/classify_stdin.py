@@ -21,7 +21,7 @@ import json
 import sys
 from collections.abc import Iterator
 
-from asdfd.errors import AsdfdError
+from asdfd.core.errors import AsdfdError
 from asdfd.runtime import Classifier
 
 

@@ -46,7 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from asdfd.errors import AsdfdError, DataError
+from asdfd.core.errors import AsdfdError, DataError
 from asdfd.runtime import Classifier
 
 MAX_BODY_BYTES = 1 << 20

@@ -8,7 +8,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from asdfd.errors import ValidationError
+from asdfd.core.errors import ValidationError
 from asdfd.export.checker import GraphChecker, ValidatedGraph
 from asdfd.export.cpu import detect_cpu_features
 from asdfd.export.int8 import Int8Builder

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
+from asdfd.core.heads import SCORE, SINGLE_LABEL
+from asdfd.core.special_tokens import SpecialTokens
 from asdfd.export.export_config import CalibrationConfig
-from asdfd.heads import SCORE, SINGLE_LABEL
 from asdfd.runtime.metrics import probabilities
-from asdfd.tokens import SpecialTokens
 
 __all__ = [
     "random_token_batch",

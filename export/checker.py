@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asdfd.errors import ValidationError
+from asdfd.core.errors import ValidationError
 from asdfd.export.export_config import ValidationConfig
 from asdfd.export.source import SourceModel
 from asdfd.export.validate import (

@@ -1,4 +1,4 @@
-"""The int8 recipe that is fast and safe on this CPU (its features: `asdfd.hardware`).
+"""The int8 recipe that is fast and safe on this CPU (its features: `asdfd.core.hardware`).
 
 x86 without VNNI: 7-bit weights (U8S8 kernels can saturate int16 accumulators); with VNNI: full 8 bits;
 ARM64: S8S8 in QDQ format for static graphs.
@@ -6,8 +6,8 @@ ARM64: S8S8 in QDQ format for static graphs.
 
 from __future__ import annotations
 
+from asdfd.core.hardware import CpuFeatures, detect_cpu_features
 from asdfd.export.export_config import PRESETS, QuantizationPreset
-from asdfd.hardware import CpuFeatures, detect_cpu_features
 
 __all__ = ["CpuFeatures", "detect_cpu_features", "preset_for_cpu"]
 

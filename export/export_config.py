@@ -11,7 +11,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 __all__ = [
     "QUANTIZE_CHOICES",

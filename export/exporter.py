@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from asdfd._io import atomic_dir, atomic_file, check_output_path, scratch_dir
-from asdfd.errors import ConfigError, ValidationError
+from asdfd.core._io import atomic_dir, atomic_file, check_output_path, scratch_dir
+from asdfd.core.errors import ConfigError, ValidationError
+from asdfd.core.heads import head_of
+from asdfd.core.hub import resolve_model_dir
+from asdfd.core.model_folder import max_positions, read_classifier_config
 from asdfd.export.auto import choose_auto
 from asdfd.export.checker import GraphChecker, ValidatedGraph, auto_validation, make_checker
 from asdfd.export.export_config import ExportConfig
@@ -32,9 +35,6 @@ from asdfd.export.result import ExportResult
 from asdfd.export.source import SourceModel, load_source
 from asdfd.export.variants import QuantizedGraph, convert_to_fp16, keep_fp32, quantize_int8, size_mb
 from asdfd.export.web_layout import add_web_layout
-from asdfd.heads import head_of
-from asdfd.hub import resolve_model_dir
-from asdfd.models import max_positions, read_classifier_config
 
 __all__ = ["ExportResult", "export_onnx"]
 
@@ -52,7 +52,7 @@ def export_onnx(
     """Export a Hugging Face sequence classifier folder to a validated, self-contained ONNX artifact.
 
     Args:
-        model_dir: folder with config.json, weights and a fast tokenizer (a family of asdfd.architectures).
+        model_dir: folder with config.json, weights and a fast tokenizer (a family of asdfd.core.architectures).
         out: "x.onnx" -> one self-contained file; anything else (or a trailing "/") -> a folder with
             model.onnx, config.json and tokenizer files, loadable by Optimum and the runtime.
         config: what to do (quantization, optimization, validation); see `ExportConfig`.

@@ -11,11 +11,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from asdfd.core.special_tokens import SpecialTokens
 from asdfd.export import quantize
 from asdfd.export.calibration import FeedReader, make_calibration_source
 from asdfd.export.export_config import CalibrationConfig, QuantizationPreset
 from asdfd.export.validate import make_session
-from asdfd.tokens import SpecialTokens
 
 __all__ = ["Int8Graph", "Int8Builder"]
 

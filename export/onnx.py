@@ -23,9 +23,9 @@ from typing import Any
 import onnx
 import torch
 
-from asdfd.architectures import architecture_of
-from asdfd.errors import ModelLoadError
-from asdfd.models import LOCAL_ONLY, load_sequence_classifier
+from asdfd.core.architectures import architecture_of
+from asdfd.core.errors import ModelLoadError
+from asdfd.core.model_folder import LOCAL_ONLY, load_sequence_classifier
 
 __all__ = ["ExportedGraph", "DYNAMIC_AXES", "load_torch_classifier", "torch_input_names", "export_fp32_graph"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from asdfd.core.hardware import detect_cpu_features, package_versions
 from asdfd.export.export_config import ExportConfig
 from asdfd.export.fused import OptimizedGraph
 from asdfd.export.onnx import ExportedGraph
 from asdfd.export.optimize import FusionAudit
 from asdfd.export.source import SourceModel, describe_source
 from asdfd.export.variants import QuantizedGraph
-from asdfd.hardware import detect_cpu_features, package_versions
 
 __all__ = ["export_provenance"]
 

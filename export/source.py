@@ -9,14 +9,14 @@ from typing import Any
 
 from transformers import AutoTokenizer
 
-from asdfd.architectures import architecture_of
-from asdfd.data import read_labelled_file
-from asdfd.errors import ModelLoadError
+from asdfd.core.architectures import architecture_of
+from asdfd.core.data import read_labelled_file
+from asdfd.core.errors import ModelLoadError
+from asdfd.core.model_folder import LOCAL_ONLY, input_kind, max_positions, read_classifier_config, require_tokenizer
+from asdfd.core.special_tokens import SpecialTokens
 from asdfd.export.export_config import ExportConfig, ValidationConfig
 from asdfd.export.onnx import load_torch_classifier
 from asdfd.export.package import hash_model_folder
-from asdfd.models import LOCAL_ONLY, input_kind, max_positions, read_classifier_config, require_tokenizer
-from asdfd.tokens import SpecialTokens
 
 __all__ = ["SourceModel", "load_source", "describe_source"]
 

@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from asdfd.data import tokenizer_columns
-from asdfd.errors import NonFiniteError
+from asdfd.core.data import tokenizer_columns
+from asdfd.core.errors import NonFiniteError
+from asdfd.core.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, head_of
+from asdfd.core.special_tokens import SpecialTokens
 from asdfd.export.calibration import feeds_for, random_token_batch, select_confident
 from asdfd.export.export_config import ValidationConfig
-from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, head_of
 from asdfd.runtime.metrics import probabilities, task_quality
-from asdfd.tokens import SpecialTokens
 
 __all__ = [
     "ValidationSet",
@@ -61,7 +61,7 @@ class ValidationSet:
     space: SpecialTokens | None = None
     """The special tokens the batches were framed with (segment ids of pairs are read from them)."""
     head: str = SINGLE_LABEL
-    """What the outputs are (asdfd.heads): decides what "agreement" means."""
+    """What the outputs are (asdfd.core.heads): decides what "agreement" means."""
 
     @property
     def num_samples(self) -> int:

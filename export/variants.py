@@ -13,7 +13,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from asdfd.errors import ValidationError
+from asdfd.core.errors import ValidationError
 from asdfd.export.checker import GraphChecker, ValidatedGraph
 from asdfd.export.cpu import preset_for_cpu
 from asdfd.export.export_config import QuantizationPreset, dynamic_preset

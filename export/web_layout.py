@@ -34,9 +34,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from asdfd.heads import MULTI_LABEL, SCORE, head_of
-from asdfd.models import INPUT_KEY
-from asdfd.models import input_kind as resolve_input_kind
+from asdfd.core.heads import MULTI_LABEL, SCORE, head_of
+from asdfd.core.model_folder import INPUT_KEY
+from asdfd.core.model_folder import input_kind as resolve_input_kind
 
 __all__ = ["WEB_SUBFOLDER", "WEB_FILE_NAMES", "add_web_layout", "web_config"]
 
@@ -74,14 +74,14 @@ def add_web_layout(
             `folder / "config.json"`.
         max_length: the export's maximum sequence length: caps `model_max_length` in tokenizer_config.json.
         input_kind: "single" or "pair", as the exporter resolved it (`SourceModel.input_kind`); None reads it from
-            the config (`asdfd.models.input_kind`).
+            the config (`asdfd.core.model_folder.input_kind`).
 
     Returns:
         The paths written or changed, relative to `folder`, in order.
 
     Raises:
         FileNotFoundError: a graph that does not exist.
-        ModelLoadError: a config whose head asdfd does not support (from `asdfd.heads.head_of`).
+        ModelLoadError: a config whose head asdfd does not support (from `asdfd.core.heads.head_of`).
     """
     folder = Path(folder)
     web = folder / WEB_SUBFOLDER

@@ -25,7 +25,7 @@ export const SINGLE_LABEL = 'single_label';
 
 const IS_NODE = typeof process !== 'undefined' && process.release?.name === 'node';
 
-/** The head asdfd reads from config.json (asdfd.heads.head_of). */
+/** The head asdfd reads from config.json (asdfd.core.heads.head_of). */
 export function headOf(config) {
     if (config.problem_type === 'multi_label_classification') return MULTI_LABEL;
     const count = config.num_labels ?? Object.keys(config.id2label ?? {}).length;

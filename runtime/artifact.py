@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asdfd.errors import ModelLoadError
-from asdfd.heads import HEADS, SINGLE_LABEL, head_of
+from asdfd.core.errors import ModelLoadError
+from asdfd.core.heads import HEADS, SINGLE_LABEL, head_of
 from asdfd.runtime import metadata
 
 __all__ = ["ArtifactInfo", "locate_onnx", "read_artifact_info", "SUPPORTED_INPUTS"]
@@ -43,7 +43,7 @@ class ArtifactInfo:
     input_kind: str = "single"
     """"single": one text per input; "pair": (text_a, text_b)."""
     head: str = SINGLE_LABEL
-    """What the outputs are (asdfd.heads): softmax classes, a sigmoid per label, or one score."""
+    """What the outputs are (asdfd.core.heads): softmax classes, a sigmoid per label, or one score."""
 
     @property
     def size_mb(self) -> float:

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from asdfd._offline import telemetry_left_on
-from asdfd.errors import ConfigError, ModelLoadError, NonFiniteError
-from asdfd.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
+from asdfd.core._offline import telemetry_left_on
+from asdfd.core.errors import ConfigError, ModelLoadError, NonFiniteError
+from asdfd.core.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
 from asdfd.runtime.artifact import SUPPORTED_INPUTS, ArtifactInfo, locate_onnx, read_artifact_info
 from asdfd.runtime.encoding import TextEncoder, check_count, logits_in_batches
 from asdfd.runtime.metrics import probabilities
@@ -56,7 +56,7 @@ def make_session(
         ModelLoadError: the file is not a loadable ONNX model, or a provider is unavailable.
     """
     if hasattr(ort, "disable_telemetry_events"):
-        ort.disable_telemetry_events()  # the events API; the connection itself is stopped by asdfd._offline
+        ort.disable_telemetry_events()  # the events API; the connection itself is stopped by asdfd.core._offline
     if reason := telemetry_left_on():
         _warn_once(reason)
     options = ort.SessionOptions()
@@ -133,7 +133,7 @@ class Classifier:
         self.pairs = info.input_kind == "pair"
         """The model classifies sentence pairs: inputs are (text_a, text_b) tuples."""
         self.head = info.head
-        """"single_label" (softmax classes), "multi_label" (a sigmoid per label) or "score" (asdfd.heads)."""
+        """"single_label" (softmax classes), "multi_label" (a sigmoid per label) or "score" (asdfd.core.heads)."""
         self.threshold = _checked_threshold(threshold)
         """Multi-label models predict every label whose probability is at least this."""
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from asdfd.errors import DataError, ModelLoadError
+from asdfd.core.errors import DataError, ModelLoadError
 
 __all__ = ["TextEncoder", "check_texts", "check_count", "logits_in_batches", "CHARS_PER_TOKEN"]
 

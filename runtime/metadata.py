@@ -46,4 +46,4 @@ readers (added after format 1 was fixed; absent means "single")."""
 INPUT_KINDS = ("single", "pair")
 HEAD = "asdfd.head"
 """What the outputs are: "single_label" (softmax classes), "multi_label" (a sigmoid per label) or "score" (one
-number; asdfd.heads). Optional for readers (added after format 1 was fixed; absent means "single_label")."""
+number; asdfd.core.heads). Optional for readers (added after format 1 was fixed; absent means "single_label")."""

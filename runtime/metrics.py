@@ -2,7 +2,7 @@
 
 Shapes: `logits`/`probs` are (num_texts, num_labels); `labels`/`predictions` are (num_texts,) ints, except
 for multi-label heads ((num_texts, num_labels) 0/1) and score heads ((num_texts,) floats). `task_quality` picks the
-figures that mean something for each head (asdfd.heads).
+figures that mean something for each head (asdfd.core.heads).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from asdfd.errors import NonFiniteError
-from asdfd.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
+from asdfd.core.errors import NonFiniteError
+from asdfd.core.heads import DEFAULT_THRESHOLD, MULTI_LABEL, SCORE, SINGLE_LABEL
 
 __all__ = [
     "softmax",
@@ -173,7 +173,7 @@ def task_quality(
     """The figures of one model against the teacher (and the labels when given) that mean something for its head.
 
     Every head has "agreement" (single: same class; multi-label: same decision per text and label; score: Pearson
-    with the teacher's score) and its `asdfd.heads.PRIMARY_METRIC` against the labels (None without labels).
+    with the teacher's score) and its `asdfd.core.heads.PRIMARY_METRIC` against the labels (None without labels).
     single_label adds mean_kl, ece; multi_label adds exact_agreement (every label the same), per_label_agreement,
     mean_kl (per-label Bernoulli), micro_f1, macro_f1, per_label_f1; score adds spearman_vs_teacher,
     mse_vs_teacher, pearson, spearman. A figure that is undefined on these inputs (the Pearson correlation of a

@@ -185,7 +185,7 @@ FAMILY_BUILDERS = {
     "deberta-v2": build_tiny_deberta_v2,
     "modernbert": build_tiny_modernbert,
 }
-"""One tiny builder per supported family (tests/test_architectures.py checks it covers asdfd.architectures)."""
+"""One tiny builder per supported family (tests/test_architectures.py checks it covers asdfd.core.architectures)."""
 
 
 @pytest.fixture(scope="session")

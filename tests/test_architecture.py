@@ -13,24 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDERS = {"asdfd": "asdfd", "compressor": "asdfd.compressor", "export": "asdfd.export", "runtime": "asdfd.runtime"}
 
 LAYERS = [  # (layer, module prefixes), bottom first; a module may import its own layer and the ones below
-    (
-        "core",
-        (
-            "asdfd.errors",
-            "asdfd._io",
-            "asdfd._lazy",
-            "asdfd._offline",
-            "asdfd.data",
-            "asdfd.heads",
-            "asdfd.architectures",
-            "asdfd.models",
-            "asdfd.hub",
-            "asdfd.config_file",
-            "asdfd.hardware",
-            "asdfd.config_docs",
-            "asdfd.tokens",
-        ),
-    ),
+    ("core", ("asdfd.core",)),
     ("runtime", ("asdfd.runtime",)),
     ("export", ("asdfd.export",)),
     ("compressor", ("asdfd.compressor",)),

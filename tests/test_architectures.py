@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from asdfd.architectures import ARCHITECTURES, architecture_of
-from asdfd.errors import ModelLoadError
+from asdfd.core.architectures import ARCHITECTURES, architecture_of
+from asdfd.core.errors import ModelLoadError
 from asdfd.pipeline import plan_run, run_pipeline
 from asdfd.runtime import Classifier
 from tests.conftest import FAMILY_BUILDERS, build_tiny_teacher
@@ -73,7 +73,7 @@ def test_family_round_trip_distill_export_runtime_bench(tmp_path, family_dir, ti
 
 def test_head_pruning_where_the_family_cannot_is_one_line(tmp_path):
     from asdfd.compressor import DistillConfig, StudentConfig, distill
-    from asdfd.errors import ConfigError
+    from asdfd.core.errors import ConfigError
     from tests.conftest import build_tiny_deberta_v2
 
     teacher = build_tiny_deberta_v2(tmp_path / "deberta")

@@ -443,8 +443,8 @@ def test_bad_input_gets_one_clear_line(tmp_path, tiny_teacher_dir, name, setup, 
 
 
 def test_out_into_missing_folders_creates_them_and_a_file_in_the_way_is_one_line(tmp_path):
-    from asdfd._io import check_output_path
-    from asdfd.errors import ConfigError
+    from asdfd.core._io import check_output_path
+    from asdfd.core.errors import ConfigError
 
     check_output_path(tmp_path / "new" / "deeper" / "student.onnx", force=False)
     assert (tmp_path / "new" / "deeper").is_dir() and not (tmp_path / "new" / "deeper" / "student.onnx").exists()

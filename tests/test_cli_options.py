@@ -15,10 +15,11 @@ from asdfd.cli.export import EXPORT_FLAGS
 from asdfd.cli.options import ConfigFlag, apply_flag_values, config_options, parse_set_values
 from asdfd.cli.run import RUN_DISTILL_FLAGS, RUN_EXPORT_FLAGS
 from asdfd.cli.teacher import TEACHER_FLAGS
-from asdfd.compressor.distill_config import DistillConfig, TeacherRecipeConfig
-from asdfd.config_docs import field_docs, resolve_field
-from asdfd.errors import ConfigError
+from asdfd.compressor.distill_config import DistillConfig
+from asdfd.core.config_docs import field_docs, resolve_field
+from asdfd.core.errors import ConfigError
 from asdfd.export.export_config import ExportConfig
+from asdfd.pipeline.teacher_recipe_config import TeacherRecipeConfig
 from asdfd.runtime.bench.bench_config import BenchConfig
 
 

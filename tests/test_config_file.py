@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from asdfd.config_file import apply_overrides, config_to_dict, load_config_file
-from asdfd.errors import ConfigError
+from asdfd.core.config_file import apply_overrides, config_to_dict, load_config_file
+from asdfd.core.errors import ConfigError
 
 
 @dataclass(frozen=True, kw_only=True)

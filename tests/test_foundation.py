@@ -9,11 +9,11 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from asdfd._io import atomic_dir, check_output_path
 from asdfd.cli import main
-from asdfd.data import read_labelled_file
-from asdfd.errors import DataError, ModelLoadError, OutputExistsError
-from asdfd.models import read_classifier_config
+from asdfd.core._io import atomic_dir, check_output_path
+from asdfd.core.data import read_labelled_file
+from asdfd.core.errors import DataError, ModelLoadError, OutputExistsError
+from asdfd.core.model_folder import read_classifier_config
 
 
 def test_import_asdfd_does_not_import_torch():
@@ -94,7 +94,7 @@ def test_finished_outputs_follow_the_umask(tmp_path):
     import os
     import stat
 
-    from asdfd._io import atomic_file
+    from asdfd.core._io import atomic_file
 
     old = os.umask(0o022)
     try:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from asdfd.errors import ConfigError, DataError, ModelLoadError
-from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets, head_of
+from asdfd.core.errors import ConfigError, DataError, ModelLoadError
+from asdfd.core.heads import MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets, head_of
 from asdfd.pipeline import plan_run, run_pipeline
 from asdfd.runtime import Classifier, metrics
 from tests.conftest import WORDS, build_tiny_teacher
@@ -225,8 +225,8 @@ def test_guided_selection_covers_every_label_and_both_ends_of_a_score():
 
 
 def test_teacher_recipe_trains_multi_label_and_score_heads(tmp_path, tiny_teacher_dir):
-    from asdfd.compressor.distill_config import TeacherRecipeConfig
-    from asdfd.compressor.finetune import detect_task, train_teacher
+    from asdfd.pipeline.teacher_recipe import detect_task, train_teacher
+    from asdfd.pipeline.teacher_recipe_config import TeacherRecipeConfig
 
     assert detect_task(["joy", "joy,fear"]) == MULTI_LABEL and detect_task(["0.5", "2"]) == SCORE
     assert detect_task(["0", "1"]) == SINGLE_LABEL and detect_task(["pos", "neg"]) == SINGLE_LABEL

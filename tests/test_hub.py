@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from asdfd import hub
 from asdfd.cli import main
-from asdfd.errors import ModelLoadError
-from asdfd.hub import looks_like_hub_id, resolve_model_dir
+from asdfd.core import hub
+from asdfd.core.errors import ModelLoadError
+from asdfd.core.hub import looks_like_hub_id, resolve_model_dir
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -106,8 +106,8 @@ def test_a_mistyped_local_folder_is_not_sent_to_the_hub(tmp_path, monkeypatch, h
 
 def test_out_onto_the_cache_blobs_of_the_teacher_is_refused(tmp_path, tiny_teacher_dir):
     """A real cache snapshot is links into blobs/: --out there would destroy the cached teacher."""
-    from asdfd._io import check_output_path
-    from asdfd.errors import ConfigError
+    from asdfd.core._io import check_output_path
+    from asdfd.core.errors import ConfigError
 
     repo = tmp_path / "models--acme--tiny"
     snapshot, blobs = repo / "snapshots" / COMMIT, repo / "blobs"
@@ -122,7 +122,7 @@ def test_out_onto_the_cache_blobs_of_the_teacher_is_refused(tmp_path, tiny_teach
 
 
 def test_links_that_leave_the_model_folder_are_refused(tmp_path, tiny_teacher_dir):
-    from asdfd.models import read_classifier_config
+    from asdfd.core.model_folder import read_classifier_config
 
     folder = tmp_path / "teacher"
     shutil.copytree(tiny_teacher_dir, folder)

@@ -61,7 +61,7 @@ def test_web_layout_links_the_graphs_and_completes_config(tmp_path):
 
 
 def test_web_layout_heads_fp32_only_and_copy_fallback(tmp_path, monkeypatch):
-    from asdfd.errors import ModelLoadError
+    from asdfd.core.errors import ModelLoadError
     from asdfd.export import web_layout
 
     multi = {"problem_type": "multi_label_classification", "id2label": {"0": "a", "1": "b", "2": "c"}}

@@ -97,7 +97,7 @@ def test_run_on_many_class_teacher_finishes_even_when_a_baseline_cannot_be_built
     many_class_teacher, tmp_path, monkeypatch
 ):
     """Every int8 graph of the teacher fails (sabotaged): the run still ends with a report that says so."""
-    from asdfd.errors import ValidationError
+    from asdfd.core.errors import ValidationError
     from asdfd.runtime.bench import lineup as bench
 
     def no_int8_baseline(teacher, out, *, quantize, **options):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import torch
 
-from asdfd.architectures import ARCHITECTURES
 from asdfd.compressor.distill_config import StudentConfig
 from asdfd.compressor.frozen_teacher import load_teacher
 from asdfd.compressor.pruning import keep_ffn_neurons
 from asdfd.compressor.student import build_student
+from asdfd.core.architectures import ARCHITECTURES
 from tests.conftest import build_tiny_modernbert
 
 ARCH = ARCHITECTURES["modernbert"]

@@ -16,12 +16,12 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from asdfd.compressor import DistillConfig, StudentConfig, distill
 from asdfd.compressor.frozen_teacher import load_teacher, segment_ids
-from asdfd.data import read_labelled_file
-from asdfd.errors import ConfigError, DataError
-from asdfd.models import input_kind
+from asdfd.core.data import read_labelled_file
+from asdfd.core.errors import ConfigError, DataError
+from asdfd.core.model_folder import input_kind
+from asdfd.core.special_tokens import SpecialTokens
 from asdfd.pipeline import plan_run, run_pipeline
 from asdfd.runtime import Classifier
-from asdfd.tokens import SpecialTokens
 from tests.conftest import WORDS, build_tiny_roberta, build_tiny_teacher
 from tests.test_pipeline import TINY_RUN
 

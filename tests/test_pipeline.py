@@ -18,8 +18,8 @@ from safetensors.torch import load_file
 
 from asdfd import pipeline
 from asdfd.cli import main
-from asdfd.config_file import load_config_file
-from asdfd.errors import ConfigError
+from asdfd.core.config_file import load_config_file
+from asdfd.core.errors import ConfigError
 from asdfd.pipeline import plan_run, run_pipeline
 from asdfd.runtime import Classifier
 
@@ -158,7 +158,7 @@ def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labell
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, tiny_teacher_dir, tiny_config_file, monkeypatch):
     def plan(out: Path):
-        from asdfd.config_file import load_config_file
+        from asdfd.core.config_file import load_config_file
 
         return plan_run(tiny_teacher_dir, out, file_options=load_config_file(tiny_config_file), show_progress=False)
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from asdfd.cli import main
-from asdfd.errors import ModelLoadError
-from asdfd.models import LOCAL_ONLY, read_classifier_config, refuse_remote_code
+from asdfd.core.errors import ModelLoadError
+from asdfd.core.model_folder import LOCAL_ONLY, read_classifier_config, refuse_remote_code
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("asdfd", "compressor", "export", "runtime", "examples")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from asdfd.errors import AsdfdError, TrainingDivergedError
+from asdfd.core.errors import AsdfdError, TrainingDivergedError
 
 __all__ = [
     "user_errors",

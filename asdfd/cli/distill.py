@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from asdfd.architectures import FAMILIES
 from asdfd.cli._common import (
     MINUTES_HELP,
     minutes_flag_values,
@@ -33,7 +32,8 @@ from asdfd.cli.options import (
 )
 from asdfd.compressor.asdfd_method.synthesizer import AsdfdConfig
 from asdfd.compressor.distill_config import BUDGETS, DistillConfig
-from asdfd.heads import PRIMARY_METRIC
+from asdfd.core.architectures import FAMILIES
+from asdfd.core.heads import PRIMARY_METRIC
 
 DISTILL_FLAGS = [
     ConfigFlag("method"),

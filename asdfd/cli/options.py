@@ -3,7 +3,7 @@
 A command lists the config fields it offers as flags (`ConfigFlag("guess.steps")` -> `--guess-steps`);
 the flag's type comes from the field's annotation, its help from the field's docstring, its default from
 the config instances the command starts from. Every other field is reachable with `--set path=value`.
-Both are applied with `asdfd.config_file.apply_overrides`, the mechanism config files and `compress run`
+Both are applied with `asdfd.core.config_file.apply_overrides`, the mechanism config files and `compress run`
 use, and an invalid value is reported under the flag the user typed.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from asdfd.config_docs import field_docs, field_type, resolve_field
-from asdfd.config_file import apply_overrides
-from asdfd.errors import ConfigError
+from asdfd.core.config_docs import field_docs, field_type, resolve_field
+from asdfd.core.config_file import apply_overrides
+from asdfd.core.errors import ConfigError
 
 __all__ = [
     "ConfigFlag",

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from asdfd.architectures import FAMILIES
 from asdfd.cli._common import (
     MINUTES_HELP,
     minutes_flag_values,
@@ -27,8 +26,9 @@ from asdfd.cli.options import (
     take_flag_values,
 )
 from asdfd.compressor.distill_config import DistillConfig
-from asdfd.config_file import load_config_file, merge_options
-from asdfd.errors import ConfigError
+from asdfd.core.architectures import FAMILIES
+from asdfd.core.config_file import load_config_file, merge_options
+from asdfd.core.errors import ConfigError
 from asdfd.export.export_config import ExportConfig
 from asdfd.pipeline import RunConfig
 

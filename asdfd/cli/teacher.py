@@ -20,7 +20,7 @@ from asdfd.cli.options import (
     set_option,
     take_flag_values,
 )
-from asdfd.compressor.distill_config import TeacherRecipeConfig
+from asdfd.pipeline.teacher_recipe_config import TeacherRecipeConfig
 
 TEACHER_FLAGS = [
     ConfigFlag(name)
@@ -69,7 +69,7 @@ def teacher(
     like "joy,love") or a score (numeric labels), sentence pairs with --text-column a,b."""
     given = {**take_flag_values(options, TEACHER_FLAGS), **parse_set_values(set_values)}
     with user_errors():
-        from asdfd.compressor.finetune import train_teacher
+        from asdfd.pipeline.teacher_recipe import train_teacher
 
         base = dataclasses.replace(TeacherRecipeConfig(), show_progress=not (ctx.obj or {}).get("quiet", False))
         config = apply_flag_values(base, given)

@@ -32,7 +32,7 @@ from asdfd.compressor.synthesis.tokens import (
     nearest_token_ids,
     random_token_batch,
 )
-from asdfd.errors import ConfigError, TrainingDivergedError
+from asdfd.core.errors import ConfigError, TrainingDivergedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from asdfd.compressor.synthesis.base import SynthContext

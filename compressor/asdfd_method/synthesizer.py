@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from asdfd.compressor.deferred import deferred
 from asdfd.compressor.synthesis.base import SynthBatch, SynthContext, Synthesizer
 from asdfd.compressor.synthesis.registry import SynthesisConfig, check, register
-from asdfd.errors import ConfigError
-from asdfd.heads import SINGLE_LABEL
+from asdfd.core.errors import ConfigError
+from asdfd.core.heads import SINGLE_LABEL
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterator

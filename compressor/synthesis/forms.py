@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from asdfd.compressor.deferred import deferred
 from asdfd.compressor.synthesis.base import SynthBatch, SynthContext, Synthesizer
 from asdfd.compressor.synthesis.registry import SynthesisConfig, check, register
-from asdfd.heads import SINGLE_LABEL
+from asdfd.core.heads import SINGLE_LABEL
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor

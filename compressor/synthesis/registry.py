@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from asdfd.compressor.synthesis.base import SynthContext, Synthesizer

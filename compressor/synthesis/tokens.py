@@ -11,7 +11,7 @@ import re
 import torch
 from torch import Tensor
 
-from asdfd.tokens import SpecialTokens
+from asdfd.core.special_tokens import SpecialTokens
 
 __all__ = [
     "candidate_token_ids",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 from asdfd.export.export_config import QUANTIZE_CHOICES
 
 __all__ = ["BenchConfig", "QUANTIZE_NAMES"]

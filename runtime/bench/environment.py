@@ -9,7 +9,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from asdfd.hardware import (
+from asdfd.core.hardware import (
     OtherProcessesMeter,
     detect_cpu_features,
     package_versions,

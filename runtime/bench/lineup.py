@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from asdfd import __version__
-from asdfd.errors import AsdfdError, ConfigError, DataError
+from asdfd.core.errors import AsdfdError, ConfigError, DataError
 from asdfd.runtime.bench.bench_config import QUANTIZE_NAMES, BenchConfig
 from asdfd.runtime.bench.models import BenchModel, OnnxModel, PyTorchModel
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 from asdfd.runtime.bench.bench_config import BenchConfig
 from asdfd.runtime.bench.latency import IDLE_PAUSE_S, measure_interleaved
 from asdfd.runtime.bench.models import BenchModel

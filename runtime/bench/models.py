@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from asdfd import models
-from asdfd.architectures import architecture_of
-from asdfd.errors import ModelLoadError
-from asdfd.heads import SINGLE_LABEL, head_of
-from asdfd.models import LOCAL_ONLY, load_sequence_classifier, require_tokenizer
+from asdfd.core import model_folder
+from asdfd.core.architectures import architecture_of
+from asdfd.core.errors import ModelLoadError
+from asdfd.core.heads import SINGLE_LABEL, head_of
+from asdfd.core.model_folder import LOCAL_ONLY, load_sequence_classifier, require_tokenizer
 from asdfd.runtime.classifier import Classifier
 from asdfd.runtime.encoding import TextEncoder, logits_in_batches
 
@@ -43,7 +43,7 @@ class BenchModel:
     pairs: bool = False
     """Inputs are (text_a, text_b) pairs."""
     head: str = SINGLE_LABEL
-    """What the outputs are (asdfd.heads)."""
+    """What the outputs are (asdfd.core.heads)."""
 
     def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -128,7 +128,7 @@ class PyTorchModel(BenchModel):
         self.labels = tuple(config.id2label[index] for index in range(config.num_labels))
         arch_config = config.to_dict()
         arch = architecture_of(arch_config)
-        self.pairs = models.input_kind(arch_config, input_kind) == "pair"
+        self.pairs = model_folder.input_kind(arch_config, input_kind) == "pair"
         self.head = head_of(arch_config)
         self.input_names = list(arch.input_names(arch_config))
         self.encoder = TextEncoder(_tokenizer_json(self.path), min(max_length, arch.max_positions(arch_config)))

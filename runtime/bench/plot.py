@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asdfd._io import atomic_file
+from asdfd.core._io import atomic_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from asdfd.runtime.bench.report import BenchReport

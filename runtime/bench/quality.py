@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from asdfd.heads import MULTI_LABEL, SINGLE_LABEL
+from asdfd.core.heads import MULTI_LABEL, SINGLE_LABEL
 from asdfd.runtime import metrics
 from asdfd.runtime.bench.bench_config import BenchConfig
 from asdfd.runtime.bench.models import BenchModel

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asdfd._io import atomic_file, write_json_atomic
-from asdfd.heads import MULTI_LABEL, PRIMARY_METRIC, SCORE, SINGLE_LABEL
+from asdfd.core._io import atomic_file, write_json_atomic
+from asdfd.core.heads import MULTI_LABEL, PRIMARY_METRIC, SCORE, SINGLE_LABEL
 from asdfd.runtime.bench.plot import plot_report
 
 __all__ = ["BenchReport"]
 
 _TEACHER_PYTORCH = "teacher PyTorch fp32"
 _COLUMN = {"accuracy": "accuracy", "micro_f1": "micro F1", "pearson": "Pearson"}
-"""Summary column of each head's figure against the labels (asdfd.heads.PRIMARY_METRIC)."""
+"""Summary column of each head's figure against the labels (asdfd.core.heads.PRIMARY_METRIC)."""
 _AGREEMENT_COLUMN = {SINGLE_LABEL: "agreement", MULTI_LABEL: "label agreement", SCORE: "Pearson vs teacher"}
 _HEAD_COLUMNS = {
     MULTI_LABEL: [

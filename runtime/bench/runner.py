@@ -13,9 +13,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from asdfd.errors import ConfigError
-from asdfd.hardware import default_threads
-from asdfd.models import read_classifier_config
+from asdfd.core.errors import ConfigError
+from asdfd.core.hardware import default_threads
+from asdfd.core.model_folder import read_classifier_config
 from asdfd.runtime.artifact import locate_onnx
 from asdfd.runtime.bench.bench_config import BenchConfig
 from asdfd.runtime.bench.environment import LoadWatch, bench_environment, busy_machine_note

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from asdfd.data import LabelledTexts, read_labelled_file
-from asdfd.errors import DataError
-from asdfd.heads import eval_targets
+from asdfd.core.data import LabelledTexts, read_labelled_file
+from asdfd.core.errors import DataError
+from asdfd.core.heads import eval_targets
 from asdfd.runtime.bench.bench_config import BenchConfig
 from asdfd.runtime.bench.models import BenchModel
 

@@ -17,8 +17,8 @@ from asdfd.compressor import (
 from asdfd.compressor.synthesis.guided import GuidedConfig
 from asdfd.compressor.synthesis.hotflip import HotFlipConfig
 from asdfd.compressor.synthesis.words import WordsConfig
-from asdfd.config_file import apply_overrides
-from asdfd.errors import ConfigError
+from asdfd.core.config_file import apply_overrides
+from asdfd.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

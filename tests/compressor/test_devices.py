@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from asdfd.compressor.devices import autocast_context, resolve_device, resolve_precision, setup_placement
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 
 def test_precision_resolution_and_autocast():
-    from asdfd.hardware import detect_cpu_features, features_from_flags
+    from asdfd.core.hardware import detect_cpu_features, features_from_flags
 
     cpu = torch.device("cpu")
     avx2 = features_from_flags({"avx2", "fma"}, machine="x86_64", model="AMD", source="test")
@@ -46,7 +46,7 @@ def test_cpu_threads_honours_a_request_and_never_exceeds_the_default():
 
 def test_cpu_threads_leaves_the_cores_other_processes_use(monkeypatch):
     from asdfd.compressor.devices import cpu_threads
-    from asdfd.hardware import OtherProcessesMeter
+    from asdfd.core.hardware import OtherProcessesMeter
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     monkeypatch.setattr("asdfd.compressor.devices.usable_cores", lambda: 4)

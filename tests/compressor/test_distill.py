@@ -26,7 +26,7 @@ from asdfd.compressor.devices import Placement
 from asdfd.compressor.diagnostics import predict_logits
 from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.losses import kd_loss
-from asdfd.errors import ConfigError, DataError, ModelLoadError, OutputExistsError, TrainingDivergedError
+from asdfd.core.errors import ConfigError, DataError, ModelLoadError, OutputExistsError, TrainingDivergedError
 
 CPU = Placement(device=torch.device("cpu"), precision="fp32")
 
@@ -264,7 +264,7 @@ def test_bad_options_and_outputs(tmp_path, rule_teacher_dir, tiny_teacher_dir):
     (tmp_path / "exists").mkdir()
     with pytest.raises(OutputExistsError, match="--force"):
         distill(rule_teacher_dir, tmp_path / "exists", small_config())
-    (tmp_path / "file").write_text("")  # missing parent folders are created (asdfd._io), a file in the way is not
+    (tmp_path / "file").write_text("")  # missing parent folders are created (asdfd.core._io), a file in the way is not
     with pytest.raises(ConfigError, match="is a file, not a folder"):
         distill(rule_teacher_dir, tmp_path / "file" / "student", small_config())
     bad_labels = tmp_path / "bad.tsv"

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from transformers import AutoModelForSequenceClassification
 
 from asdfd.cli import main
-from asdfd.compressor.finetune import TeacherRecipeConfig, train_teacher
-from asdfd.errors import ConfigError, OutputExistsError
-from asdfd.models import read_classifier_config
+from asdfd.core.errors import ConfigError, OutputExistsError
+from asdfd.core.model_folder import read_classifier_config
+from asdfd.pipeline.teacher_recipe import TeacherRecipeConfig, train_teacher
 
 
 def test_train_teacher_writes_a_classifier(tmp_path, tiny_teacher_dir, tiny_labelled_tsv):

@@ -15,7 +15,7 @@ from asdfd.compressor import DistillConfig, distill, load_teacher
 from asdfd.compressor.devices import Placement
 from asdfd.compressor.loop import DistillLoop
 from asdfd.compressor.synthesis.forms import PAIR_FORMS, FormsConfig, batch_counts, form_shares, normalized_entropy
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 from tests.conftest import WORDS, build_tiny_teacher
 
 CPU = Placement(device=torch.device("cpu"), precision="fp32")

@@ -15,7 +15,7 @@ from asdfd.compressor.pruning import (
     narrow_ffn,
     prune_attention_heads,
 )
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 
 def _ffn(ffn_in: nn.Linear, ffn_out: nn.Linear, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 
 from asdfd.compressor import DistillConfig, distill
 from asdfd.compressor.synthesis import registry
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 
 @pytest.fixture()

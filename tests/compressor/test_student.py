@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from asdfd.compressor import StudentConfig, build_student, load_teacher, select_layers
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

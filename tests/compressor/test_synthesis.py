@@ -66,7 +66,7 @@ def test_training_tokens_are_drawn_by_the_prior(tiny_teacher_dir, prior, monkeyp
 
 
 def test_unknown_prior_is_a_one_line_config_error():
-    from asdfd.errors import ConfigError
+    from asdfd.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="vocab_prior must be uniform or zipf"):
         DistillConfig(vocab_prior="bigram")

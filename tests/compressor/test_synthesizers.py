@@ -17,7 +17,7 @@ from asdfd.compressor.synthesis import method_config, methods
 from asdfd.compressor.synthesis.guided import select_inputs
 from asdfd.compressor.synthesis.hotflip import flip_tokens
 from asdfd.compressor.synthesis.words import WordsConfig
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 CPU = Placement(device=torch.device("cpu"), precision="fp32")
 

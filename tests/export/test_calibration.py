@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
+from asdfd.core.special_tokens import SpecialTokens
 from asdfd.export.calibration import (
     FeedReader,
     GuessedTokens,
@@ -18,7 +19,6 @@ from asdfd.export.calibration import (
 )
 from asdfd.export.export_config import CalibrationConfig, ValidationConfig, static_preset
 from asdfd.export.quantize import preprocess_for_quantization, quantize_static_int8
-from asdfd.tokens import SpecialTokens
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 from asdfd.export import PRESETS, CpuFeatures, ExportConfig, ValidationConfig, detect_cpu_features, preset_for_cpu
 from asdfd.export.quantize import auto_candidates
 
@@ -79,7 +79,7 @@ def test_detect_cpu_features_reads_this_machine():
 
 
 def test_features_from_flags_choose_kernels_by_cpu_not_by_machine():
-    from asdfd.hardware import features_from_flags
+    from asdfd.core.hardware import features_from_flags
 
     amd = features_from_flags({"avx2", "fma"}, machine="x86_64", model="AMD", source="test")
     xeon = features_from_flags(

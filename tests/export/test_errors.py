@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from onnx import numpy_helper
 
 from asdfd.cli import main
-from asdfd.errors import ConfigError, ModelLoadError, OutputExistsError, ValidationError
+from asdfd.core.errors import ConfigError, ModelLoadError, OutputExistsError, ValidationError
 from asdfd.export import ExportConfig, ValidationConfig, export_onnx
 
 
@@ -62,7 +62,7 @@ def test_unsupported_option_is_a_usage_error(tiny_teacher_dir, tmp_path):
 
 
 def test_out_in_missing_folder_creates_it_and_a_file_in_the_way_is_one_line(tiny_teacher_dir, tmp_path):
-    """Missing parent folders are created, as `mkdir -p` would (asdfd._io.check_output_path)."""
+    """Missing parent folders are created, as `mkdir -p` would (asdfd.core._io.check_output_path)."""
     result = invoke(str(tiny_teacher_dir), "--out", str(tmp_path / "no" / "a.onnx"))
     assert result.exit_code == 0 and (tmp_path / "no" / "a.onnx").is_file(), result.output
     (tmp_path / "file").write_text("x")

@@ -127,7 +127,7 @@ def test_auto_keeps_the_fastest_variant_within_budget(tiny_teacher_dir, tmp_path
 
 @pytest.mark.parametrize("quantize", ["int8", "int8-static"])
 def test_preset_mode_must_match_quantize(quantize):
-    from asdfd.errors import ConfigError
+    from asdfd.core.errors import ConfigError
 
     wrong = static_preset() if quantize == "int8" else dynamic_preset()
     with pytest.raises(ConfigError, match="preset"):

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from asdfd.cli import main
-from asdfd.data import read_labelled_file
-from asdfd.errors import ConfigError, DataError, ModelLoadError
+from asdfd.core.data import read_labelled_file
+from asdfd.core.errors import ConfigError, DataError, ModelLoadError
 from asdfd.runtime import BenchConfig, BenchReport, run_bench
 
 FAST = dict(
@@ -233,7 +233,7 @@ def test_busy_machine_note_reads_other_processes_cpu():
 
 
 def test_other_processes_meter_subtracts_our_own_cpu_time(monkeypatch):
-    from asdfd.hardware import OtherProcessesMeter
+    from asdfd.core.hardware import OtherProcessesMeter
 
     live = OtherProcessesMeter()  # the real psutil reading: present and non-negative
     time.sleep(0.05)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from asdfd.errors import DataError, ModelLoadError
+from asdfd.core.errors import DataError, ModelLoadError
 from asdfd.runtime import Classifier, Prediction, metadata
 
 TEXTS = [

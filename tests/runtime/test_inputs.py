@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 
-from asdfd.errors import ConfigError, DataError, ModelLoadError
+from asdfd.core.errors import ConfigError, DataError, ModelLoadError
 from asdfd.runtime import Classifier
 
 
 def test_runtime_inputs_get_one_clear_error(tiny_teacher_onnx):
-    from asdfd.errors import DataError, ModelLoadError
+    from asdfd.core.errors import DataError, ModelLoadError
     from asdfd.runtime import Classifier
 
     classifier = Classifier.load(tiny_teacher_onnx)
@@ -34,7 +34,7 @@ def test_runtime_inputs_get_one_clear_error(tiny_teacher_onnx):
 def test_metadata_max_length_beyond_the_positions_is_refused(tiny_teacher_onnx, tmp_path):
     import shutil
 
-    from asdfd.errors import ModelLoadError
+    from asdfd.core.errors import ModelLoadError
     from asdfd.export.package import embed_metadata
     from asdfd.runtime import Classifier
     from asdfd.runtime import metadata as keys

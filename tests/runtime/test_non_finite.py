@@ -9,9 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from asdfd._io import write_json_atomic
-from asdfd.errors import NonFiniteError, TrainingDivergedError
-from asdfd.heads import MULTI_LABEL, SCORE, SINGLE_LABEL
+from asdfd.core._io import write_json_atomic
+from asdfd.core.errors import NonFiniteError, TrainingDivergedError
+from asdfd.core.heads import MULTI_LABEL, SCORE, SINGLE_LABEL
 from asdfd.runtime.metrics import task_quality
 
 
@@ -94,7 +94,7 @@ def test_validation_fails_a_graph_that_outputs_nan(tiny_teacher_dir):
 def test_teacher_recipe_stops_when_training_diverges(tiny_teacher_dir, tiny_labelled_tsv, tmp_path, monkeypatch):
     import torch
 
-    from asdfd.compressor.finetune import TeacherRecipeConfig, train_teacher
+    from asdfd.pipeline.teacher_recipe import TeacherRecipeConfig, train_teacher
 
     step = torch.optim.AdamW.step
 
@@ -115,7 +115,7 @@ def test_a_teacher_with_nan_weights_is_refused_by_every_loader(tiny_teacher_dir,
     import torch
     from safetensors.torch import load_file, save_file
 
-    from asdfd.models import load_sequence_classifier
+    from asdfd.core.model_folder import load_sequence_classifier
 
     folder = tmp_path / "teacher"
     shutil.copytree(tiny_teacher_dir, folder)
@@ -130,8 +130,8 @@ def test_a_teacher_with_nan_weights_is_refused_by_every_loader(tiny_teacher_dir,
 
 
 def test_teacher_recipe_refuses_a_learning_rate_that_overflows(tiny_teacher_dir, tiny_labelled_tsv, tmp_path):
-    from asdfd.compressor.finetune import TeacherRecipeConfig, train_teacher
-    from asdfd.errors import ConfigError
+    from asdfd.core.errors import ConfigError
+    from asdfd.pipeline.teacher_recipe import TeacherRecipeConfig, train_teacher
 
     with pytest.raises(ConfigError, match=r"--lr must be in \(0, 1\], got 1e\+38"):
         train_teacher(

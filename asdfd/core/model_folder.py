@@ -2,7 +2,7 @@
 
 The AS-DFD "plug" replaces the word-embedding lookup, so any encoder whose Hugging Face model accepts
 `inputs_embeds` and has a sequence-classification head fits; the families supported are those of
-`asdfd.architectures` (each one tested end to end).
+`asdfd.core.architectures` (each one tested end to end).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from asdfd.architectures import SUPPORTED_MODEL_TYPES, architecture_of
-from asdfd.errors import ConfigError, ModelLoadError, NonFiniteError
-from asdfd.heads import head_of
+from asdfd.core.architectures import SUPPORTED_MODEL_TYPES, architecture_of
+from asdfd.core.errors import ConfigError, ModelLoadError, NonFiniteError
+from asdfd.core.heads import head_of
 
 __all__ = [
     "SUPPORTED_MODEL_TYPES",

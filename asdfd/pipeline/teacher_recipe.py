@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from asdfd._io import atomic_dir, check_output_path, write_json_atomic
-from asdfd.compressor.distill_config import TeacherRecipeConfig
-from asdfd.data import is_pairs, read_labelled_file, tokenizer_columns
-from asdfd.errors import ConfigError, ModelLoadError, TrainingDivergedError
-from asdfd.heads import LABEL_METRICS, MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
-from asdfd.models import INPUT_KEY, LOCAL_ONLY, check_finite_weights, refuse_remote_code
+from asdfd.core._io import atomic_dir, check_output_path, write_json_atomic
+from asdfd.core.data import is_pairs, read_labelled_file, tokenizer_columns
+from asdfd.core.errors import ConfigError, ModelLoadError, TrainingDivergedError
+from asdfd.core.heads import LABEL_METRICS, MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
+from asdfd.core.model_folder import INPUT_KEY, LOCAL_ONLY, check_finite_weights, refuse_remote_code
+from asdfd.pipeline.teacher_recipe_config import TeacherRecipeConfig
 from asdfd.runtime.metrics import task_quality
 
 __all__ = [

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from asdfd.errors import DataError
+from asdfd.core.errors import DataError
 
 __all__ = ["LabelledTexts", "read_labelled_file", "label_ids", "tokenizer_columns", "is_pairs"]
 

@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from asdfd.errors import ConfigError
+from asdfd.core.errors import ConfigError
 
 __all__ = ["load_config_file", "apply_overrides", "config_to_dict", "merge_options"]
 

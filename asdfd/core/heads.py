@@ -15,8 +15,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from asdfd.data import label_ids
-from asdfd.errors import DataError, ModelLoadError, NonFiniteError
+from asdfd.core.data import label_ids
+from asdfd.core.errors import DataError, ModelLoadError, NonFiniteError
 
 __all__ = [
     "SINGLE_LABEL",

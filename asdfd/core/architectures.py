@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from asdfd.errors import ModelLoadError
+from asdfd.core.errors import ModelLoadError
 
 __all__ = ["Architecture", "ARCHITECTURES", "FAMILIES", "SUPPORTED_MODEL_TYPES", "architecture_of"]
 

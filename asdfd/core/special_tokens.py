@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from asdfd.errors import ModelLoadError
+from asdfd.core.errors import ModelLoadError
 
 __all__ = ["SpecialTokens"]
 

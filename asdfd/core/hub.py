@@ -4,8 +4,8 @@ An existing folder is always taken as is. Anything else of the form `org/name` (
 up in the Hub cache first (`HF_HUB_CACHE` / `HF_HOME`, as huggingface_hub reads them); only when it is not there and
 neither `HF_HUB_OFFLINE` nor `local_only` forbids it is it downloaded. The download fetches configuration, tokenizer
 and safetensors weights only (never `*.py`, pickles or other formats), and the folder then goes through the same
-checks as a local one (`asdfd.models.read_classifier_config`: no `auto_map`, a sequence classifier of a supported
-family), so a Hub id never brings code with it.
+checks as a local one (`asdfd.core.model_folder.read_classifier_config`: no `auto_map`, a sequence classifier of a
+supported family), so a Hub id never brings code with it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from asdfd.errors import ModelLoadError
+from asdfd.core.errors import ModelLoadError
 
 __all__ = ["resolve_model_dir", "looks_like_hub_id", "HUB_FILES"]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from asdfd.errors import ConfigError, NonFiniteError, OutputExistsError
+from asdfd.core.errors import ConfigError, NonFiniteError, OutputExistsError
 
 __all__ = ["atomic_dir", "atomic_file", "write_json_atomic", "check_output_path", "scratch_dir"]
 

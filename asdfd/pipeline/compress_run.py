@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from asdfd._io import atomic_file, check_output_path, write_json_atomic
 from asdfd.compressor.distill_config import METHODS, RUNTIME_ONLY_FIELDS, DistillConfig
 from asdfd.compressor.quality_estimate import PAIRS_NOTE, quality_estimate
-from asdfd.config_file import apply_overrides, config_to_dict, merge_options
-from asdfd.errors import ConfigError, OutputExistsError
+from asdfd.core._io import atomic_file, check_output_path, write_json_atomic
+from asdfd.core.config_file import apply_overrides, config_to_dict, merge_options
+from asdfd.core.errors import ConfigError, OutputExistsError
+from asdfd.core.hub import resolve_model_dir
+from asdfd.core.model_folder import read_classifier_config
 from asdfd.export.export_config import ExportConfig
-from asdfd.hub import resolve_model_dir
-from asdfd.models import read_classifier_config
 from asdfd.runtime.bench.bench_config import BenchConfig
 from asdfd.runtime.bench.report import BenchReport
 

@@ -29,6 +29,7 @@ import torch
 from asdfd.compressor import DistillConfig, StudentConfig, distill, load_teacher
 from asdfd.compressor.devices import Placement
 from asdfd.compressor.diagnostics import eval_label_ids, evaluate_texts
+from asdfd.compressor.synthesis import method_config
 from asdfd.core.data import read_labelled_file
 from asdfd.core.model_folder import LOCAL_ONLY
 
@@ -40,46 +41,64 @@ logger = logging.getLogger("bench_distill")
 _DEFAULT = DistillConfig()
 _FAST = DistillConfig.for_budget("fast")
 _UNIFORM = dict(vocab_prior="uniform")
+
+
+def _method(config: DistillConfig, name: str, **options) -> DistillConfig:
+    """`config` with synthesis method `name` (its default options, with `options` changed)."""
+    return dataclasses.replace(config, method=name, synthesis=method_config(name)(**options))
+
+
 ROWS = {
     "floor": lambda c: dataclasses.replace(c, steps=0),
-    "random-kd": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=0.0, **_UNIFORM),
-    "random-kd+hidden": lambda c: dataclasses.replace(c, method="random-tokens", hidden_weight=1.0, **_UNIFORM),
+    "random-kd": lambda c: dataclasses.replace(_method(c, "random-tokens"), hidden_weight=0.0, **_UNIFORM),
+    "random-kd+hidden": lambda c: dataclasses.replace(_method(c, "random-tokens"), hidden_weight=1.0, **_UNIFORM),
     "random-kd+hidden+zipf": lambda c: dataclasses.replace(
-        c, method="random-tokens", hidden_weight=1.0, vocab_prior="zipf"
+        _method(c, "random-tokens"), hidden_weight=1.0, vocab_prior="zipf"
     ),
     "stage1": lambda c: dataclasses.replace(
-        c, method="asdfd", use_stage2=False, random_token_fraction=0.0, hidden_weight=0.0, **_UNIFORM
+        _method(c, "asdfd", use_stage2=False, random_token_fraction=0.0), hidden_weight=0.0, **_UNIFORM
     ),
-    "asdfd": lambda c: dataclasses.replace(c, method="asdfd", random_token_fraction=0.0, hidden_weight=0.0, **_UNIFORM),
+    "asdfd": lambda c: dataclasses.replace(
+        _method(c, "asdfd", random_token_fraction=0.0), hidden_weight=0.0, **_UNIFORM
+    ),
     "asdfd+mix+hidden": lambda c: dataclasses.replace(
-        c, method="asdfd", random_token_fraction=0.5, hidden_weight=1.0, **_UNIFORM
+        _method(c, "asdfd", random_token_fraction=0.5), hidden_weight=1.0, **_UNIFORM
     ),
     "stage1+mix+hidden": lambda c: dataclasses.replace(
-        c, method="asdfd", use_stage2=False, random_token_fraction=0.5, hidden_weight=1.0, **_UNIFORM
+        _method(c, "asdfd", use_stage2=False, random_token_fraction=0.5), hidden_weight=1.0, **_UNIFORM
     ),
     # The fast budget's default until 2026-12-01 (session 4), pinned: random tokens by the Zipf prior, fp32.
     "baseline": lambda c: dataclasses.replace(
-        c, method="random-tokens", lr=3e-4, hidden_weight=1.0, vocab_prior="zipf", precision="fp32"
+        _method(c, "random-tokens"), lr=3e-4, hidden_weight=1.0, vocab_prior="zipf", precision="fp32"
     ),
-    # The fast budget's synthesis as shipped now (method, lr, loss weights, token prior, precision).
+    # The fast budget's synthesis as shipped now (method and its options, lr, loss weights, token prior, precision).
     "fast": lambda c: dataclasses.replace(
         c,
         method=_FAST.method,
+        synthesis=_FAST.synthesis,
+        lr=_FAST.lr,
+        hidden_weight=_FAST.hidden_weight,
+        vocab_prior=_FAST.vocab_prior,
+        precision=_FAST.precision,
+    ),
+    # The input forms chosen by the teacher (compressor/synthesis/forms.py), otherwise as "fast".
+    "forms": lambda c: dataclasses.replace(
+        _method(c, "forms"),
         lr=_FAST.lr,
         hidden_weight=_FAST.hidden_weight,
         vocab_prior=_FAST.vocab_prior,
         precision=_FAST.precision,
     ),
     "random-kd+hidden+words": lambda c: dataclasses.replace(
-        c, method="random-tokens", hidden_weight=1.0, vocab_filter="words", **_UNIFORM
+        _method(c, "random-tokens"), hidden_weight=1.0, vocab_filter="words", **_UNIFORM
     ),
-    # The library default (DistillConfig()): method, loss weights, token prior and learning rate as shipped.
+    # The library default (DistillConfig()): method and its options, loss weights, token prior and learning rate.
     "default": lambda c: dataclasses.replace(
         c,
         method=_DEFAULT.method,
+        synthesis=_DEFAULT.synthesis,
         lr=_DEFAULT.lr,
         hidden_weight=_DEFAULT.hidden_weight,
-        random_token_fraction=_DEFAULT.random_token_fraction,
         vocab_prior=_DEFAULT.vocab_prior,
     ),
 }
@@ -294,7 +313,6 @@ def main() -> None:
                     threads=args.threads,
                     show_progress=False,
                     heldout_random=256,
-                    heldout_pseudo=32,
                     eval_every=10_000,
                     checkpoint_every=10_000,
                 )

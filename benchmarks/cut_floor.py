@@ -17,13 +17,37 @@ import json
 import numpy as np
 import torch
 
-from asdfd.compressor import DistillConfig
+from asdfd.compressor import DistillConfig, StudentConfig
 from asdfd.compressor.devices import Placement
 from asdfd.compressor.diagnostics import eval_label_ids, eval_metrics, evaluate_texts
-from asdfd.compressor.frozen_teacher import load_teacher
+from asdfd.compressor.frozen_teacher import Teacher, load_teacher
 from asdfd.compressor.student import build_student
 from asdfd.core.data import read_labelled_file
 from asdfd.core.heads import head_of
+
+
+def floor_metrics(
+    teacher: Teacher,
+    student_config: StudentConfig,
+    texts: list,
+    labels: np.ndarray,
+    *,
+    layers: list[int] | None = None,
+    teacher_logits: np.ndarray | None = None,
+) -> dict:
+    """The cut student's figures on labelled `texts` (`layers`: these teacher layers; none = as `student_config`
+    says), as distill.json reports them; `teacher_logits` saves the teacher's pass when scoring many cuts."""
+    student, layers = build_student(teacher, student_config, layers=layers)
+    config = teacher.model.config.to_dict()
+    placement = Placement(device=torch.device("cpu"), precision="fp32")
+    student_logits = evaluate_texts(student, teacher.tokenizer, texts, placement).double().numpy()
+    if teacher_logits is None:
+        teacher_logits = evaluate_texts(teacher.model, teacher.tokenizer, texts, placement).double().numpy()
+    return {
+        "layers": layers,
+        "rows": len(texts),
+        **eval_metrics(head_of(config), student_logits, teacher_logits, labels),
+    }
 
 
 def main() -> None:
@@ -43,15 +67,10 @@ def main() -> None:
     if args.ffn is not None:
         student_config = dataclasses.replace(student_config, ffn_fraction=args.ffn)
     teacher = load_teacher(args.teacher)
-    student, layers = build_student(teacher, student_config)
     config = teacher.model.config.to_dict()
     data = read_labelled_file(args.eval_file, text_column=args.text_column, label_column=args.label_column)
     labels = np.asarray(eval_label_ids(data.labels, config["id2label"], args.eval_file, head_of(config)))
-    placement = Placement(device=torch.device("cpu"), precision="fp32")
-    logits = [
-        evaluate_texts(m, teacher.tokenizer, data.texts, placement).double().numpy() for m in (student, teacher.model)
-    ]
-    print(json.dumps({"layers": layers, "rows": len(data.texts), **eval_metrics(head_of(config), *logits, labels)}))
+    print(json.dumps(floor_metrics(teacher, student_config, data.texts, labels)))
 
 
 if __name__ == "__main__":

@@ -19,13 +19,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from asdfd.core.errors import ConfigError
+from asdfd.core.errors import AsdfdError, ConfigError
 from asdfd.core.hardware import CpuFeatures, OtherProcessesMeter, detect_cpu_features, usable_cores
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "broadcast_parameters",
     "broadcast_object",
     "replica_digests",
+    "PeerLostError",
 ]
 
 
@@ -119,12 +122,39 @@ def cpu_threads(requested: int | None, processes: int = 1) -> int:
     return max(1, min(default, round(cores - busy)))
 
 
+TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+"""What torchrun sets beside WORLD_SIZE; without them, a WORLD_SIZE is a stray."""
+
+
+def _launch_number(name: str, default: int) -> int:
+    """A torchrun variable as a non-negative integer (`default` when unset), or one line naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ConfigError(f"environment variable {name}={value!r} is not a non-negative integer: unset it or fix it")
+    return int(value)
+
+
+def _require_launcher(world_size: int) -> None:
+    """A WORLD_SIZE > 1 left in the environment, without torchrun's other variables, would stop the run with a
+    rendezvous traceback (or wait for processes that never come): one line instead."""
+    missing = [name for name in TORCHRUN_VARIABLES if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(
+            f"WORLD_SIZE={world_size} is set but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not: "
+            "launch with torchrun (docs/torchrun.md), or unset WORLD_SIZE for one process"
+        )
+
+
 def setup_placement(device: str, precision: str, threads: int | None) -> Placement:
     """Resolve the device once; join the torchrun process group when WORLD_SIZE > 1."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    torch.set_num_threads(cpu_threads(threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    world_size = _launch_number("WORLD_SIZE", 1)
+    torch.set_num_threads(cpu_threads(threads, _launch_number("LOCAL_WORLD_SIZE", 1)))
+    rank = _launch_number("RANK", 0)
+    local_rank = _launch_number("LOCAL_RANK", 0)
+    if world_size > 1:
+        _require_launcher(world_size)
     resolved = resolve_device(device, local_rank=local_rank)
     if world_size > 1:
         import torch.distributed as dist
@@ -138,6 +168,26 @@ def setup_placement(device: str, precision: str, threads: int | None) -> Placeme
     )
 
 
+class PeerLostError(AsdfdError):
+    """Another process of the torchrun job stopped (killed, out of memory, its machine gone): the collective this
+    rank was in failed."""
+
+
+@contextlib.contextmanager
+def _collective() -> Iterator[None]:
+    """A collective whose peer is gone raises one line instead of the backend's traceback (gloo: "Connection reset
+    by peer"; nccl: a communicator error); the checkpoints written so far are kept."""
+    try:
+        yield
+    except RuntimeError as err:
+        reason = re.sub(r"^\[[^\]]*\]\s*", "", str(err).strip().splitlines()[0] if str(err).strip() else "")
+        reason = reason.split(". ")[0].strip() or type(err).__name__
+        raise PeerLostError(
+            f"another process of this torchrun job stopped ({reason}): its own log says why; checkpoints written "
+            "so far are kept: run the same torchrun launch with --resume"
+        ) from None
+
+
 def all_reduce_mean(parameters: list[torch.nn.Parameter], placement: Placement) -> None:
     """Average gradients over ranks with one all-reduce of a flat buffer (a no-op in a single process)."""
     if placement.world_size <= 1:
@@ -148,7 +198,8 @@ def all_reduce_mean(parameters: list[torch.nn.Parameter], placement: Placement) 
     if not grads:
         return
     flat = torch.cat([g.reshape(-1).float() for g in grads])
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    with _collective():
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     flat /= placement.world_size
     offset = 0
     for grad in grads:
@@ -163,7 +214,8 @@ def max_over_ranks(value: float, placement: Placement) -> float:
     import torch.distributed as dist
 
     tensor = torch.tensor([float(value)], dtype=torch.float64, device=placement.device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    with _collective():
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return float(tensor.item())
 
 
@@ -178,7 +230,7 @@ def broadcast_parameters(parameters: list[torch.nn.Parameter], placement: Placem
         return
     import torch.distributed as dist
 
-    with torch.no_grad():
+    with torch.no_grad(), _collective():
         for parameter in parameters:
             dist.broadcast(parameter.data, src=0)
 
@@ -190,7 +242,8 @@ def broadcast_object(value: Any, placement: Placement) -> Any:
     import torch.distributed as dist
 
     box = [value if placement.is_main else None]
-    dist.broadcast_object_list(box, src=0)
+    with _collective():
+        dist.broadcast_object_list(box, src=0)
     return box[0]
 
 
@@ -206,5 +259,6 @@ def replica_digests(module: torch.nn.Module, placement: Placement) -> list[str]:
     import torch.distributed as dist
 
     gathered: list[Any] = [None] * placement.world_size
-    dist.all_gather_object(gathered, mine)
+    with _collective():
+        dist.all_gather_object(gathered, mine)
     return [str(x) for x in gathered]

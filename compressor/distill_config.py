@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from asdfd.compressor.synthesis import SynthesisConfig, method_config, methods
+from asdfd.core.config_file import check_range
 from asdfd.core.errors import ConfigError
 
 __all__ = [
@@ -60,7 +61,13 @@ class StudentConfig:
     depth_fraction: float = 0.5
     """Share of the teacher's layers the student keeps when neither `layers` nor `num_layers` is set."""
     layers: tuple[int, ...] | None = None
-    """Explicit teacher layers to copy (0-based, e.g. 0,2,5); overrides `num_layers`; none = spread, ends kept."""
+    """Explicit teacher layers to copy (0-based, e.g. 0,2,5); overrides `num_layers`; none = as `layer_choice` says."""
+    layer_choice: Literal["spread", "auto"] = "spread"
+    """[ours] Without `layers`: spread over the depth, ends kept; or auto: the teacher chooses, scoring every set of
+    that many layers (a subset when there are many) by the cut student's agreement with it on synthetic held-out
+    words, before training and within the time budget."""
+    layer_choice_samples: int = 512
+    """[ours] Synthetic held-out inputs (whole words, seeded apart from training) that score each set under auto."""
     ffn_size: int | None = None
     """[ours] Feed-forward neurons kept per layer, the most important by weight norms; overrides `ffn_fraction`."""
     ffn_fraction: float = 1.0
@@ -85,6 +92,18 @@ class StudentConfig:
                 self.num_layers is None or self.num_layers == len(self.layers),
                 f"student num_layers={self.num_layers} disagrees with layers {list(self.layers)}",
             )
+            _check(
+                self.layer_choice != "auto",
+                f"student layers {list(self.layers)} are explicit: drop them or layer_choice auto (which chooses them)",
+            )
+        _check(
+            self.layer_choice in ("spread", "auto"),
+            f"student layer_choice must be spread or auto, got {self.layer_choice!r}",
+        )
+        _check(
+            1 <= self.layer_choice_samples <= 65536,
+            f"student layer_choice_samples must be in [1, 65536], got {self.layer_choice_samples}",
+        )
         if self.num_layers is not None:
             _check(self.num_layers >= 1, f"student num_layers must be >= 1, got {self.num_layers}")
         _check(0 < self.depth_fraction < 1, f"student depth_fraction must be in (0, 1), got {self.depth_fraction}")
@@ -210,9 +229,9 @@ class DistillConfig:
             f"synthesis holds --method {type(self.synthesis).method}'s options, not {self.method}'s: "
             f"pass synthesis={expected.__name__}(...)",
         )
-        _check(self.steps >= 0, f"steps must be >= 0, got {self.steps}")
+        check_range("steps", self.steps, 0, "steps")
         _check(self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be > 0, got {self.max_seconds}")
-        _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
+        check_range("batch_size", self.batch_size, 2, "batch_size")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _check(0 <= self.warmup_fraction < 1, f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
@@ -234,9 +253,13 @@ class DistillConfig:
         _check(
             self.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, got {self.precision!r}"
         )
-        _check(self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}")
+        check_range("threads", self.threads, 1, "threads")
+        check_range("seed", self.seed, 0, "seed")
         for name in ("checkpoint_every", "eval_every", "log_every", "heldout_random", "eval_max_length"):
             _check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_length", "pair_max_length", "eval_max_length"):
+            check_range(name, getattr(self, name), 1, "length")
+        check_range("heldout_random", self.heldout_random, 1, "texts")
 
     @classmethod
     def for_budget(cls, name: str, **overrides: Any) -> DistillConfig:

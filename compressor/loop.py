@@ -39,8 +39,9 @@ from asdfd.compressor.devices import (
     setup_placement,
 )
 from asdfd.compressor.diagnostics import HeldOut, evaluate_heldout, predict_logits
-from asdfd.compressor.distill_config import DistillConfig
+from asdfd.compressor.distill_config import DistillConfig, StudentConfig
 from asdfd.compressor.frozen_teacher import Teacher, load_teacher
+from asdfd.compressor.layer_choice import choose_student_layers
 from asdfd.compressor.losses import hidden_mse_loss
 from asdfd.compressor.resume import SUMMARY_FILE, DistillResult, check_output, run_identity
 from asdfd.compressor.run_log import RunLog, final_metrics, read_evaluation, run_summary
@@ -49,6 +50,8 @@ from asdfd.compressor.synthesis import SynthContext, make_synthesizer
 from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
 from asdfd.compressor.synthesis.words import WORD_PIECES, sample_words, word_candidates
 from asdfd.core._io import atomic_dir, write_json_atomic
+from asdfd.core.architectures import architecture_of
+from asdfd.core.config_file import as_path
 from asdfd.core.errors import ConfigError, TrainingDivergedError
 from asdfd.core.hub import resolve_model_dir
 from asdfd.core.model_folder import input_kind, max_positions, read_classifier_config
@@ -57,9 +60,12 @@ __all__ = [
     "DistillResult",
     "distill",
     "resolve_config",
+    "check_student_shape",
     "DistillLoop",
     "learning_rate",
     "run_progress",
+    "distill_bar",
+    "advance_bar",
     "HELDOUT_SEED_OFFSET",
 ]
 
@@ -96,7 +102,8 @@ def distill(
     Raises:
         ModelLoadError, ConfigError, DataError, OutputExistsError, TrainingDivergedError (one-line messages).
     """
-    teacher_dir, out_dir = resolve_model_dir(teacher_dir), Path(out_dir)  # a Hub id: its cached snapshot
+    out_dir, eval_file = as_path(out_dir, "out"), as_path(eval_file, "eval_file", optional=True)
+    teacher_dir = resolve_model_dir(as_path(teacher_dir, "teacher"))  # a Hub id: its cached snapshot
     teacher_config = read_classifier_config(teacher_dir)
     config = resolve_config(config, teacher_config)  # the one config of this run: distill.json records it
     identity = run_identity(config.to_dict(), teacher_dir)
@@ -114,6 +121,8 @@ def distill(
     trainer.build_heldouts()
     _train(trainer, log)
     metrics = final_metrics(trainer, evaluation)
+    if trainer.layer_choice is not None:  # issue #22: the teacher's choice of layers and every set's scores
+        metrics["layer_choice"] = trainer.layer_choice
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
     summary = run_summary(trainer, teacher_dir, metrics, log.history, eval_file)
     if placement.is_main:
@@ -152,22 +161,20 @@ def _train(trainer: DistillLoop, log: RunLog) -> None:
         if bar is not None:  # some preparation ran: checkpoint it
             bar.close()
             log.save()
-        bar = tqdm(
-            total=config.steps, initial=trainer.step, desc=f"{synthesizer.stage}: distilling", disable=not log.show
-        )
+        bar = distill_bar(trainer, f"{synthesizer.stage}: distilling", log.show)
         with bar:  # closed on errors too, so a one-line error starts on a line of its own
             while trainer.step < config.steps and not trainer.over_budget():
                 losses = log.consistent(trainer.train_step)
-                bar.update(1)
+                advance_bar(bar, trainer)
                 postfix = {"loss": f"{losses['loss']:.4f}", "agree": log.latest.get("heldout_random_agreement", "-")}
-                if config.max_seconds is not None:
-                    postfix["budget_left"] = f"{max(0.0, config.max_seconds - trainer.train_seconds):.0f}s"
+                if config.max_seconds is not None:  # the bar counts seconds: the steps beside it
+                    postfix = {"step": trainer.step, **postfix}
                 bar.set_postfix(postfix)
                 step = trainer.step
                 if step % config.eval_every == 0:
                     log.evaluation(step, trainer.evaluate())
                 if step % config.log_every == 0 or step % config.eval_every == 0:
-                    log.report(synthesizer.stage, step, config.steps, losses)
+                    log.report(synthesizer.stage, step, config.steps, losses, training=True)
                 if step % config.checkpoint_every == 0:
                     log.save()
                 log.check_interrupt()
@@ -177,6 +184,31 @@ def _train(trainer: DistillLoop, log: RunLog) -> None:
             )
 
 
+def distill_bar(trainer: DistillLoop, desc: str, show: bool) -> tqdm:
+    """The distillation's progress bar, against what will stop the run: the steps, or under a time budget the
+    budget's seconds (the step cap is then only a guard), so its percentage and time left are the run's."""
+    config = trainer.config
+    if config.max_seconds is None:
+        return tqdm(total=config.steps, initial=trainer.step, desc=desc, disable=not show, unit="step")
+    return tqdm(
+        total=round(config.max_seconds),
+        initial=round(min(trainer.train_seconds, config.max_seconds)),
+        desc=desc,
+        disable=not show,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of the time budget "
+        "[{elapsed}<{remaining}{postfix}]",
+    )
+
+
+def advance_bar(bar: tqdm, trainer: DistillLoop) -> None:
+    """One step done: the bar moves by a step, or by the training seconds it took under a time budget."""
+    config = trainer.config
+    if config.max_seconds is None:
+        bar.update(1)
+        return
+    bar.update(round(min(trainer.train_seconds, config.max_seconds)) - bar.n)
+
+
 def resolve_config(config: DistillConfig, teacher_config: dict[str, Any]) -> DistillConfig:
     """The run's config for this teacher: its task shape, pair lengths for a pair teacher, the eval length capped
     at its positions.
@@ -184,6 +216,7 @@ def resolve_config(config: DistillConfig, teacher_config: dict[str, Any]) -> Dis
     Raises:
         ConfigError: `max_length` beyond the teacher's positions.
     """
+    check_student_shape(config.student, teacher_config)
     positions = max_positions(teacher_config)
     if config.max_length > positions:
         raise ConfigError(
@@ -194,6 +227,23 @@ def resolve_config(config: DistillConfig, teacher_config: dict[str, Any]) -> Dis
         longest = min(config.pair_max_length, positions)
         config = dataclasses.replace(config, min_length=min(config.pair_min_length, longest), max_length=longest)
     return dataclasses.replace(config, input_kind=kind, eval_max_length=min(config.eval_max_length, positions))
+
+
+def check_student_shape(student: StudentConfig, teacher_config: dict[str, Any]) -> None:
+    """The student's layers against the teacher's depth in config.json, before any model is loaded or built (a
+    count of 10**20 layers must not become a list of them).
+
+    Raises:
+        ConfigError: a student deeper than its teacher, or a layer the teacher does not have.
+    """
+    depth = int(teacher_config.get(architecture_of(teacher_config).num_layers_key) or 0)
+    if student.layers is not None and student.layers[-1] >= depth:
+        raise ConfigError(f"student layer {student.layers[-1]} does not exist: the teacher has layers 0..{depth - 1}")
+    if student.num_layers is not None and student.num_layers > depth:
+        raise ConfigError(
+            f"student of {student.num_layers} layers is larger than the teacher ({depth} layers): "
+            "choose fewer --student-layers"
+        )
 
 
 def run_progress(step: int, steps: int, seconds: float, max_seconds: float | None) -> float:
@@ -224,7 +274,13 @@ class DistillLoop:
         self.teacher, self.config, self.placement = teacher, config, placement
         torch.manual_seed(config.seed + placement.rank)
         self.generator = torch.Generator().manual_seed(config.seed + 7919 * placement.rank)
-        self.student, self.layers = build_student(teacher, config.student)
+        # -- issue #22: with student.layer_choice "auto" the teacher chooses the layers (compressor/layer_choice.py):
+        #    its own RNG (training draws unchanged); its seconds count against the budget (train_seconds below) --
+        choice = choose_student_layers(teacher, config, placement) if config.student.layer_choice == "auto" else None
+        self.layer_choice: dict | None = choice.to_dict() if choice is not None else None
+        chosen = choice.chosen if choice is not None else None
+        self.student, self.layers = build_student(teacher, config.student, layers=chosen)
+        # -- end of issue #22 --
         vocab_size = teacher.word_embeddings.shape[0]  # (V, d), frozen
         candidates = candidate_token_ids(teacher.tokenizer, vocab_size, teacher.special, config.vocab_filter)
         # Training draws follow the vocabulary prior; the held-out random-token diagnostic stays uniform.
@@ -243,7 +299,7 @@ class DistillLoop:
         broadcast_parameters(self.parameters, placement)  # under torchrun every replica starts from rank 0's weights
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
-        self.train_seconds = 0.0
+        self.train_seconds = choice.seconds if choice is not None else 0.0  # issue #22: the layer choice's time
         self.heldouts: list[HeldOut] = []
         self.teacher_class_counts = torch.zeros(teacher.num_labels, dtype=torch.long)
         """How often the teacher predicted each class (multi-label: each label) on the training inputs (coverage)."""
@@ -358,6 +414,7 @@ class DistillLoop:
             "synthesizer": self.synthesizer.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "teacher_class_counts": self.teacher_class_counts.clone(),
+            "layer_choice": self.layer_choice,  # issue #22: a resumed run keeps the layers it trained
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.placement.device)
@@ -370,6 +427,8 @@ class DistillLoop:
         self.synthesizer.load_state_dict(state.get("synthesizer") or {})
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        if state.get("layer_choice"):  # issue #22
+            self.layer_choice, self.layers = state["layer_choice"], list(state["layer_choice"]["chosen"])
         if state.get("teacher_class_counts") is not None:
             self.teacher_class_counts = state["teacher_class_counts"].clone()
         torch.set_rng_state(state["torch_rng"])

@@ -18,7 +18,7 @@ from asdfd.compressor.devices import any_rank, broadcast_object, replica_digests
 from asdfd.compressor.diagnostics import eval_label_ids, eval_metrics, evaluate_texts
 from asdfd.compressor.distill_config import DistillConfig
 from asdfd.compressor.resume import InterruptFlag, resume_state, versions
-from asdfd.core.data import read_labelled_file
+from asdfd.core.data import read_labelled_file, require_text_shape
 from asdfd.core.errors import TrainingDivergedError
 from asdfd.core.heads import PRIMARY_METRIC, head_of
 
@@ -79,8 +79,9 @@ class RunLog:
         self.history.append({"step": step, "train_seconds": round(self.trainer.train_seconds, 1), **metrics})
         self.latest.update({k: v for k, v in metrics.items() if isinstance(v, float)})
 
-    def report(self, stage: str, step: int, total: int, figures: dict) -> None:
-        """A progress line (rank 0) and the `on_progress` callback."""
+    def report(self, stage: str, step: int, total: int, figures: dict, *, training: bool = False) -> None:
+        """A progress line (rank 0) and the `on_progress` callback; a `training` step under a time budget is told
+        against the budget (the step cap is only a guard then)."""
         self.latest.update({k: v for k, v in figures.items() if isinstance(v, (int, float))})
         payload = {
             "stage": stage,
@@ -92,7 +93,18 @@ class RunLog:
         }
         if self.trainer.placement.is_main:
             numbers = " ".join(f"{k}={v:.4g}" for k, v in payload.items() if isinstance(v, float))
-            logger.info("%s %d/%d %s", stage, step, total, numbers)
+            budget = self.trainer.config.max_seconds
+            if budget is not None and training:  # the time budget stops the run, not the step cap
+                logger.info(
+                    "%s step %d, %.0f/%.0f s of the time budget %s",
+                    stage,
+                    step,
+                    payload["train_seconds"],
+                    budget,
+                    numbers,
+                )
+            else:
+                logger.info("%s %d/%d %s", stage, step, total, numbers)
             if self.on_progress is not None:
                 self.on_progress(payload)
 
@@ -137,6 +149,7 @@ def read_evaluation(
     if eval_file is None:
         return None
     texts = read_labelled_file(eval_file, text_column=config.text_column, label_column=config.label_column)
+    require_text_shape(texts.texts, config.input_kind, config.text_column, eval_file)
     targets = eval_label_ids(texts.labels, teacher_config.get("id2label") or {}, eval_file, head_of(teacher_config))
     return texts.texts, targets
 

@@ -29,6 +29,7 @@ _NAMES = {
             "QUANTIZE_CHOICES",
             "dynamic_preset",
             "static_preset",
+            "fixed_preset",
         ),
         "asdfd.export.export_config",
     ),
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
         QuantizationPreset,
         ValidationConfig,
         dynamic_preset,
+        fixed_preset,
         static_preset,
     )
     from asdfd.export.exporter import export_onnx

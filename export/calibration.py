@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 Batch = tuple[np.ndarray, np.ndarray]
 """(input_ids int64 (B, L), attention_mask int64 (B, L))."""
 
+TOP_OF_VOCABULARY = 64
+"""`random_token_batch` puts one of the highest this many ordinary ids in every row (and the highest in the first)."""
+
 
 def random_token_batch(
     space: SpecialTokens,
@@ -57,6 +60,9 @@ def random_token_batch(
 ) -> Batch:
     """[CLS] w1..wn [SEP] [PAD]...; lengths uniform in [min_len, max_len] when padded, else all max_len.
 
+    Tokens are uniform over the ordinary ids, except one per row drawn from the top `TOP_OF_VOCABULARY` ids and the
+    first token of the first row, the highest ordinary id: validation always feeds the end of the embedding table.
+
     Returns:
         input_ids (batch_size, max_len) int64 and attention_mask (batch_size, max_len) int64.
     """
@@ -68,6 +74,13 @@ def random_token_batch(
     if padded:
         lengths[rng.integers(batch_size)] = max_len  # the batch keeps its full width
     body = rng.choice(ordinary, size=(batch_size, max_len))
+    # Uniform draws from a large vocabulary rarely reach its last ids, where an embedding table shorter than its
+    # tokenizer, or rows broken only at the end, would show: one token per row from the top of the vocabulary, and
+    # the highest ordinary id itself first in the first row. (Single texts read body column j at position j, pairs
+    # read their first text from column 0.)
+    top = ordinary[-TOP_OF_VOCABULARY:]
+    body[np.arange(batch_size), rng.integers(1, np.maximum(lengths - 1, 2))] = rng.choice(top, size=batch_size)
+    body[0, :2] = ordinary[-1]
     return space.frame(body, lengths)
 
 

@@ -13,7 +13,8 @@ __all__ = ["CpuFeatures", "detect_cpu_features", "preset_for_cpu"]
 
 
 def preset_for_cpu(mode: str, features: CpuFeatures | None = None) -> QuantizationPreset:
-    """The named preset for `mode` ("dynamic" or "static") on this CPU, e.g. PRESETS["avx2"]."""
+    """The named preset for `mode` ("dynamic", "static", or "fixed": batch-invariant) on this CPU, e.g.
+    PRESETS["avx2"], PRESETS["avx2-fixed"]."""
     features = features or detect_cpu_features()
-    key = features.preset_family + ("-static" if mode == "static" else "")
+    key = features.preset_family + ("" if mode == "dynamic" else f"-{mode}")
     return PRESETS[key]

@@ -2,7 +2,7 @@
 
 `ExportConfig` is the one config of the export verb; `QuantizationPreset` describes one int8 recipe
 (optimum-onnx's `AutoQuantizationConfig.avx2/avx512_vnni/arm64` idea, as plain data), and the named
-presets below are what `--quantize int8|int8-static|auto` choose from, depending on the CPU.
+presets below are what `--quantize int8|int8-fixed|int8-static|auto` choose from, depending on the CPU.
 """
 
 from __future__ import annotations
@@ -23,15 +23,20 @@ __all__ = [
     "PRESETS",
     "dynamic_preset",
     "static_preset",
+    "fixed_preset",
+    "FFN_OUTPUT_NODES",
 ]
 
-Quantize = Literal["none", "int8", "int8-static", "fp16", "auto"]
+Quantize = Literal["none", "int8", "int8-fixed", "int8-static", "fp16", "auto"]
 QUANTIZE_CHOICES: tuple[str, ...] = typing.get_args(Quantize)
 """Values of `ExportConfig.quantize` / `--quantize`."""
 CalibrationSource = Literal["random", "teacher-guided", "guessed"]
 CALIBRATION_SOURCES: tuple[str, ...] = typing.get_args(CalibrationSource)
 """Data-free calibration sources; see `asdfd.export.calibration`."""
 _WEIGHT_TYPES = ("qint8", "quint8")
+FFN_OUTPUT_NODES: tuple[str, ...] = (r"layer\.\d+/output/dense/", r"ffn/lin2/")
+"""Regexes of each layer's FFN output projection (BERT/RoBERTa `output.dense`, DistilBERT `ffn.lin2`): its input, the
+GELU output, is heavy-tailed, so one static per-tensor scale clips it."""
 _CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
@@ -62,7 +67,7 @@ class QuantizationPreset:
     QAttention, so it adds a dynamic pass for these nodes only (a hybrid graph)."""
     quantize_head: bool = False
     """Quantize the pooler and classifier head too. Off: they are tiny and decide the argmax."""
-    dynamic_nodes: tuple[str, ...] = (r"layer\.\d+/output/dense/", r"ffn/lin2/")
+    dynamic_nodes: tuple[str, ...] = FFN_OUTPUT_NODES
     """Static only: regexes of MatMul node names quantized dynamically instead of with static scales.
     Default: each layer's FFN output projection (BERT/RoBERTa `output.dense`, DistilBERT `ffn.lin2`),
     whose input, the GELU output, is heavy-tailed, so a static per-tensor scale clips it; on the SST-2 MiniLM
@@ -70,6 +75,11 @@ class QuantizationPreset:
     docs/export_results.md, section 'Findings'). () makes every MatMul static."""
     calibration_method: Literal["minmax", "percentile", "entropy"] = "minmax"
     """Static only: how activation ranges are computed from the (streamed) calibration batches."""
+    float_nodes: tuple[str, ...] = ()
+    """Static only: regexes of MatMul node names left in fp32 (neither static nor dynamic int8)."""
+    weight_matmuls_only: bool = False
+    """Static only: quantize only MatMuls with a weight initializer; those multiplying two activations (the
+    attention scores and context of an unfused graph) stay fp32."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("dynamic", "static"):
@@ -82,6 +92,13 @@ class QuantizationPreset:
             raise ConfigError(
                 f"calibration_method must be one of {_CALIBRATION_METHODS}, got {self.calibration_method!r}"
             )
+
+    @property
+    def batch_invariant(self) -> bool:
+        """Every quantized activation has a fixed (calibrated) scale: a text gets bit-identical outputs alone or in
+        any batch. Dynamic quantization (`mode` dynamic, `dynamic_nodes`, the dynamic QAttention pass) computes one
+        scale per batch tensor, padding included, so a text's label can depend on the other texts of its batch."""
+        return self.mode == "static" and not self.dynamic_nodes and not self.quantize_attention
 
     @property
     def op_types(self) -> tuple[str, ...]:
@@ -145,23 +162,58 @@ def static_preset(
     )
 
 
+def fixed_preset(
+    *,
+    reduce_range: bool = False,
+    activation_type: str = "quint8",
+    quant_format: str = "qoperator",
+    calibration_method: str = "minmax",
+    quantize_embeddings: bool = True,
+    ffn_output_fp32: bool = True,
+) -> QuantizationPreset:
+    """Batch-invariant int8 (`--quantize int8-fixed`): static int8 with calibrated (fixed) activation scales
+    for the MatMuls it quantizes, nothing dynamic. The fused attention stays fp32 (there is no static QAttention),
+    and with ffn_output_fp32 so does each layer's FFN output projection (its heavy-tailed input is what a static
+    per-tensor scale clips; measured: docs/export_results.md, section 'Batch-invariant int8')."""
+    parts = ["fixed", "u8s8" if activation_type == "quint8" else "s8s8", quant_format, calibration_method]
+    parts += ["reduce-range"] if reduce_range else []
+    parts += [] if quantize_embeddings else ["fp32-embeddings"]
+    parts += ["fp32-ffn-output"] if ffn_output_fp32 else []
+    return QuantizationPreset(
+        name="-".join(parts),
+        mode="static",
+        activation_type=activation_type,  # type: ignore[arg-type]
+        reduce_range=reduce_range,
+        quant_format=quant_format,  # type: ignore[arg-type]
+        calibration_method=calibration_method,  # type: ignore[arg-type]
+        quantize_embeddings=quantize_embeddings,
+        quantize_attention=False,
+        dynamic_nodes=(),
+        float_nodes=FFN_OUTPUT_NODES if ffn_output_fp32 else (),
+        weight_matmuls_only=True,
+    )
+
+
 PRESETS: dict[str, QuantizationPreset] = {
     # x86 with AVX2 but no VNNI: U8S8 kernels can saturate int16 accumulators, so weights use 7 bits.
     "avx2": dynamic_preset(reduce_range=True),
     "avx2-static": static_preset(reduce_range=True),
+    "avx2-fixed": fixed_preset(reduce_range=True),
     # VNNI (AVX512-VNNI / AVX-VNNI) accumulates in int32: full 8-bit range.
     "avx512_vnni": dynamic_preset(),
     "avx512_vnni-static": static_preset(),
+    "avx512_vnni-fixed": fixed_preset(),
     # ARM64 (dot-product instructions): S8S8 in QDQ format is the fast path.
     "arm64": dynamic_preset(),
     "arm64-static": static_preset(activation_type="qint8", quant_format="qdq"),
+    "arm64-fixed": fixed_preset(activation_type="qint8", quant_format="qdq"),
 }
 """Named int8 presets, chosen by `asdfd.export.cpu.preset_for_cpu` when `ExportConfig.preset` is None."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class CalibrationConfig:
-    """Data-free calibration for `int8-static` (no dataset: inputs are generated)."""
+    """Data-free calibration for `int8-fixed` and `int8-static` (no dataset: inputs are generated)."""
 
     source: CalibrationSource = "teacher-guided"
     """random: uniform non-special tokens; teacher-guided: random tokens kept where the fp32 model is
@@ -250,8 +302,11 @@ class ExportConfig:
     """
 
     quantize: Quantize = "int8"
-    """none: fp32; int8: dynamic per-channel; int8-static: data-free calibrated; fp16: for the CUDA
-    provider; auto: fastest int8/fp32 variant within `max_agreement_drop`."""
+    """none: fp32; int8: dynamic per-channel (activation scales per batch: the runtime runs such graphs one text at a
+    time, so a text's outputs never depend on its batch); int8-fixed: static int8 with fixed scales from data-free
+    calibration, FFN outputs and attention fp32 (the graph itself is batch-invariant: batched in the runtime and in
+    transformers.js); int8-static: data-free calibrated, FFN outputs and attention dynamic; fp16: for the CUDA provider;
+    auto: fastest int8/fp32 variant within `max_agreement_drop`."""
     optimize: bool = True
     """Run onnxruntime's transformer optimizer (Attention/SkipLayerNorm/Gelu fusions), kept only when
     it validates and is not slower."""
@@ -288,9 +343,14 @@ class ExportConfig:
         if self.exporter not in ("optimum", "torch"):
             raise ConfigError(f"exporter must be optimum or torch, got {self.exporter!r}")
         if self.preset is not None:
-            expected = {"int8": "dynamic", "int8-static": "static"}.get(self.quantize)
+            expected = {"int8": "dynamic", "int8-fixed": "static", "int8-static": "static"}.get(self.quantize)
             if expected is not None and self.preset.mode != expected:
                 raise ConfigError(
                     f"preset {self.preset.name!r} is {self.preset.mode}, but --quantize {self.quantize} "
                     f"needs a {expected} preset"
+                )
+            if self.quantize == "int8-fixed" and not self.preset.batch_invariant:
+                raise ConfigError(
+                    f"preset {self.preset.name!r} has per-batch (dynamic) parts, but --quantize int8-fixed needs a "
+                    "batch-invariant preset (fixed_preset)"
                 )

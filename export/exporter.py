@@ -3,8 +3,8 @@
 Steps, each a function that takes values and returns a frozen result (all intermediates in a scratch folder; the
 output appears only, atomically, at the end): load the source -> export fp32 (`ExportedGraph`) -> validate vs
 PyTorch (`ValidatedGraph`) -> fuse, kept if it validates and is not slower (`OptimizedGraph`) -> quantize (int8
-dynamic / int8 static with data-free calibration / fp16 / auto) and validate (`QuantizedGraph`) -> embed metadata
--> rename into place. A failed validation raises `ValidationError` with the figures, writing nothing.
+dynamic / int8 fixed or static with data-free calibration / fp16 / auto) and validate (`QuantizedGraph`) -> embed
+metadata -> rename into place. A failed validation raises `ValidationError` with the figures, writing nothing.
 """
 
 from __future__ import annotations
@@ -174,8 +174,8 @@ def _quantize(
         show_progress=config.show_progress,
     )
     if config.quantize != "auto":
-        static = config.quantize == "int8-static"
-        return quantize_int8(fp32, checker, int8, static=static, preset=config.preset, strict=config.strict)
+        mode = {"int8": "dynamic", "int8-fixed": "fixed", "int8-static": "static"}[config.quantize]
+        return quantize_int8(fp32, checker, int8, mode=mode, preset=config.preset, strict=config.strict)
     # auto compares agreement drops against a budget of a fraction of a point: it decides on a larger set of its
     # own, on which fp32 is judged again; the result's validation_set says so.
     auto_checker = make_checker(source, checker.input_names, auto_validation(config.validation), name="auto")

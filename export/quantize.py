@@ -29,7 +29,7 @@ from onnxruntime.transformers.onnx_model import OnnxModel
 
 from asdfd.export.calibration import FeedReader
 from asdfd.export.cpu import CpuFeatures
-from asdfd.export.export_config import QuantizationPreset, dynamic_preset, static_preset
+from asdfd.export.export_config import QuantizationPreset, dynamic_preset, fixed_preset, static_preset
 
 __all__ = [
     "preprocess_for_quantization",
@@ -97,10 +97,16 @@ def head_node_names(model_path: Path) -> list[str]:
 
 
 def quantize_dynamic_int8(
-    source: Path, target: Path, preset: QuantizationPreset, *, op_types: tuple[str, ...] | None = None
+    source: Path,
+    target: Path,
+    preset: QuantizationPreset,
+    *,
+    op_types: tuple[str, ...] | None = None,
+    keep_float: tuple[str, ...] = (),
 ) -> None:
-    """MatMul -> MatMulInteger + DynamicQuantizeLinear (and QAttention / QEmbedLayerNormalization)."""
-    exclude = [] if preset.quantize_head else head_node_names(source)
+    """MatMul -> MatMulInteger + DynamicQuantizeLinear (and QAttention / QEmbedLayerNormalization); nodes named in
+    `keep_float` stay as they are."""
+    exclude = ([] if preset.quantize_head else head_node_names(source)) + list(keep_float)
     with _quiet_quantizer():
         quantize_dynamic(
             str(source),
@@ -117,7 +123,8 @@ def quantize_dynamic_int8(
 def quantize_static_int8(
     source: Path, target: Path, preset: QuantizationPreset, reader: FeedReader, *, chunk_batches: int
 ) -> None:
-    """Calibrate on `reader` chunk by chunk (bounded memory), then write QLinearMatMul or QDQ nodes."""
+    """Calibrate on `reader` chunk by chunk (bounded memory), then write QLinearMatMul or QDQ nodes (the preset's
+    `float_nodes` stay fp32, its `dynamic_nodes` and attention get a second, dynamic pass)."""
     method = {
         "minmax": CalibrationMethod.MinMax,
         "percentile": CalibrationMethod.Percentile,
@@ -129,6 +136,8 @@ def quantize_static_int8(
     extra = {**_extra_options(), "CalibStridedMinMax": chunk_batches}
     head = [] if preset.quantize_head else head_node_names(source)
     dynamic = dynamic_node_names(source, preset.dynamic_nodes)
+    kept_float = dynamic_node_names(source, preset.float_nodes)
+    kept_float += activation_matmul_names(source) if preset.weight_matmuls_only else []
     second_pass = (("Attention",) if preset.quantize_attention else ()) + (("MatMul",) if dynamic else ())
     static_target = target.with_suffix(".static.onnx") if second_pass else target
     with _quiet_quantizer():
@@ -136,7 +145,7 @@ def quantize_static_int8(
             str(source),
             str(static_target),
             reader,
-            nodes_to_exclude=head + dynamic,
+            nodes_to_exclude=head + dynamic + kept_float,
             quant_format=QuantFormat.QDQ if preset.quant_format == "qdq" else QuantFormat.QOperator,
             op_types_to_quantize=list(preset.op_types),
             per_channel=preset.per_channel,
@@ -150,7 +159,7 @@ def quantize_static_int8(
     if second_pass:
         # No static QAttention exists, and the FFN output projections keep per-batch scales: a dynamic
         # pass over what is still float (the head stays excluded). The result is a hybrid graph.
-        quantize_dynamic_int8(static_target, target, preset, op_types=second_pass)
+        quantize_dynamic_int8(static_target, target, preset, op_types=second_pass, keep_float=tuple(kept_float))
         static_target.unlink()
 
 
@@ -166,6 +175,13 @@ def dynamic_node_names(model_path: Path, patterns: tuple[str, ...]) -> list[str]
     ]
 
 
+def activation_matmul_names(model_path: Path) -> list[str]:
+    """MatMul nodes none of whose inputs is an initializer (attention scores and context in an unfused graph)."""
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    return [node.name for node in graph.node if node.op_type == "MatMul" and not set(node.input) & weights]
+
+
 def convert_fp16(source: Path, target: Path) -> None:
     """fp16 weights and activations (inputs/outputs stay int64/fp32); meant for the CUDA provider."""
     model = OnnxModel(onnx.load(str(source)))
@@ -178,13 +194,16 @@ def auto_candidates(features: CpuFeatures) -> list[QuantizationPreset]:
     """int8 variants worth timing on this CPU for `--quantize auto` (fp32 is always a candidate too).
 
     Without VNNI, reduce_range (7-bit weights) is tried next to the full range, since U8S8 kernels may
-    saturate; with VNNI it is pointless. QUInt8 weights (U8U8) are tried once: rarely faster on x86.
+    saturate; with VNNI it is pointless. QUInt8 weights (U8U8) are tried once: rarely faster on x86. The CPU's
+    batch-invariant recipe (`--quantize int8-fixed`) is a candidate too.
     """
     reduce = [False] if features.has_vnni or features.is_arm else [False, True]
     candidates = [dynamic_preset(reduce_range=r) for r in reduce]
     candidates.append(dynamic_preset(weight_type="quint8"))
     if features.is_arm:
         candidates.append(static_preset(activation_type="qint8", quant_format="qdq"))
+        candidates.append(fixed_preset(activation_type="qint8", quant_format="qdq"))
     else:
         candidates += [static_preset(reduce_range=r) for r in reduce]
+        candidates.append(fixed_preset(reduce_range=not features.has_vnni))
     return candidates

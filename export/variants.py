@@ -16,7 +16,7 @@ import onnxruntime as ort
 from asdfd.core.errors import ValidationError
 from asdfd.export.checker import GraphChecker, ValidatedGraph
 from asdfd.export.cpu import preset_for_cpu
-from asdfd.export.export_config import QuantizationPreset, dynamic_preset
+from asdfd.export.export_config import QuantizationPreset, dynamic_preset, fixed_preset
 from asdfd.export.int8 import Int8Builder
 from asdfd.export.quantize import convert_fp16
 
@@ -76,8 +76,21 @@ def keep_fp32(fp32: ValidatedGraph, checker: GraphChecker) -> QuantizedGraph:
 def int8_fallbacks(preset: QuantizationPreset, dynamic: QuantizationPreset) -> list[QuantizationPreset]:
     """The recipes tried in order when a quantized graph fails validation: the requested one, the CPU's
     dynamic recipe (for a static request), then dynamic with fp32 word embeddings (the table is half of a
-    small model's weights and the likeliest to cost accuracy)."""
-    chain = [preset, dynamic, dynamic_preset(reduce_range=dynamic.reduce_range, quantize_embeddings=False)]
+    small model's weights and the likeliest to cost accuracy).
+
+    A batch-invariant request (`QuantizationPreset.batch_invariant`: `--quantize int8-fixed`) falls back to
+    batch-invariant recipes only, never to a dynamic one: itself with its FFN output projections in fp32, then also
+    with fp32 word embeddings (then the caller keeps fp32, which is batch-invariant too)."""
+    if preset.batch_invariant:
+        same = dict(
+            reduce_range=preset.reduce_range,
+            activation_type=preset.activation_type,
+            quant_format=preset.quant_format,
+            calibration_method=preset.calibration_method,
+        )
+        chain = [preset, fixed_preset(**same), fixed_preset(**same, quantize_embeddings=False)]
+    else:
+        chain = [preset, dynamic, dynamic_preset(reduce_range=dynamic.reduce_range, quantize_embeddings=False)]
     unique: list[QuantizationPreset] = []
     for candidate in chain:
         if candidate.name not in {c.name for c in unique}:
@@ -90,13 +103,14 @@ def quantize_int8(
     checker: GraphChecker,
     builder: Int8Builder,
     *,
-    static: bool,
+    mode: str,
     preset: QuantizationPreset | None,
     strict: bool,
 ) -> QuantizedGraph:
-    """--quantize int8 / int8-static: the first recipe of `int8_fallbacks` that validates (`strict`: the first,
-    whatever its verdict), else the fp32 graph, with a warning."""
-    requested = preset or preset_for_cpu("static" if static else "dynamic")
+    """--quantize int8 / int8-fixed / int8-static (`mode` "dynamic", "fixed", "static": the CPU's preset when
+    `preset` is None): the first recipe of `int8_fallbacks` that validates (`strict`: the first, whatever its
+    verdict), else the fp32 graph, with a warning."""
+    requested = preset or preset_for_cpu(mode)
     fallbacks: list[str] = []
     calibration = None
     for candidate in int8_fallbacks(requested, preset_for_cpu("dynamic")):

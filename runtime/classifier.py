@@ -19,7 +19,7 @@ from asdfd.runtime.artifact import SUPPORTED_INPUTS, ArtifactInfo, locate_onnx, 
 from asdfd.runtime.encoding import TextEncoder, check_count, logits_in_batches
 from asdfd.runtime.metrics import probabilities
 
-__all__ = ["Classifier", "Prediction", "make_session", "CPU_DISABLED_OPTIMIZERS"]
+__all__ = ["Classifier", "Prediction", "make_session", "CPU_DISABLED_OPTIMIZERS", "scales_per_batch"]
 
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 """onnxruntime graph fusions turned off in CPU-only sessions. SkipLayerNormFusion would merge the
@@ -84,8 +84,38 @@ def make_session(
         ) from None
 
 
+def _unpadded_rows(feed: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Each row of a right-padded feed as a batch of one, cut to its attention mask's length (a row whose mask is not
+    a prefix of ones is kept whole): what the graph sees for that text classified alone."""
+    mask = feed.get("attention_mask")
+    rows = []
+    for row in range(len(next(iter(feed.values())))):
+        width = None
+        if mask is not None:
+            length = int(mask[row].sum())
+            if 0 < length and mask[row, :length].all():
+                width = length
+        rows.append({name: np.ascontiguousarray(value[row : row + 1, :width]) for name, value in feed.items()})
+    return rows
+
+
 MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
 """Most intra-op threads a session may ask for (more only oversubscribe the cores; 10**6 would exhaust memory)."""
+
+
+def scales_per_batch(provenance: dict) -> bool:
+    """Whether a graph quantizes activations with scales computed per run (dynamic int8: onnxruntime's
+    DynamicQuantizeLinear and QAttention take one scale per batch tensor, padding included), so that one text's outputs
+    depend on the other texts of its batch and on their padding. fp32, fp16 and fixed-scale int8 graphs
+    (`--quantize int8-fixed`) do not. An artifact whose provenance does not say counts as per-batch."""
+    if "quantization" not in provenance:
+        return True
+    recipe = provenance["quantization"]
+    if not recipe:  # fp32, fp16, or --quantize auto keeping fp32
+        return False
+    if recipe.get("mode") == "dynamic":
+        return True
+    return bool(recipe.get("dynamic_nodes")) or bool(recipe.get("quantize_attention", True))
 
 
 def _checked_threshold(threshold: float) -> float:
@@ -103,13 +133,26 @@ class Classifier:
     server (onnxruntime's `InferenceSession.run` is thread-safe; tokenization borrows a tokenizer
     instance no other thread is using, see `TextEncoder`).
 
+    Batch invariance: a text gets bit-identical outputs whether it is classified alone or with any other texts, in
+    any order and batch size (`batch_invariant`). Graphs with per-batch activation scales (dynamic int8, the
+    `--quantize int8` default: see `scales_per_batch`) are therefore run one text at a time, each without padding,
+    while texts are still tokenized in batches; fp32 and fixed-scale int8 graphs (`--quantize int8-fixed`) run whole
+    padded batches, which leaves every text's outputs unchanged. `Classifier.load(..., batch_invariant=False)` batches
+    dynamic graphs too: faster at large batch sizes, but a text's label may then depend on its batch.
+
     Example:
         >>> clf = Classifier.load("student.onnx", threads=2)
         >>> clf.predict(["a gripping, funny film"])[0]
         Prediction(label='positive', score=0.97, scores={'negative': 0.03, 'positive': 0.97}, labels=('positive',))
     """
 
-    def __init__(self, session: ort.InferenceSession, info: ArtifactInfo, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        info: ArtifactInfo,
+        threshold: float = DEFAULT_THRESHOLD,
+        batch_invariant: bool = True,
+    ) -> None:
         self.session = session
         self.info = info
         self.labels: tuple[str, ...] = info.labels
@@ -136,6 +179,12 @@ class Classifier:
         """"single_label" (softmax classes), "multi_label" (a sigmoid per label) or "score" (asdfd.core.heads)."""
         self.threshold = _checked_threshold(threshold)
         """Multi-label models predict every label whose probability is at least this."""
+        if not isinstance(batch_invariant, bool):
+            raise ConfigError(f"batch_invariant must be True or False, got {batch_invariant!r}")
+        self.one_text_per_run = batch_invariant and scales_per_batch(info.provenance)
+        """The graph's scales are per batch, so `run` feeds it one unpadded text at a time."""
+        self.batch_invariant = batch_invariant or not scales_per_batch(info.provenance)
+        """A text's outputs do not depend on the other texts of its batch (nor on their number, order or padding)."""
 
     @classmethod
     def load(
@@ -144,6 +193,7 @@ class Classifier:
         threads: int | None = None,
         providers: Sequence[str] | None = None,
         threshold: float = DEFAULT_THRESHOLD,
+        batch_invariant: bool = True,
     ) -> Classifier:
         """Load a single .onnx file or an export folder.
 
@@ -152,6 +202,9 @@ class Classifier:
             threads: intra-op threads (None: onnxruntime's default, all physical cores).
             providers: onnxruntime execution providers, default ["CPUExecutionProvider"].
             threshold: multi-label models: the probability at or over which a label is predicted.
+            batch_invariant: True: every text's outputs are the same alone or in any batch (graphs with per-batch
+                scales run one text at a time). False: such graphs run whole batches (faster at large batch sizes;
+                outputs then depend slightly on the batch, and a label near a tie can flip).
 
         Raises:
             ModelLoadError: missing/corrupt file, or labels/tokenizer missing from metadata and folder.
@@ -160,22 +213,28 @@ class Classifier:
         session = make_session(onnx_path, threads=threads, providers=providers)
         info = read_artifact_info(onnx_path, dict(session.get_modelmeta().custom_metadata_map))
         logger.debug("loaded %s: %d labels, max_length=%d", onnx_path, len(info.labels), info.max_length)
-        return cls(session, info, threshold)
+        return cls(session, info, threshold, batch_invariant)
 
     @property
     def max_length(self) -> int:
         return self.info.max_length
 
     def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """Run the graph on an encoded batch.
+        """Run the graph on an encoded batch (one text at a time, each without its padding, when
+        `one_text_per_run`).
 
         Args:
-            batch: {"input_ids", "attention_mask", "token_type_ids"} each (batch, seq_len) int64;
+            batch: {"input_ids", "attention_mask", "token_type_ids"} each (batch, seq_len) int64, padded on the right;
                 only the inputs the graph has are fed.
         Returns:
             logits (batch, num_labels) float32.
         """
         feed = {name: batch[name] for name in self.input_names}
+        if self.one_text_per_run:
+            return np.concatenate([self._run(row) for row in _unpadded_rows(feed)])
+        return self._run(feed)
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         try:
             logits = self.session.run([self.output_name], feed)[0]
         except Exception as err:  # onnxruntime's own classes: the graph and its tokenizer or metadata disagree

@@ -252,7 +252,7 @@ CASES: list[tuple[str, Setup, int, str]] = [
     ),
     (
         "bench: every --seq-lens too long",
-        lambda tmp, t: ["bench", "--teacher", str(t), "--out", OUT, "--seq-lens", "100000", "--teacher-onnx", ""],
+        lambda tmp, t: ["bench", "--teacher", str(t), "--out", OUT, "--seq-lens", "1000", "--teacher-onnx", ""],
         1,
         "nothing would be measured",
     ),
@@ -297,6 +297,35 @@ CASES: list[tuple[str, Setup, int, str]] = [
         1,
         "--text-column",
     ),
+    *[
+        (
+            f"bench: {' '.join(flags)}",
+            lambda tmp, t, flags=flags: ["bench", "--teacher", str(t), "--out", OUT, *flags],
+            1,
+            message,
+        )
+        for flags, message in [
+            (("--batch-sizes", "1,1000000000"), "batch_sizes values must be in [1, 4096], got 1000000000"),
+            (("--seq-lens", "16,100000000"), "seq_lens values must be in [3, 8192]"),
+            (("--set", "seed=-5"), "seed must be in [0, 9223372036854775807]"),
+        ]
+    ],
+    *[
+        (
+            f"teacher: {' '.join(flags)}",
+            lambda tmp, t, flags=flags: [
+                *_teacher_on(tmp, t, _file(tmp, "t.tsv", b"sentence\tlabel\ngood\t1\nbad\t0\n"))[:-2],
+                *flags,
+            ],
+            1,
+            message,
+        )
+        for flags, message in [
+            (("--batch-size", "1000000000"), "batch_size must be in [1, 4096]"),
+            (("--steps", str(10**12)), "steps must be in [1, 1000000000]"),
+            (("--set", f"seed={10**30}"), "seed must be in [0, 9223372036854775807]"),
+        ]
+    ],
     # config files
     (
         "run: config file not UTF-8",
@@ -406,6 +435,99 @@ CASES: list[tuple[str, Setup, int, str]] = [
         )
         for command in ("distill", "export")
     ],
+    # sizes and bounds, checked before anything is built or allocated
+    *[
+        (
+            f"distill: {' '.join(flags)}",
+            lambda tmp, t, flags=flags: ["distill", "--teacher", str(t), "--out", OUT, *flags],
+            1,
+            message,
+        )
+        for flags, message in [
+            (
+                ("--student-layers", "99999999999999999999"),
+                "student of 99999999999999999999 layers is larger than the teacher (2 layers)",
+            ),
+            (
+                ("--student-layers", "0,99999999999999999999"),
+                "student layer 99999999999999999999 does not exist: the teacher has layers 0..1",
+            ),
+            (("--batch-size", "1000000000"), "batch_size must be in [2, 4096]"),
+            (("--seed", str(10**30)), "seed must be in [0, 9223372036854775807]"),
+            (("--seed", "-1"), "seed must be in [0, 9223372036854775807]"),
+            (("--steps", str(10**12)), "steps must be in [0, 1000000000]"),
+            (("--max-length", str(10**8)), "max_length must be in [1, 8192]"),
+            (("--threads", str(10**6)), "threads must be in [1, 1024]"),
+        ]
+    ],
+    # config files
+    *[
+        (
+            f"run: --config {name}",
+            lambda tmp, t, name=name, text=text: [
+                "run",
+                "--teacher",
+                str(t),
+                "--out",
+                f"{tmp}/s.onnx",
+                "--config",
+                str(_file(tmp, name, text.encode())),
+            ],
+            1,
+            message,
+        )
+        for name, text, message in [
+            ("deep.yaml", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+            ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+            ("deep-map.yaml", "distill:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 40)), "nested too deeply"),
+            ("twice.yaml", "distill:\n  steps: 3\n  lr: 0.1\n  steps: 5\n", "key 'steps' is given twice (line 4)"),
+            ("twice.json", '{"budget": "fast", "budget": "full"}', "key 'budget' is given twice"),
+        ]
+    ],
+    (
+        "run: --config is a device",
+        lambda tmp, t: ["run", "--teacher", str(t), "--out", f"{tmp}/s.onnx", "--config", "/dev/null"],
+        1,
+        "/dev/null is not a regular file (a folder, FIFO or device)",
+    ),
+    # text shapes
+    *[
+        (
+            f"{command}: a pair teacher on one text column",
+            lambda tmp, t, command=command: [
+                command,
+                "--teacher",
+                str(_with_config(t, tmp, asdfd_input="pair")),
+                *(["--out", OUT] if command == "distill" else ["--out", OUT, "--teacher-onnx", ""]),
+                "--eval-file",
+                str(_file(tmp, "e.tsv", b"sentence1\tsentence2\tlabel\ngood\tfine\t1\nbad\tawful\t0\n")),
+                "--text-column",
+                "sentence1",
+            ],
+            1,
+            "classifies sentence pairs but --text-column 'sentence1' names one column: name two text columns: "
+            "--text-column sentence1,sentence2",
+        )
+        for command in ("distill", "bench")
+    ],
+    (
+        "bench: a single-text teacher on two text columns",
+        lambda tmp, t: [
+            "bench",
+            "--teacher",
+            str(t),
+            "--out",
+            OUT,
+            "--teacher-onnx",
+            "",
+            "--eval-file",
+            str(_file(tmp, "e.tsv", b"sentence1\tsentence2\tlabel\ngood\tfine\t1\nbad\tawful\t0\n")),
+            "--text-column",
+            "sentence1,sentence2",
+        ],
+        1,
+        "the model classifies single texts but --text-column 'sentence1,sentence2' names two columns",
+    ),
     # runtime side
     (
         "export: student path is a missing file",
@@ -463,3 +585,31 @@ def test_a_fifo_as_a_data_file_is_named_as_such(tmp_path, tiny_teacher_dir, flag
         main, ["-q", "distill", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "o"), flag, str(fifo)]
     )
     assert result.exit_code == 1 and "is not a regular file" in result.output, result.output
+
+
+def test_api_paths_take_str_and_pathlike_and_refuse_anything_else_before_work(tmp_path, tiny_teacher_dir):
+    import os
+
+    from asdfd import distill
+    from asdfd.core.errors import ConfigError
+    from asdfd.pipeline import plan_run
+    from asdfd.pipeline.teacher_recipe import train_teacher
+
+    class Where(os.PathLike):
+        def __init__(self, path: Path) -> None:
+            self.path = path
+
+        def __fspath__(self) -> str:
+            return str(self.path)
+
+    plan = plan_run(Where(tiny_teacher_dir), str(tmp_path / "s.onnx"))
+    assert plan.teacher == tiny_teacher_dir and plan.out == tmp_path / "s.onnx"
+    with pytest.raises(ConfigError, match=r"teacher: expected a path \(str or os.PathLike\), got 5"):
+        distill(5, tmp_path / "s")
+    with pytest.raises(ConfigError, match="out: expected a path"):
+        distill(Where(tiny_teacher_dir), b"s")
+    with pytest.raises(ConfigError, match="eval_file: expected a path"):
+        distill(str(tiny_teacher_dir), Where(tmp_path / "s"), eval_file=3.5)
+    with pytest.raises(ConfigError, match="out: expected a path"):
+        train_teacher(tmp_path / "train.tsv", None)
+    assert list(tmp_path.iterdir()) == []

@@ -165,3 +165,131 @@ def test_an_os_error_midway_is_one_line():
     with pytest.raises(click.ClickException, match=r"No space left on device \(/x/y\): free some space"):
         with user_errors():
             raise OSError(errno.ENOSPC, "No space left on device", "/x/y")
+
+
+def _teacher_args(tmp_path: Path, base: Path, out: Path) -> list[str]:
+    train = tmp_path / "train.tsv"
+    train.write_text("sentence\tlabel\n" + "".join(f"text {i}\t{i % 2}\n" for i in range(8)), encoding="utf-8")
+    return ["teacher", "--train", str(train), "--out", str(out), "--base-model", str(base), "--steps", "2"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="needs root to mount a tiny tmpfs")
+def test_full_disk_during_compress_teacher_is_one_line_and_leaves_nothing(tmp_path, tiny_teacher_dir):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        result = subprocess.run(
+            [str(COMPRESS), "-q", *_teacher_args(tmp_path, tiny_teacher_dir, disk / "teacher")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 1 and "Traceback" not in output and output.count("\n") == 1, output
+        assert "space" in output.lower(), output
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_enospc_while_saving_the_teacher_is_one_line_and_leaves_nothing(tmp_path, tiny_teacher_dir, monkeypatch):
+    import errno
+
+    from click.testing import CliRunner
+    from transformers import PreTrainedModel
+
+    from asdfd.cli import main
+
+    def full(self, folder, **kwargs):
+        (Path(folder) / "model.safetensors").write_bytes(b"half")  # a partial file, as a full disk leaves it
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(folder) / "model.safetensors"))
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full)
+    out = tmp_path / "teacher"
+    result = CliRunner().invoke(main, ["-q", *_teacher_args(tmp_path, tiny_teacher_dir, out)])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: No space left on device") and "free some space" in result.output
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".teacher")]
+
+
+BLOCKER = """
+import sys
+
+class Blocker:  # the runtime-only install: no torch, transformers or optimum
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("torch", "transformers", "optimum"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Blocker())
+from asdfd.cli import main
+
+main(sys.argv[1:], prog_name="compress")
+"""
+
+
+@pytest.mark.parametrize("command", ["distill", "run", "export", "teacher"])
+def test_without_the_compress_extra_each_command_names_it_in_one_line(tmp_path, tiny_teacher_dir, command):
+    args = {
+        "distill": ["distill", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s")],
+        "run": ["run", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s.onnx")],
+        "export": ["export", str(tiny_teacher_dir), "--out", str(tmp_path / "s.onnx")],
+        "teacher": _teacher_args(tmp_path, tiny_teacher_dir, tmp_path / "t"),
+    }[command]
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKER, "-q", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and output.count("\n") == 1 and "Traceback" not in output, output
+    assert output.startswith("Error: compress needs the compress extra (") and 'pip install ".[compress]"' in output
+    assert not {"s", "s.onnx", "s.run", "t"} & {p.name for p in tmp_path.iterdir()}
+
+
+def test_an_interrupt_says_whether_anything_was_written(tmp_path, tiny_teacher_dir, monkeypatch):
+    from click.testing import CliRunner
+
+    import asdfd.compressor
+    from asdfd.cli import main
+
+    out = tmp_path / "s"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(asdfd.compressor, "distill", interrupted)
+    args = ["-q", "distill", "--teacher", str(tiny_teacher_dir), "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 130 and "Interrupted before anything was written" in result.output, result.output
+    assert "complete" not in result.output and "resume" not in result.output
+
+    def checkpointed(*args, **kwargs):
+        (tmp_path / ".s.ckpt").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(asdfd.compressor, "distill", checkpointed)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 130 and "outputs written so far are complete. To resume: " in result.output
+    assert "--resume" in result.output
+
+
+@pytest.mark.skipif(not COMPRESS.is_file(), reason="the compress console script is not installed")
+def test_progress_into_a_file_leaves_no_blank_lines(tmp_path, tiny_teacher_dir):
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        result = subprocess.run(
+            [str(COMPRESS), "distill", "--teacher", str(tiny_teacher_dir), "--out", str(tmp_path / "s"), *DISTILL]
+            + ["--max-seconds", "600"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            timeout=300,
+        )
+    text = log.read_text()
+    assert result.returncode == 0, text
+    lines = text.split("\n")[:-1]
+    assert lines and not [line for line in lines if not line.strip()], text  # no blank lines
+    assert "\r" not in text and "it/s" not in text, text  # no bar redraws: the periodic log lines instead
+    assert " s of the time budget " in text and "/400 " not in text, text  # told against what stops the run

@@ -7,7 +7,9 @@ import errno
 import os
 import shlex
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,6 +18,7 @@ from asdfd.core.errors import AsdfdError, TrainingDivergedError
 
 __all__ = [
     "user_errors",
+    "show_progress",
     "resume_command",
     "parse_int_list",
     "parse_student_layers",
@@ -29,7 +32,8 @@ __all__ = [
 ]
 
 _STUDENT_WORDS = {
-    "layers": "Student depth N (spread over the teacher, last layer kept) or teacher layers, e.g. 0,2,5.",
+    "layers": "Student depth N (spread over the teacher, last layer kept), teacher layers (e.g. 0,2,5), or auto / "
+    "auto:N (the teacher chooses N layers by the cut student's agreement on synthetic held-out words).",
     "ffn": "Feed-forward neurons kept per student layer, by weight norms: a count (1024), a share of the teacher's "
     "(0.67) or all.",
     "heads": "Attention heads kept per student layer, by weight norms: a count (8), a share of the teacher's (0.67) "
@@ -64,21 +68,42 @@ def student_flag_help(defaults: dict[str, Any]) -> dict[str, str]:
     return helps
 
 
+def show_progress(ctx: click.Context) -> bool:
+    """Progress bars only on a terminal: not with `-q`, and not into a file or pipe, where each redraw would be a
+    line of its own (the periodic log lines say how far a run is there)."""
+    return not (ctx.obj or {}).get("quiet", False) and sys.stderr.isatty()
+
+
+def _env_number(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default
+
+
 def resume_command(flag: str | None = None) -> str:
     """The command line that was run, with `flag` added if missing: what resumes an interrupted run."""
     args = list(sys.argv[1:])
     if flag and flag not in args:
         args.append(flag)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by torchrun: the same launch, same world size
+    if _env_number("WORLD_SIZE", 1) > 1:  # launched by torchrun: the same launch, same world size
         return "torchrun <the same options> -m asdfd.cli " + shlex.join(args)
     return shlex.join(["compress", *args])
 
 
+COMPRESS_EXTRA_MODULES = ("torch", "transformers", "optimum", "onnx", "onnxscript", "safetensors")
+"""What the compress extra installs and the runtime-only install lacks."""
+MISSING_EXTRA = (
+    'compress needs the compress extra ({module} is not installed): pip install ".[compress]" '
+    "(the torch CPU wheel first, see README)"
+)
+
+
 @contextlib.contextmanager
-def user_errors(resume_flag: str | None = None) -> Iterator[None]:
-    """Turn `AsdfdError` into click's one-line `Error: ...` (exit 1); Ctrl-C / SIGTERM exit 130 with the command
-    that resumes (`resume_flag` added to this one)."""
-    rank = int(os.environ.get("RANK", "0"))
+def user_errors(resume_flag: str | None = None, out: Path | None = None) -> Iterator[None]:
+    """Turn `AsdfdError` into click's one-line `Error: ...` (exit 1), and a missing compress extra into the line that
+    installs it; Ctrl-C / SIGTERM exit 130, saying whether anything was written next to `out` and, if so, the
+    command that resumes (`resume_flag` added to this one)."""
+    rank = _env_number("RANK", 0)  # a malformed value is reported where the process group is set up
+    started = time.time()
     try:
         yield
     except TrainingDivergedError as err:  # agreed by all ranks under torchrun: rank 0 says it once
@@ -87,6 +112,11 @@ def user_errors(resume_flag: str | None = None) -> Iterator[None]:
         raise click.ClickException(str(err)) from None
     except AsdfdError as err:
         raise click.ClickException(f"rank {rank}: {err}" if rank else str(err)) from None
+    except ModuleNotFoundError as err:
+        module = (err.name or "").partition(".")[0]
+        if module not in COMPRESS_EXTRA_MODULES:
+            raise
+        raise click.ClickException(MISSING_EXTRA.format(module=module)) from None
     except OSError as err:  # disk full, permissions, a vanished folder: the system's words, on one line
         where = f" ({err.filename})" if err.filename else ""
         hint = ": free some space or choose another --out" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
@@ -95,10 +125,34 @@ def user_errors(resume_flag: str | None = None) -> Iterator[None]:
     except KeyboardInterrupt:
         if rank:  # rank 0 saved the checkpoint and prints the command
             raise SystemExit(130) from None
-        click.echo(
-            f"Interrupted; outputs written so far are complete. To resume: {resume_command(resume_flag)}", err=True
-        )
+        click.echo(_interrupted_line(out, started, resume_flag), err=True)
         raise SystemExit(130) from None
+
+
+def _interrupted_line(out: Path | None, started: float, resume_flag: str | None) -> str:
+    """What Ctrl-C leaves: nothing written since `started` next to `out` (the output, its hidden checkpoint or work
+    folder, all named after it), or complete files and the command that goes on from them."""
+    if out is not None and not _written_since(Path(out), started):
+        return "Interrupted before anything was written; nothing is left behind."
+    return f"Interrupted; outputs written so far are complete. To resume: {resume_command(resume_flag)}"
+
+
+def _written_since(out: Path, started: float) -> bool:
+    """Whether anything named after `out` (student, .student.ckpt, student.run, ...) appeared or changed since."""
+    stem = out.name.removesuffix(out.suffix) if out.suffix else out.name
+    try:
+        entries = list(out.parent.iterdir()) if out.parent.is_dir() else []
+    except OSError:
+        return True  # cannot tell: say what holds when something was written
+    for entry in entries:
+        name = entry.name.lstrip(".")
+        if (name == stem or name.startswith(f"{stem}.")) and not name.endswith(".tmp"):
+            try:
+                if entry.lstat().st_mtime >= started - 1:
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def parse_int_list(value: str | None, option: str) -> list[int] | None:
@@ -128,20 +182,28 @@ def print_report_summary(report) -> None:
 
 
 def parse_student_layers(value: str | None) -> dict[str, Any]:
-    """ "3" -> 3 layers spread over the depth; "0,2,5" (or "5,") -> exactly those teacher layers."""
+    """ "3" -> 3 layers spread over the depth; "0,2,5" (or "5,") -> exactly those teacher layers; "auto" ("auto:3")
+    -> the teacher chooses them (that many)."""
     if value is None:
         return {}
+    word, _, depth = value.strip().lower().partition(":")
+    if word == "auto":
+        if not depth:
+            return {"layers": None, "layer_choice": "auto"}
+        if not depth.isdigit() or int(depth) < 1:
+            raise click.BadParameter(f"expected auto or auto:N (N >= 1), got {value!r}", param_hint="--student-layers")
+        return {"layers": None, "num_layers": int(depth), "layer_choice": "auto"}
     if "," not in value:
         try:
             count = int(value)
         except ValueError:
             raise click.BadParameter(
-                f"expected a count or a list like 0,2,5, got {value!r}", param_hint="--student-layers"
+                f"expected a count, a list like 0,2,5 or auto, got {value!r}", param_hint="--student-layers"
             ) from None
         if count < 1:
             raise click.BadParameter(f"expected at least 1 layer, got {count}", param_hint="--student-layers")
         return {"num_layers": count, "layers": None}
-    return {"layers": tuple(parse_int_list(value, "--student-layers")), "num_layers": None}
+    return {"layer_choice": "spread", "layers": tuple(parse_int_list(value, "--student-layers")), "num_layers": None}
 
 
 def parse_student_ffn(value: str | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import print_report_summary, user_errors
+from asdfd.cli._common import print_report_summary, show_progress, user_errors
 from asdfd.cli.options import (
     ConfigFlag,
     apply_flag_values,
@@ -77,12 +77,10 @@ def bench(
           --eval-file data/sst2/dev.tsv --threads 2 --out report/
     """
     given = {**take_flag_values(options, BENCH_FLAGS), **parse_set_values(set_values)}
-    with user_errors():
+    with user_errors(out=out):
         from asdfd.runtime.bench import run_bench
 
-        base = BenchConfig(
-            teacher=teacher, students=students, out=out, show_progress=not (ctx.obj or {}).get("quiet", False)
-        )
+        base = BenchConfig(teacher=teacher, students=students, out=out, show_progress=show_progress(ctx))
         if "max_repeats" in given and given["max_repeats"][1] < base.min_repeats:  # fewer runs than the minimum
             given = {"min_repeats": given["max_repeats"], **given}
         config = apply_flag_values(base, given)

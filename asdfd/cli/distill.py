@@ -18,6 +18,7 @@ import click
 from asdfd.cli._common import (
     MINUTES_HELP,
     minutes_flag_values,
+    show_progress,
     student_flag_help,
     student_flag_values,
     user_errors,
@@ -158,12 +159,12 @@ def distill(
         flag = next(iter(asdfd_given.values()))[0]
         raise click.UsageError(f"{flag} is an option of --method asdfd: add --method asdfd (this run's is {method})")
     given.update({f"synthesis.{path}": value for path, value in asdfd_given.items()})
-    with user_errors(resume_flag="--resume"):
+    with user_errors(resume_flag="--resume", out=out):
         from asdfd.compressor import distill as run_distill
 
         # The method first: its options start from its own defaults (or its budget preset).
         base = DistillConfig.for_budget(budget, method=method) if budget else DistillConfig(method=method)
-        base = dataclasses.replace(base, show_progress=not (ctx.obj or {}).get("quiet", False))
+        base = dataclasses.replace(base, show_progress=show_progress(ctx))
         config = apply_flag_values(base, given)
         result = run_distill(teacher, out, config, eval_file=eval_file, resume=resume, force=force)
     if as_json:

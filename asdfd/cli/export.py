@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import user_errors
+from asdfd.cli._common import show_progress, user_errors
 from asdfd.cli.options import (
     ConfigFlag,
     apply_flag_values,
@@ -68,10 +68,10 @@ def export(
     by the next int8 recipe, then fp32, with a warning (--strict: exit 1 and write nothing).
     """
     given = {**take_flag_values(options, EXPORT_FLAGS), **parse_set_values(set_values)}
-    with user_errors():
+    with user_errors(out=out):
         from asdfd.pipeline import export_artifact
 
-        base = dataclasses.replace(ExportConfig(), show_progress=not (ctx.obj or {}).get("quiet", False))
+        base = dataclasses.replace(ExportConfig(), show_progress=show_progress(ctx))
         config = apply_flag_values(base, given)
         # `out` stays a str: a trailing "/" selects the folder layout.
         result = export_artifact(model_dir, out, config, force=force)

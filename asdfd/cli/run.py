@@ -12,6 +12,7 @@ from asdfd.cli._common import (
     MINUTES_HELP,
     minutes_flag_values,
     print_report_summary,
+    show_progress,
     student_flag_help,
     student_flag_values,
     user_errors,
@@ -119,7 +120,7 @@ def run(
     }
     export_given = take_flag_values(options, RUN_EXPORT_FLAGS)
     budget = take_flag_values(options, RUN_FLAGS).get("budget", ("", None))[1]
-    with user_errors():
+    with user_errors(out=out):
         from asdfd.pipeline import plan_run, run_pipeline
 
         file_options = load_config_file(config_file) if config_file else {}
@@ -137,7 +138,9 @@ def run(
             if section not in ("distill", "export", "bench") or not rest:
                 raise ConfigError(f"{flag}: --set takes distill.<field>, export.<field> or bench.<field>=VALUE")
             merge_options(flags.setdefault(section, {}), nested(rest, value))
-        plan = plan_run(teacher, out, file_options=file_options, flag_options=flags, show_progress=not quiet)
+        plan = plan_run(
+            teacher, out, file_options=file_options, flag_options=flags, show_progress=not quiet and show_progress(ctx)
+        )
         echo_event = (lambda event: click.echo(json.dumps(event, default=str))) if as_json else None
         result = run_pipeline(plan, force=force, on_event=echo_event)
     if as_json:

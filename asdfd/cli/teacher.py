@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from asdfd.cli._common import user_errors
+from asdfd.cli._common import show_progress, user_errors
 from asdfd.cli.options import (
     ConfigFlag,
     apply_flag_values,
@@ -68,10 +68,10 @@ def teacher(
     """Fine-tune a teacher classifier on a labelled CSV/TSV (the demo's recipe): single-label, multi-label (labels
     like "joy,love") or a score (numeric labels), sentence pairs with --text-column a,b."""
     given = {**take_flag_values(options, TEACHER_FLAGS), **parse_set_values(set_values)}
-    with user_errors():
+    with user_errors(out=out):
         from asdfd.pipeline.teacher_recipe import train_teacher
 
-        base = dataclasses.replace(TeacherRecipeConfig(), show_progress=not (ctx.obj or {}).get("quiet", False))
+        base = dataclasses.replace(TeacherRecipeConfig(), show_progress=show_progress(ctx))
         config = apply_flag_values(base, given)
         summary = train_teacher(train_file, out, config, eval_file=eval_file, force=force)
     figures = ", ".join(

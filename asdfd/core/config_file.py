@@ -10,38 +10,143 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
 from asdfd.core.errors import ConfigError
 
-__all__ = ["load_config_file", "apply_overrides", "config_to_dict", "merge_options"]
+__all__ = [
+    "load_config_file",
+    "apply_overrides",
+    "config_to_dict",
+    "merge_options",
+    "as_path",
+    "check_range",
+    "LIMITS",
+    "MAX_CONFIG_DEPTH",
+]
+
+MAX_CONFIG_DEPTH = 16
+"""Deepest nesting a config file may have (the deepest real option is 3 levels down)."""
+
+LIMITS = {
+    "batch_size": 4096,
+    "length": 8192,
+    "steps": 10**9,
+    "threads": 1024,
+    "texts": 10**7,
+    "seed": 2**63 - 1,
+}
+"""Sane upper bounds of the configs' sizes, checked before anything is allocated: a batch (the full preset uses 64),
+a sequence length (beyond any supported model's positions), optimiser steps, CPU threads, texts per measurement or
+held-out set, and seeds (torch takes seeds below 2**64, which leaves room for the offsets the loop adds)."""
+
+
+def check_range(name: str, value: int | float | None, low: int | float, limit: str | int | float) -> None:
+    """`value` within [low, high] (None passes; `limit` a key of LIMITS or a number), else one ConfigError."""
+    high = LIMITS[limit] if isinstance(limit, str) else limit
+    if value is not None and not low <= value <= high:
+        raise ConfigError(f"{name} must be in [{low}, {high}], got {value}")
+
+
+def as_path(value: Any, what: str, *, optional: bool = False) -> Path | None:
+    """`value` (a `str` or `os.PathLike`) as a `Path`: the one coercion every path argument goes through (None stays
+    None when `optional`).
+
+    Raises:
+        ConfigError: anything else (bytes, numbers, an empty string), naming `what`.
+    """
+    if optional and value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if isinstance(text, str) and text:
+            return Path(text)
+    raise ConfigError(f"{what}: expected a path (str or os.PathLike), got {value!r}")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a `.yaml`/`.yml` or `.json` file into a dict; one-line errors for missing or malformed files."""
-    path = Path(path)
-    if not path.is_file():
+    """Read a `.yaml`/`.yml` or `.json` file into a dict; one-line errors for missing, special (FIFO, device),
+    malformed, too deeply nested files and for a key given twice."""
+    path = as_path(path, "--config")
+    if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} is not a regular file (a folder, FIFO or device): pass a YAML or JSON file"
+        )
     if path.stat().st_size > 16 << 20:
         raise ConfigError(f"config file {path} is larger than 16 MiB: is it a config file?")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.start}): save it as UTF-8") from None
-    import yaml  # JSON is a subset of YAML 1.2 in practice, but json gives clearer errors for .json files
-
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot parse {path}: {str(err).splitlines()[0]}") from None
+    data = _parse(text, path)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of option names to values, got {type(data).__name__}")
+    _check_depth(data, path)
     return data
+
+
+def _parse(text: str, path: Path) -> Any:
+    """JSON for `.json` (clearer errors), else YAML; a key given twice is refused in both."""
+    import yaml
+
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text, object_pairs_hook=_unique_json_keys)
+        return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader)
+    except RecursionError:
+        raise ConfigError(f"cannot parse {path}: nested too deeply (at most {MAX_CONFIG_DEPTH} levels)") from None
+    except (ValueError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot parse {path}: {str(err).splitlines()[0]}") from None
+
+
+def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"key {key!r} is given twice: keep one")
+        seen[key] = value
+    return seen
+
+
+def _check_depth(data: Any, path: Path) -> None:
+    """Refuse nesting deeper than MAX_CONFIG_DEPTH (iteratively: no recursion to exhaust)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"cannot parse {path}: nested too deeply (at most {MAX_CONFIG_DEPTH} levels)")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _unique_key_loader() -> type:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """A SafeLoader that refuses a mapping key given twice (PyYAML keeps the last one silently)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, Hashable):
+                    continue  # SafeLoader's own error names it
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    raise yaml.YAMLError(f"key {key!r} is given twice (line {line}): keep one")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def _type_name(annotation: Any) -> str:
@@ -113,9 +218,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return value
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     if annotation is Path:
-        if isinstance(value, (str, Path)) and str(value):
-            return Path(value)
-        raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return as_path(value, where)
     return value
 
 

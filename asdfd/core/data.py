@@ -12,7 +12,14 @@ from pathlib import Path
 
 from asdfd.core.errors import DataError
 
-__all__ = ["LabelledTexts", "read_labelled_file", "label_ids", "tokenizer_columns", "is_pairs"]
+__all__ = [
+    "LabelledTexts",
+    "read_labelled_file",
+    "label_ids",
+    "tokenizer_columns",
+    "is_pairs",
+    "require_text_shape",
+]
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,25 @@ def label_ids(labels: Sequence[str], label_names: Sequence[str], source: str | P
 def is_pairs(texts: Sequence) -> bool:
     """Whether `texts` holds (text_a, text_b) pairs rather than single texts."""
     return bool(texts) and isinstance(texts[0], tuple)
+
+
+def require_text_shape(texts: Sequence, kind: str, text_column: str, source: str | Path) -> None:
+    """A sentence-pair model (`kind` "pair") needs two text columns, a single-text one one column: else one line
+    naming the flag (never a figure computed on the wrong shape).
+
+    Raises:
+        DataError: the columns named do not match the model's input shape.
+    """
+    if kind == "pair" and not is_pairs(texts):
+        raise DataError(
+            f"{source}: the model classifies sentence pairs but --text-column {text_column!r} names one column: "
+            "name two text columns: --text-column sentence1,sentence2"
+        )
+    if kind == "single" and is_pairs(texts):
+        raise DataError(
+            f"{source}: the model classifies single texts but --text-column {text_column!r} names two columns: "
+            "name one text column"
+        )
 
 
 def tokenizer_columns(texts: Sequence) -> tuple[list[str], ...]:

@@ -1,26 +1,10 @@
-"""The top layer: `compress run` (distill -> export -> bench, resumable) and the teacher recipe (`compress teacher`,
-a supervised fine-tuning that demonstrates the product; not part of the data-free compressor)."""
+"""The top layer: `compress run` (distill -> export -> bench, resumable; `asdfd.pipeline.compress_run`) and the
+teacher recipe (`compress teacher`, supervised fine-tuning that demonstrates the product; not part of the data-free
+compressor: `asdfd.pipeline.teacher_recipe`)."""
 
 from __future__ import annotations
 
-from asdfd.pipeline.compress_run import (
-    BUDGET_BENCH,
-    RunConfig,
-    RunPlan,
-    RunResult,
-    export_artifact,
-    plan_run,
-    run_pipeline,
-    work_dir_for,
-)
+from asdfd.pipeline import compress_run
+from asdfd.pipeline.compress_run import *  # noqa: F403 - the package's API is compress_run's
 
-__all__ = [
-    "RunConfig",
-    "RunPlan",
-    "RunResult",
-    "plan_run",
-    "run_pipeline",
-    "export_artifact",
-    "work_dir_for",
-    "BUDGET_BENCH",
-]
+__all__ = list(compress_run.__all__)

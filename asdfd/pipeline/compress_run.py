@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal
 from asdfd.compressor.distill_config import METHODS, RUNTIME_ONLY_FIELDS, DistillConfig
 from asdfd.compressor.quality_estimate import PAIRS_NOTE, quality_estimate
 from asdfd.core._io import atomic_file, check_output_path, write_json_atomic
-from asdfd.core.config_file import apply_overrides, config_to_dict, merge_options
+from asdfd.core.config_file import apply_overrides, as_path, config_to_dict, merge_options
 from asdfd.core.errors import ConfigError, OutputExistsError
 from asdfd.core.hub import resolve_model_dir
 from asdfd.core.model_folder import read_classifier_config
@@ -211,7 +211,7 @@ def plan_run(
     teacher, out = teacher or config.teacher, out or config.out
     if teacher is None or out is None:
         raise ConfigError("a run needs --teacher and --out (as flags or in the config file)")
-    teacher, out = resolve_model_dir(teacher), Path(out)  # a Hub id becomes its cached snapshot
+    teacher, out = resolve_model_dir(as_path(teacher, "teacher")), as_path(out, "out")  # a Hub id: its snapshot
     if out.suffix != ".onnx":
         raise ConfigError(f"--out must be a .onnx file path, got {out}")
     return _resolved(dataclasses.replace(config, teacher=teacher, out=out), sections["bench"])
@@ -245,7 +245,7 @@ def export_artifact(model_dir: str | Path, out: str | Path, config: ExportConfig
 
     calibration = config.calibration
     samples = None
-    if calibration.source == "guessed" and config.quantize in ("int8-static", "auto"):
+    if calibration.source == "guessed" and config.quantize in ("int8-fixed", "int8-static", "auto"):
         from asdfd.compressor import decode_pseudo_samples
 
         read_classifier_config(model_dir)  # one-line errors before the compressor loads the folder

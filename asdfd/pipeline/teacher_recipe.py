@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from asdfd.core._io import atomic_dir, check_output_path, write_json_atomic
+from asdfd.core.config_file import as_path
 from asdfd.core.data import is_pairs, read_labelled_file, tokenizer_columns
 from asdfd.core.errors import ConfigError, ModelLoadError, TrainingDivergedError
 from asdfd.core.heads import LABEL_METRICS, MULTI_LABEL, SCORE, SINGLE_LABEL, eval_targets
@@ -120,7 +121,8 @@ def train_teacher(
 
     if not 0.0 < config.lr <= 1.0:  # larger steps overflow AdamW's float32 update before any loss is seen
         raise ConfigError(f"--lr must be in (0, 1], got {config.lr:g} (fine-tuning uses about 1e-5 to 1e-3)")
-    out_dir = Path(out_dir)
+    out_dir, train_file = as_path(out_dir, "out"), as_path(train_file, "train_file")
+    eval_file = as_path(eval_file, "eval_file", optional=True)
     sources = tuple(Path(f) for f in (train_file, eval_file, config.base_model) if f)
     check_output_path(out_dir, force=force, inputs=sources)
     base = Path(config.base_model) if config.base_model else default_base_model()

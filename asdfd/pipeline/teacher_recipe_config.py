@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asdfd.core.config_file import check_range
 from asdfd.core.errors import ConfigError
 
 __all__ = ["TeacherRecipeConfig"]
@@ -52,6 +53,10 @@ class TeacherRecipeConfig:
             _check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(0 <= self.warmup_fraction < 1, f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
-        _check(self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}")
+        check_range("steps", self.steps, 1, "steps")
+        check_range("batch_size", self.batch_size, 1, "batch_size")
+        check_range("max_length", self.max_length, 1, "length")
+        check_range("threads", self.threads, 1, "threads")
+        check_range("seed", self.seed, 0, "seed")
         tasks = ("auto", "single_label", "multi_label", "score")
         _check(self.task in tasks, f"task must be one of {', '.join(tasks)}, got {self.task!r}")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asdfd.core.config_file import as_path, check_range
 from asdfd.core.errors import ConfigError
 from asdfd.export.export_config import QUANTIZE_CHOICES
 
@@ -27,7 +29,7 @@ class BenchConfig:
     """
 
     teacher: Path
-    """Hugging Face folder of the teacher (config.json, weights, tokenizer)."""
+    """Hugging Face folder of the teacher (config.json, weights, tokenizer), or a Hub id (org/name)."""
     students: tuple[Path, ...] = ()
     """Exported artifacts to compare (.onnx files or export folders)."""
     eval_file: Path | None = None
@@ -80,6 +82,7 @@ class BenchConfig:
     """Seeds generated texts and latency batches."""
 
     def __post_init__(self) -> None:
+        self._coerce_paths()
         for name in ("batch_sizes", "seq_lens"):
             values = getattr(self, name)
             if not values or any(v < 1 for v in values):
@@ -101,6 +104,35 @@ class BenchConfig:
             raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}")
         if not self.teacher_pytorch and not self.teacher_onnx:
             raise ConfigError("nothing to use as the teacher reference: keep teacher_pytorch or an ONNX baseline")
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """Sane upper bounds (asdfd.core.config_file.LIMITS), before any batch is allocated."""
+        for value in self.batch_sizes:
+            check_range("batch_sizes values", value, 1, "batch_size")
+        for value in self.seq_lens:
+            check_range("seq_lens values", value, 3, "length")
+        for value in (self.threads, *self.thread_sweep):
+            check_range("threads", value, 1, "threads")
+        check_range("max_length", self.max_length, 3, "length")
+        check_range("throughput_batch_size", self.throughput_batch_size, 1, "batch_size")
+        for name in ("saturation_texts", "num_generated_texts", "max_repeats", "warmup"):
+            check_range(name, getattr(self, name), 0, "texts")
+        check_range("seed", self.seed, 0, "seed")
+
+    def _coerce_paths(self) -> None:
+        """Paths given as `str` or `os.PathLike` become `Path`s, once; anything else is refused by name."""
+        students = (self.students,) if isinstance(self.students, (str, os.PathLike)) else self.students
+        if not isinstance(students, (tuple, list)):
+            raise ConfigError(f"students: expected a list of paths, got {self.students!r}")
+        optional = {name: getattr(self, name) for name in ("eval_file", "out")}
+        paths = {
+            "teacher": as_path(self.teacher, "teacher"),
+            "students": tuple(as_path(path, f"students[{i}]") for i, path in enumerate(students)),
+            **{name: as_path(value, name, optional=True) for name, value in optional.items()},
+        }
+        for name, value in paths.items():
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as the report records them (paths as strings)."""

@@ -7,6 +7,7 @@ export layer (what a user would otherwise deploy: the fair baseline; see `asdfd.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from asdfd.core.errors import ConfigError
 from asdfd.core.hardware import default_threads
+from asdfd.core.hub import resolve_model_dir
 from asdfd.core.model_folder import read_classifier_config
 from asdfd.runtime.artifact import locate_onnx
 from asdfd.runtime.bench.bench_config import BenchConfig
@@ -45,7 +47,13 @@ def run_bench(config: BenchConfig) -> BenchReport:
     Raises:
         ModelLoadError, DataError, ConfigError: with one-line messages.
     """
+    config = dataclasses.replace(config, teacher=resolve_model_dir(config.teacher))  # a Hub id: its snapshot
     _check_inputs(config)
+    with _removed_on_failure(config.out):
+        return _measure(config)
+
+
+def _measure(config: BenchConfig) -> BenchReport:
     threads = config.threads or default_threads()
     watch = LoadWatch()
     data = read_eval_file(config)  # read first: a bad file fails before minutes of teacher export
@@ -87,6 +95,18 @@ def _check_inputs(config: BenchConfig) -> None:
             f"every --seq-lens value ({list(config.seq_lens)}) is beyond the max length "
             f"({config.max_length} tokens): nothing would be measured; pass lengths up to it"
         )
+
+
+@contextlib.contextmanager
+def _removed_on_failure(out: Path | None) -> Iterator[None]:
+    """A failed or interrupted run removes the `out` folder it created (a folder that was there stays)."""
+    created = out is not None and not out.exists()
+    try:
+        yield
+    except BaseException:
+        if created and out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from asdfd.core.data import LabelledTexts, read_labelled_file
+from asdfd.core.data import LabelledTexts, read_labelled_file, require_text_shape
 from asdfd.core.errors import DataError
 from asdfd.core.heads import eval_targets
+from asdfd.core.model_folder import input_kind, read_classifier_config
 from asdfd.runtime.bench.bench_config import BenchConfig
 from asdfd.runtime.bench.models import BenchModel
 
@@ -33,9 +34,12 @@ def read_eval_file(config: BenchConfig) -> LabelledTexts | None:
     """The eval file, read before anything slow (a bad file fails before minutes of teacher export)."""
     if config.eval_file is None:
         return None
-    return read_labelled_file(
+    data = read_labelled_file(
         config.eval_file, text_column=config.text_column, label_column=config.label_column, require_labels=False
     )
+    kind = input_kind(read_classifier_config(config.teacher), config.input_kind)
+    require_text_shape(data.texts, kind, config.text_column, config.eval_file)
+    return data
 
 
 def _generated_texts(model: BenchModel, count: int, seed: int) -> list:

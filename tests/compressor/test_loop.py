@@ -32,3 +32,26 @@ def test_progress_is_the_further_of_steps_and_time():
     assert run_progress(10, 100, 50.0, 100.0) == 0.5
     assert run_progress(90, 100, 50.0, 100.0) == 0.9
     assert run_progress(500, 100, 0.0, None) == 1.0
+
+
+def test_progress_under_a_time_budget_counts_the_budget_not_the_step_cap():
+    import io
+    from types import SimpleNamespace
+
+    from asdfd.compressor.distill_config import DistillConfig
+    from asdfd.compressor.loop import advance_bar, distill_bar
+
+    trainer = SimpleNamespace(config=DistillConfig.for_budget("fast"), step=0, train_seconds=0.0)  # 330 s, 100k steps
+    with distill_bar(trainer, "mix: distilling", show=True) as bar:
+        bar.fp = io.StringIO()
+        trainer.step, trainer.train_seconds = 357, 81.4
+        advance_bar(bar, trainer)
+        text = str(bar)
+    assert "mix: distilling:  25%|" in text and "81/330 s of the time budget" in text, text
+    assert "100000" not in text and "357/" not in text, text
+    trainer = SimpleNamespace(config=DistillConfig(steps=50), step=0, train_seconds=0.0)
+    with distill_bar(trainer, "kd: distilling", show=True) as bar:
+        bar.fp = io.StringIO()
+        trainer.step = 1
+        advance_bar(bar, trainer)
+        assert bar.n == 1 and bar.total == 50

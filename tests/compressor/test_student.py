@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from asdfd.compressor import StudentConfig, build_student, load_teacher, select_layers
+from asdfd.compressor.student import check_layers, cut_student, spread_layers, student_depth
 from asdfd.core.errors import ConfigError
 
 
@@ -53,3 +54,41 @@ def test_build_student_copies_chosen_layers(tiny_teacher_4layer_dir):
     assert not student_embeddings.requires_grad and student.classifier.weight.requires_grad
     assert student_embeddings.data_ptr() != teacher.word_embeddings.data_ptr()  # a copy, not shared
     assert all(not p.requires_grad for p in teacher.model.parameters())
+
+
+@pytest.mark.parametrize(
+    "teacher_layers, config, depth",
+    [
+        (6, StudentConfig(), 3),
+        (6, StudentConfig(depth_fraction=1 / 3), 2),
+        (6, StudentConfig(num_layers=4, layer_choice="auto"), 4),
+        (12, StudentConfig(layers=(0, 11)), 2),
+    ],
+)
+def test_student_depth(teacher_layers, config, depth):
+    assert student_depth(teacher_layers, config) == depth
+
+
+def test_spread_and_checked_layers():
+    assert spread_layers(6, 2) == [0, 5] and spread_layers(6, 1) == [5] and spread_layers(12, 4) == [0, 3, 7, 11]
+    assert check_layers(6, [1, 4]) == [1, 4]
+    for layers, message in (([0, 6], "does not exist"), ([0, 1, 2, 3, 4, 5], "as large as"), ([1, 1], "not fit")):
+        with pytest.raises(ConfigError, match=message):
+            check_layers(6, layers)
+    # "auto" without a choice made: the spread, the reference the choice is scored against
+    assert select_layers(6, StudentConfig(depth_fraction=1 / 3, layer_choice="auto")) == [0, 5]
+
+
+def test_build_student_takes_the_chosen_layers(tiny_teacher_4layer_dir):
+    teacher = load_teacher(tiny_teacher_4layer_dir)
+    student, layers = build_student(teacher, StudentConfig(layer_choice="auto"), layers=[0, 1])
+    assert layers == [0, 1] and student.config.num_hidden_layers == 2
+    for student_layer, source in zip(teacher.arch.layers(student), layers):
+        torch.testing.assert_close(student_layer.state_dict(), teacher.arch.layers(teacher.model)[source].state_dict())
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_student(teacher, StudentConfig(), layers=[0, 4])
+    cut = cut_student(teacher, StudentConfig(ffn_fraction=0.5), [2])  # the untrained cut, narrowed
+    assert (
+        cut.config.num_hidden_layers == 1
+        and cut.config.intermediate_size == teacher.model.config.intermediate_size // 2
+    )

@@ -1,7 +1,8 @@
 """`compress distill` under torchrun on CPU (gloo): real multi-process launches of the CLI, nothing simulated.
 
-One short 2-process run is in `make test`; the interrupted-and-resumed run, the NaN on one rank, the world-size
-check and the two-"node" launch (two torchrun agents meeting through c10d on 127.0.0.1) are `slow`.
+One short 2-process run, bad options, a stray `WORLD_SIZE` and a rank killed with -9 are in `make test`; the
+interrupted-and-resumed run, the NaN on one rank, the world-size check and the two-"node" launch (two torchrun agents
+meeting through c10d on 127.0.0.1) are `slow`.
 Every launch is bounded by a timeout, so a hang fails the test instead of stalling the suite.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -189,3 +191,60 @@ def test_two_nodes_through_c10d_rendezvous(tmp_path, rule_teacher_dir):
     assert [node.returncode for node in nodes] == [0, 0], [stderr[-2000:] for _, stderr in results]
     _check_student(out, world_size=2, steps=8)
     assert sum(stderr.count("student written to") for _, stderr in results) == 1
+
+
+def _asdfd_frames(stderr: str) -> list[str]:
+    """Traceback lines in our code (torchrun's agent prints its own failure report, naming no asdfd frame)."""
+    lines = (re.sub(r"^\[rank\d+\]:\s*", "", line).strip() for line in stderr.splitlines())
+    frames = [line for line in lines if line.startswith('File "')]
+    return [line for line in frames if "asdfd" in line or "/compressor/" in line]
+
+
+def test_bad_options_under_torchrun_are_one_line_per_rank(tmp_path, rule_teacher_dir):
+    out = tmp_path / "student"
+    started = time.monotonic()
+    result = _launch(_distill_args(rule_teacher_dir, out, 4, "--batch-size", "1000000000"))
+    assert time.monotonic() - started < TIMEOUT and result.returncode != 0 and not out.exists()
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2 and all("batch_size must be in [2, 4096]" in line for line in errors), result.stderr
+    assert not _asdfd_frames(result.stderr), result.stderr[-3000:]
+
+
+def test_a_stray_world_size_without_torchrun_is_one_line(tmp_path, rule_teacher_dir):
+    out = tmp_path / "student"
+    result = subprocess.run(
+        [sys.executable, "-m", "asdfd.cli", "-q", *_distill_args(rule_teacher_dir, out, 4)],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a hang waiting for processes that never come fails here
+        env=_env(WORLD_SIZE="2"),
+    )
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.stderr.startswith("Error: WORLD_SIZE=2 is set but RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT are not")
+    assert result.stderr.count("\n") == 1 and "unset WORLD_SIZE" in result.stderr and not out.exists()
+
+
+def test_a_rank_killed_with_9_stops_the_others_with_one_line(tmp_path, rule_teacher_dir):
+    import psutil
+
+    out = tmp_path / "student"
+    ckpt = tmp_path / ".student.ckpt" / "state.pt"
+    args = _distill_args(rule_teacher_dir, out, 100000, "--checkpoint-every", "5")
+    command = [*_torchrun(), "--standalone", "--nproc-per-node=2", str(WORKER), *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not ckpt.is_file() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        ranks = psutil.Process(process.pid).children(recursive=True)
+        victim = next(child for child in ranks if child.environ().get("RANK") == "1")
+        victim.send_signal(signal.SIGKILL)
+        _, stderr = process.communicate(timeout=120)  # the survivors stop instead of waiting in a collective
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0 and not out.exists() and ckpt.is_file()
+    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [errors[0]] and "another process of this torchrun job stopped" in errors[0], stderr[-3000:]
+    assert "run the same torchrun launch with --resume" in errors[0]
+    assert not _asdfd_frames(stderr), stderr[-3000:]

@@ -149,3 +149,65 @@ def test_histogram_calibration_on_teacher_guided_batches(fp32_export, tmp_path, 
         chunk_batches=2,
     )
     assert (tmp_path / "p.onnx").is_file()
+
+
+def big_vocabulary_space(vocab_size: int = 30_000) -> SpecialTokens:
+    return SpecialTokens(cls=2, sep=3, pad=0, mask=4, all_special=(0, 1, 2, 3, 4), vocab_size=vocab_size)
+
+
+def test_random_batches_feed_the_top_of_the_vocabulary():
+    """Uniform draws from 30,000 ids almost never reach the last ones; every generated batch does."""
+    from asdfd.export.calibration import TOP_OF_VOCABULARY
+
+    big = big_vocabulary_space()
+    highest = big.ordinary_ids()[-1]
+    for seed, (size, width, padded) in enumerate([(1, 3, True), (4, 9, False), (16, 40, True), (3, 2, True)]):
+        ids, mask = random_token_batch(big, np.random.default_rng(seed), size, width, padded=padded)
+        if width < 3:
+            continue  # [CLS] [SEP]: no room for a token
+        assert ids[0, 1] == highest
+        body = ids[:, 1:][mask[:, 1:] == 1]
+        assert not set(body.tolist()) & set(big.all_special[:2]) and ids.max() < big.vocab_size
+        top = big.ordinary_ids()[-TOP_OF_VOCABULARY]
+        assert all((row[1 : length - 1] >= top).any() for row, length in zip(ids, mask.sum(1))), ids
+    pairs = big.for_pairs(1)
+    ids, _ = random_token_batch(pairs, np.random.default_rng(0), 8, 20)
+    assert ids[0, 1] == highest  # first token of the first text
+
+
+def test_export_validation_catches_an_embedding_row_broken_at_the_end(tmp_path, monkeypatch, fast):
+    """A graph whose last embedding row differs from PyTorch's (a table cut or corrupted at its end, a tokenizer
+    that does not match it) fails validation: the generated inputs always contain the highest token ids."""
+    import onnx
+    from onnx import numpy_helper
+    from transformers import BertTokenizerFast
+
+    import asdfd.export.exporter as exporter
+    from asdfd.core.errors import ValidationError
+    from asdfd.export import ExportConfig, export_onnx
+    from tests.conftest import build_tiny_teacher
+
+    vocab_size = 30_000
+    folder = build_tiny_teacher(tmp_path / "teacher", vocab_size=vocab_size)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(vocab_size - 5)]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    (folder / "tokenizer.json").unlink()
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), model_max_length=64).save_pretrained(folder)
+    real_export = exporter.export_fp32_graph
+
+    def broken_at_the_end(*args, **kwargs):
+        graph = real_export(*args, **kwargs)
+        model = onnx.load(str(graph.path))
+        for init in model.graph.initializer:
+            if "word_embeddings" in init.name:
+                table = numpy_helper.to_array(init).copy()
+                table[-1] = np.random.default_rng(0).normal(0, 3, size=table.shape[1])
+                init.CopyFrom(numpy_helper.from_array(table, init.name))
+        onnx.save(model, str(graph.path))
+        return graph
+
+    config = ExportConfig(quantize="none", optimize=False, show_progress=False, validation=fast)
+    export_onnx(folder, tmp_path / "good.onnx", config)  # the same export, unbroken, passes
+    monkeypatch.setattr(exporter, "export_fp32_graph", broken_at_the_end)
+    with pytest.raises(ValidationError, match="does not match PyTorch"):
+        export_onnx(folder, tmp_path / "broken.onnx", config)

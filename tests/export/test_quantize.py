@@ -144,3 +144,41 @@ def test_unfused_int8_export_writes_nothing_into_the_working_directory(tiny_teac
         tiny_teacher_dir, tmp_path / "s.onnx", ExportConfig(optimize=False, validation=fast, show_progress=False)
     )
     assert list(cwd.iterdir()) == []
+
+
+def test_int8_fixed_has_no_per_batch_scales(tiny_teacher_dir, tmp_path, fast):
+    """--quantize int8-fixed: static int8 with calibrated scales only (nothing dynamic, so the graph is batch-invariant:
+    tests/runtime/test_batch_invariance.py); the fused attention and the FFN output projections stay fp32."""
+    config = ExportConfig(
+        quantize="int8-fixed",
+        validation=fast,
+        show_progress=False,
+        calibration=CalibrationConfig(num_samples=32, batch_size=8, chunk_batches=2),
+    )
+    result = export_onnx(tiny_teacher_dir, tmp_path / "fixed.onnx", config)
+    counts = op_counts(result.path)
+    assert counts["DynamicQuantizeLinear"] == 0 and counts["MatMulInteger"] == 0 and counts["QAttention"] == 0
+    assert counts["QLinearMatMul"] == 2 * NUM_LAYERS  # attention output and FFN input projections
+    assert counts["Attention"] == NUM_LAYERS and counts["QEmbedLayerNormalization"] == 1
+    ffn_out = [n for n in onnx.load(str(result.path)).graph.node if "layer.0/output/dense" in n.name]
+    assert {n.op_type for n in ffn_out} & {"MatMul"} and not {n.op_type for n in ffn_out} & {"QLinearMatMul"}
+    assert result.variant.startswith("fixed-u8s8-qoperator-minmax") and result.variant.endswith("fp32-ffn-output")
+    assert result.validation["final"]["passed"]
+
+
+def test_fixed_presets_fall_back_to_fixed_recipes_only():
+    from asdfd.export import fixed_preset
+    from asdfd.export.variants import int8_fallbacks
+
+    chain = int8_fallbacks(fixed_preset(ffn_output_fp32=False), dynamic_preset())
+    assert [p.name for p in chain] == [
+        "fixed-u8s8-qoperator-minmax",
+        "fixed-u8s8-qoperator-minmax-fp32-ffn-output",
+        "fixed-u8s8-qoperator-minmax-fp32-embeddings-fp32-ffn-output",
+    ]
+    assert all(p.batch_invariant for p in chain)
+    from asdfd.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="batch-invariant"):
+        ExportConfig(quantize="int8-fixed", preset=static_preset())
+    ExportConfig(quantize="int8-fixed", preset=fixed_preset(reduce_range=True))

@@ -16,6 +16,7 @@ from asdfd.cli import main
 from asdfd.core.data import read_labelled_file
 from asdfd.core.errors import ConfigError, DataError, ModelLoadError
 from asdfd.runtime import BenchConfig, BenchReport, run_bench
+from tests.test_hub import hub_cache  # noqa: F401 (a fixture)
 
 FAST = dict(
     batch_sizes=(1, 4),
@@ -279,3 +280,49 @@ def test_throughput_chunks_pause_and_saturated_chunks_match_single_stream(monkey
     rate = measure.saturated_throughput(saturated, texts, 2, 8, measure.throughput_chunk(config))
     assert saturated.threads == 1 and rate > 0
     assert sorted(n for _, n in saturated.calls[1:]) == [22, 64, 64]  # same chunking as the single-stream pass
+
+
+def test_paths_may_be_str_or_pathlike_and_anything_else_is_one_line(tmp_path, tiny_teacher_dir, tiny_student_onnx):
+    import os
+
+    class Where(os.PathLike):
+        def __fspath__(self) -> str:
+            return str(tmp_path / "report")
+
+    config = BenchConfig(teacher=str(tiny_teacher_dir), students=(str(tiny_student_onnx),), out=Where(), eval_file=None)
+    assert config.teacher == tiny_teacher_dir and config.students == (tiny_student_onnx,)
+    assert config.out == tmp_path / "report" and isinstance(config.out, Path)
+    assert BenchConfig(teacher="t", students="s.onnx").students == (Path("s.onnx"),)
+    with pytest.raises(ConfigError, match=r"teacher: expected a path \(str or os.PathLike\), got 5"):
+        BenchConfig(teacher=5)
+    with pytest.raises(ConfigError, match=r"students\[1\]: expected a path"):
+        BenchConfig(teacher="t", students=("a.onnx", b"b.onnx"))
+
+
+def test_a_failed_bench_removes_the_out_folder_it_created(tmp_path, tiny_teacher_dir, monkeypatch):
+    from asdfd.runtime.bench import runner
+
+    def fail(*args, **kwargs):
+        (tmp_path / "report" / "baselines").mkdir(parents=True)  # as a baseline export would
+        raise DataError("broken on purpose")
+
+    monkeypatch.setattr(runner, "load_models", fail)
+    with pytest.raises(DataError, match="broken on purpose"):
+        run_bench(BenchConfig(teacher=tiny_teacher_dir, out=tmp_path / "report", **FAST))
+    assert not (tmp_path / "report").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(DataError):
+        run_bench(BenchConfig(teacher=tiny_teacher_dir, out=tmp_path / "kept", **FAST))
+    assert (tmp_path / "kept").is_dir()  # a folder that was there before stays
+
+
+def test_bench_takes_a_hub_id_as_the_teacher(tmp_path, hub_cache, tiny_student_onnx):  # noqa: F811
+    result = CliRunner().invoke(
+        main,
+        ["-q", "bench", "--teacher", "acme/tiny-sst2", "--student", str(tiny_student_onnx), "--teacher-onnx", ""]
+        + ["--batch-sizes", "1", "--seq-lens", "8", "--threads", "1", "--repeats", "3", "--warmup", "1"]
+        + ["--out", str(tmp_path / "report")],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["config"]["teacher"] == str(hub_cache)

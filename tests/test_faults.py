@@ -293,3 +293,18 @@ def test_progress_into_a_file_leaves_no_blank_lines(tmp_path, tiny_teacher_dir):
     assert lines and not [line for line in lines if not line.strip()], text  # no blank lines
     assert "\r" not in text and "it/s" not in text, text  # no bar redraws: the periodic log lines instead
     assert " s of the time budget " in text and "/400 " not in text, text  # told against what stops the run
+
+
+@pytest.mark.skipif(not COMPRESS.is_file(), reason="the compress console script is not installed")
+def test_teacher_progress_into_a_file_is_periodic_lines(tmp_path, tiny_teacher_dir, tiny_labelled_tsv):
+    """`compress teacher` with stderr to a file (make demo > log): a line per 5% with the time left, no bar."""
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        command = [str(COMPRESS), "teacher", "--train", str(tiny_labelled_tsv), "--out", str(tmp_path / "t")]
+        command += ["--base-model", str(tiny_teacher_dir), "--steps", "40", "--batch-size", "4", "--threads", "1"]
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=300)
+    text = log.read_text()
+    assert result.returncode == 0, text
+    steps = [line for line in text.splitlines() if "teacher step " in line]
+    assert len(steps) == 20 and "teacher step 40/40" in steps[-1] and "s left" in steps[0], text
+    assert "\r" not in text and not [line for line in text.split("\n")[:-1] if not line.strip()], text

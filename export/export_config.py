@@ -7,6 +7,7 @@ presets below are what `--quantize int8|int8-fixed|int8-static|auto` choose from
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from dataclasses import dataclass, field
 from typing import Literal
@@ -175,18 +176,18 @@ def fixed_preset(
     for the MatMuls it quantizes, nothing dynamic. The fused attention stays fp32 (there is no static QAttention),
     and with ffn_output_fp32 so does each layer's FFN output projection (its heavy-tailed input is what a static
     per-tensor scale clips; measured: docs/export_results.md, section 'Batch-invariant int8')."""
-    parts = ["fixed", "u8s8" if activation_type == "quint8" else "s8s8", quant_format, calibration_method]
-    parts += ["reduce-range"] if reduce_range else []
-    parts += [] if quantize_embeddings else ["fp32-embeddings"]
-    parts += ["fp32-ffn-output"] if ffn_output_fp32 else []
-    return QuantizationPreset(
-        name="-".join(parts),
-        mode="static",
-        activation_type=activation_type,  # type: ignore[arg-type]
+    static = static_preset(
         reduce_range=reduce_range,
-        quant_format=quant_format,  # type: ignore[arg-type]
-        calibration_method=calibration_method,  # type: ignore[arg-type]
+        activation_type=activation_type,
+        quant_format=quant_format,
+        calibration_method=calibration_method,
         quantize_embeddings=quantize_embeddings,
+        ffn_output_dynamic=False,
+    )
+    name = static.name.replace("static", "fixed", 1).replace("-all-static", "")
+    return dataclasses.replace(
+        static,
+        name=name + ("-fp32-ffn-output" if ffn_output_fp32 else ""),
         quantize_attention=False,
         dynamic_nodes=(),
         float_nodes=FFN_OUTPUT_NODES if ffn_output_fp32 else (),

@@ -1,4 +1,4 @@
-"""Batch invariance of the exported student (issue #20, item 8): the old batched dynamic int8 against the runtime's
+"""Batch invariance of the exported student: the old batched dynamic int8 against the runtime's
 batch-invariant ways of running int8, side by side, in one run.
 
     .venv/bin/python benchmarks/bench_batch_invariance.py --student artifacts/demo/student.run/student \

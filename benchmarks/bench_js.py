@@ -1,4 +1,4 @@
-"""Latency of one student in JavaScript against the Python runtime, side by side in one run (issue #23, item 5).
+"""Latency of one student in JavaScript against the Python runtime, side by side in one run.
 
 Three runtimes on the same export folder, the same graph (`--dtype q8`: onnx/model_quantized.onnx, the folder's
 model.onnx; `fp32`: onnx/model.onnx) and the same inputs, one after the other on the same machine:

@@ -121,7 +121,7 @@ def distill(
     trainer.build_heldouts()
     _train(trainer, log)
     metrics = final_metrics(trainer, evaluation)
-    if trainer.layer_choice is not None:  # issue #22: the teacher's choice of layers and every set's scores
+    if trainer.layer_choice is not None:  # the teacher's choice of layers, every set's scores
         metrics["layer_choice"] = trainer.layer_choice
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
     summary = run_summary(trainer, teacher_dir, metrics, log.history, eval_file)
@@ -274,13 +274,12 @@ class DistillLoop:
         self.teacher, self.config, self.placement = teacher, config, placement
         torch.manual_seed(config.seed + placement.rank)
         self.generator = torch.Generator().manual_seed(config.seed + 7919 * placement.rank)
-        # -- issue #22: with student.layer_choice "auto" the teacher chooses the layers (compressor/layer_choice.py):
-        #    its own RNG (training draws unchanged); its seconds count against the budget (train_seconds below) --
+        # With student.layer_choice "auto" the teacher chooses the layers (compressor/layer_choice.py), on its own RNG
+        # (the training draws are unchanged); its seconds count against the budget (train_seconds below).
         choice = choose_student_layers(teacher, config, placement) if config.student.layer_choice == "auto" else None
         self.layer_choice: dict | None = choice.to_dict() if choice is not None else None
         chosen = choice.chosen if choice is not None else None
         self.student, self.layers = build_student(teacher, config.student, layers=chosen)
-        # -- end of issue #22 --
         vocab_size = teacher.word_embeddings.shape[0]  # (V, d), frozen
         candidates = candidate_token_ids(teacher.tokenizer, vocab_size, teacher.special, config.vocab_filter)
         # Training draws follow the vocabulary prior; the held-out random-token diagnostic stays uniform.
@@ -299,7 +298,7 @@ class DistillLoop:
         broadcast_parameters(self.parameters, placement)  # under torchrun every replica starts from rank 0's weights
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
-        self.train_seconds = choice.seconds if choice is not None else 0.0  # issue #22: the layer choice's time
+        self.train_seconds = choice.seconds if choice is not None else 0.0  # the layer choice's time counts
         self.heldouts: list[HeldOut] = []
         self.teacher_class_counts = torch.zeros(teacher.num_labels, dtype=torch.long)
         """How often the teacher predicted each class (multi-label: each label) on the training inputs (coverage)."""
@@ -414,7 +413,7 @@ class DistillLoop:
             "synthesizer": self.synthesizer.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "teacher_class_counts": self.teacher_class_counts.clone(),
-            "layer_choice": self.layer_choice,  # issue #22: a resumed run keeps the layers it trained
+            "layer_choice": self.layer_choice,  # a resumed run keeps the layers it trained
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.placement.device)
@@ -427,7 +426,7 @@ class DistillLoop:
         self.synthesizer.load_state_dict(state.get("synthesizer") or {})
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
-        if state.get("layer_choice"):  # issue #22
+        if state.get("layer_choice"):
             self.layer_choice, self.layers = state["layer_choice"], list(state["layer_choice"]["chosen"])
         if state.get("teacher_class_counts") is not None:
             self.teacher_class_counts = state["teacher_class_counts"].clone()

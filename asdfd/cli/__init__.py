@@ -43,6 +43,9 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: cleanups run, distillation checkpoints
+        # Once the command is over (done, or its error said), a SIGTERM (torchrun stopping the ranks that are left)
+        # just ends the process: raised during interpreter shutdown it would print a traceback after the error line.
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     if os.environ.get("RANK", "0") != "0" and not verbose:  # under torchrun, rank 0 alone narrates
         level = logging.WARNING

@@ -1,4 +1,4 @@
-"""The same text gets the same outputs whatever its batch (issue #20, item 8), on a tiny student.
+"""The same text gets the same outputs whatever its batch, on a tiny student.
 
 `predict([t])` must equal t's row of `predict(texts)` bit for bit, for batch sizes 1, 3 and 32, in any order, with
 the padding a batch of texts of different lengths brings. The default artifact (`--quantize int8`, dynamic int8)

@@ -125,3 +125,14 @@ def test_rows_are_cut_to_their_own_length():
     assert [row["input_ids"].tolist() for row in rows] == [[[2, 7, 3]], [[2, 7, 8, 9, 3]], [[0, 2, 7, 3, 0]]]
     assert rows[2]["attention_mask"].tolist() == [[0, 1, 1, 1, 0]]  # not right-padded: kept whole
     assert [row["input_ids"].shape for row in _unpadded_rows({"input_ids": ids})] == [(1, 5)] * 3  # no mask
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_single_text_calls_run_side_by_side_and_stay_invariant(artifacts, threads):
+    """A batch's single-text calls are spread over as many one-thread sessions as the session has threads (the speed
+    of batching, measured in docs/export_results.md); outputs stay those of each text alone, bit for bit."""
+    classifier = Classifier.load(artifacts["int8"].path, threads=threads)
+    assert classifier.one_text_per_run and classifier._row_workers == threads
+    assert_batch_invariant(classifier, texts_of_many_lengths())
+    if threads > 1:  # the workers' own sessions were made and used
+        assert classifier._row_pool is not None

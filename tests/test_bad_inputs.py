@@ -91,6 +91,19 @@ def _foreign_tokenizer(teacher: Path, tmp: Path) -> Path:
     return _edit_json(folder, "tokenizer.json", tokenizer)
 
 
+def _through_every_loader(what: str, broken: Callable[[Path, Path], Path], message: str) -> list:
+    """The same broken teacher given to distill, export and bench: each refuses it with `message`."""
+    commands = {
+        "distill": lambda folder, tmp: ["distill", "--teacher", folder, "--out", OUT, "--steps", "2"],
+        "export": lambda folder, tmp: ["export", folder, "--out", f"{tmp}/out.onnx"],
+        "bench": lambda folder, tmp: ["bench", "--teacher", folder, "--out", OUT, "--teacher-onnx", ""],
+    }
+    return [
+        (f"{name}: {what}", lambda tmp, t, args=args: args(str(broken(t, tmp)), tmp), 1, message)
+        for name, args in commands.items()
+    ]
+
+
 OUT = "{tmp}/out"
 
 
@@ -140,24 +153,7 @@ CASES: list[tuple[str, Setup, int, str]] = [
         1,
         "not an object",
     ),
-    (
-        "distill: no classification head",
-        lambda tmp, t: ["distill", "--teacher", str(_no_head(t, tmp)), "--out", OUT],
-        1,
-        "no trained classification head",
-    ),
-    (
-        "export: no classification head",
-        lambda tmp, t: ["export", str(_no_head(t, tmp)), "--out", f"{tmp}/out.onnx"],
-        1,
-        "no trained classification head",
-    ),
-    (
-        "bench: no classification head",
-        lambda tmp, t: ["bench", "--teacher", str(_no_head(t, tmp)), "--out", OUT, "--teacher-onnx", ""],
-        1,
-        "no trained classification head",
-    ),
+    *_through_every_loader("no classification head", _no_head, "no trained classification head"),
     (
         "distill: truncated weights",
         lambda tmp, t: ["distill", "--teacher", str(_truncated(t, tmp)), "--out", OUT],
@@ -365,23 +361,8 @@ CASES: list[tuple[str, Setup, int, str]] = [
         )
         for label in ("nan", "inf", "-inf", "1e309")
     ],
-    (
-        "distill: a teacher with NaN weights",
-        lambda tmp, t: ["distill", "--teacher", str(_nan_head(t, tmp)), "--out", OUT, "--steps", "2"],
-        1,
-        "the model is broken: 1 weight tensors hold NaN/inf (classifier.weight)",
-    ),
-    (
-        "export: a model with NaN weights",
-        lambda tmp, t: ["export", str(_nan_head(t, tmp)), "--out", f"{tmp}/out.onnx"],
-        1,
-        "the model is broken",
-    ),
-    (
-        "bench: a teacher with NaN weights",
-        lambda tmp, t: ["bench", "--teacher", str(_nan_head(t, tmp)), "--out", OUT, "--teacher-onnx", ""],
-        1,
-        "the model is broken",
+    *_through_every_loader(
+        "NaN weights", _nan_head, "the model is broken: 1 weight tensors hold NaN/inf (classifier.weight)"
     ),
     (
         "distill: config.json promises more layers than the weights hold",

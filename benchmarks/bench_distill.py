@@ -48,6 +48,13 @@ def _method(config: DistillConfig, name: str, **options) -> DistillConfig:
     return dataclasses.replace(config, method=name, synthesis=method_config(name)(**options))
 
 
+def _fast_training(config: DistillConfig) -> DistillConfig:
+    """`config` with the fast budget's learning rate, loss weights, token prior and precision."""
+    return dataclasses.replace(
+        config, lr=_FAST.lr, hidden_weight=_FAST.hidden_weight, vocab_prior=_FAST.vocab_prior, precision=_FAST.precision
+    )
+
+
 ROWS = {
     "floor": lambda c: dataclasses.replace(c, steps=0),
     "random-kd": lambda c: dataclasses.replace(_method(c, "random-tokens"), hidden_weight=0.0, **_UNIFORM),
@@ -72,23 +79,11 @@ ROWS = {
         _method(c, "random-tokens"), lr=3e-4, hidden_weight=1.0, vocab_prior="zipf", precision="fp32"
     ),
     # The fast budget's synthesis as shipped now (method and its options, lr, loss weights, token prior, precision).
-    "fast": lambda c: dataclasses.replace(
-        c,
-        method=_FAST.method,
-        synthesis=_FAST.synthesis,
-        lr=_FAST.lr,
-        hidden_weight=_FAST.hidden_weight,
-        vocab_prior=_FAST.vocab_prior,
-        precision=_FAST.precision,
-    ),
+    "fast": lambda c: _fast_training(dataclasses.replace(c, method=_FAST.method, synthesis=_FAST.synthesis)),
+    # The fast budget's synthesis until 2026-12-07 (session 8), pinned: half random tokens, half words (bf16).
+    "mix": lambda c: _fast_training(_method(c, "mix")),
     # The input forms chosen by the teacher (compressor/synthesis/forms.py), otherwise as "fast".
-    "forms": lambda c: dataclasses.replace(
-        _method(c, "forms"),
-        lr=_FAST.lr,
-        hidden_weight=_FAST.hidden_weight,
-        vocab_prior=_FAST.vocab_prior,
-        precision=_FAST.precision,
-    ),
+    "forms": lambda c: _fast_training(_method(c, "forms")),
     "random-kd+hidden+words": lambda c: dataclasses.replace(
         _method(c, "random-tokens"), hidden_weight=1.0, vocab_filter="words", **_UNIFORM
     ),
@@ -105,11 +100,18 @@ ROWS = {
 
 
 def row_config(row: str, base: DistillConfig) -> DistillConfig:
-    """ "name" or "name@field=value@..." (top-level DistillConfig fields, e.g. "default@lr=3e-4")."""
+    """ "name" or "name@field=value@..." (top-level DistillConfig fields, e.g. "default@lr=3e-4"; "@layers=auto":
+    the teacher chooses that many layers, `--student-layers auto:N`)."""
     name, *overrides = row.split("@")
     config = ROWS[name](base)
     for override in overrides:
         field_name, value = override.split("=", 1)
+        if field_name == "layers" and value == "auto":  # the teacher chooses as many layers as --layers lists
+            student = dataclasses.replace(
+                config.student, layers=None, num_layers=len(config.student.layers), layer_choice="auto"
+            )
+            config = dataclasses.replace(config, student=student)
+            continue
         current = getattr(config, field_name)
         config = dataclasses.replace(config, **{field_name: type(current)(value) if current is not None else value})
     return config
@@ -184,8 +186,8 @@ def markdown_table(results: list[dict], teacher: dict[str, float]) -> str:
             else:
                 cells.append("-")
         cells += [
-            f"{r.get('heldout_random_agreement', float('nan')):.3f}",
-            f"{r.get('heldout_pseudo_agreement', float('nan')):.3f}",
+            "-" if r.get(key) is None else f"{r[key]:.3f}"
+            for key in ("heldout_random_agreement", "heldout_pseudo_agreement")
         ]
         lines.append("| " + " | ".join(cells) + " |")
     teacher_line = ", ".join(f"{name} {value:.4f}" for name, value in teacher.items())

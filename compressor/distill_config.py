@@ -60,6 +60,9 @@ class StudentConfig:
     """Student depth; none = `depth_fraction` of the teacher's layers (at least one)."""
     depth_fraction: float = 0.5
     """Share of the teacher's layers the student keeps when neither `layers` nor `num_layers` is set."""
+    pair_depth_fraction: float | None = None
+    """[ours] `depth_fraction` for a sentence-pair teacher (none = the same): pair students need more depth than
+    single-text ones at the same budget (docs/distill_results.md)."""
     layers: tuple[int, ...] | None = None
     """Explicit teacher layers to copy (0-based, e.g. 0,2,5); overrides `num_layers`; none = as `layer_choice` says."""
     layer_choice: Literal["spread", "auto"] = "spread"
@@ -107,6 +110,10 @@ class StudentConfig:
         if self.num_layers is not None:
             _check(self.num_layers >= 1, f"student num_layers must be >= 1, got {self.num_layers}")
         _check(0 < self.depth_fraction < 1, f"student depth_fraction must be in (0, 1), got {self.depth_fraction}")
+        _check(
+            self.pair_depth_fraction is None or 0 < self.pair_depth_fraction < 1,
+            f"student pair_depth_fraction must be in (0, 1), got {self.pair_depth_fraction}",
+        )
         _check(self.ffn_size is None or self.ffn_size >= 1, f"student ffn_size must be >= 1, got {self.ffn_size}")
         _check(0 < self.ffn_fraction <= 1, f"student ffn_fraction must be in (0, 1], got {self.ffn_fraction}")
         _check(self.num_heads is None or self.num_heads >= 1, f"student num_heads must be >= 1, got {self.num_heads}")
@@ -155,7 +162,7 @@ class DistillConfig:
     }
     """Old option names and where they went (`asdfd.core.config_file.apply_overrides` names the new key)."""
 
-    method: Method = "mix"
+    method: Method = "forms"
     """What the student learns from: a synthesis method (asdfd.compressor.synthesis); its options are `synthesis`."""
     synthesis: SynthesisConfig = None  # type: ignore[assignment]  # the method's default config when not given
     """The chosen method's options (a section whose fields depend on `method`)."""
@@ -279,7 +286,7 @@ class DistillConfig:
                 checkpoint_every=100,
                 eval_every=200,
                 heldout_random=256,
-                student=StudentConfig(depth_fraction=1 / 3, ffn_fraction=2 / 3),
+                student=StudentConfig(depth_fraction=1 / 3, pair_depth_fraction=1 / 2, ffn_fraction=2 / 3),
                 lr=3e-4,
             )
         elif name == "full":

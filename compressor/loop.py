@@ -43,12 +43,12 @@ from asdfd.compressor.distill_config import DistillConfig, StudentConfig
 from asdfd.compressor.frozen_teacher import Teacher, load_teacher
 from asdfd.compressor.layer_choice import choose_student_layers
 from asdfd.compressor.losses import hidden_mse_loss
+from asdfd.compressor.probes import probe_inputs
 from asdfd.compressor.resume import SUMMARY_FILE, DistillResult, check_output, run_identity
 from asdfd.compressor.run_log import RunLog, final_metrics, read_evaluation, run_summary
 from asdfd.compressor.student import build_student
 from asdfd.compressor.synthesis import SynthContext, make_synthesizer
-from asdfd.compressor.synthesis.tokens import candidate_token_ids, random_token_batch, vocabulary_rank_weights
-from asdfd.compressor.synthesis.words import WORD_PIECES, sample_words, word_candidates
+from asdfd.compressor.synthesis.tokens import candidate_token_ids, vocabulary_rank_weights
 from asdfd.core._io import atomic_dir, write_json_atomic
 from asdfd.core.architectures import architecture_of
 from asdfd.core.config_file import as_path
@@ -66,13 +66,9 @@ __all__ = [
     "run_progress",
     "distill_bar",
     "advance_bar",
-    "HELDOUT_SEED_OFFSET",
 ]
 
 logger = logging.getLogger(__name__)
-
-HELDOUT_SEED_OFFSET = 1_000_003
-"""Held-out sets come from their own generator, so they are identical across runs, resumes and methods."""
 
 
 def distill(
@@ -210,8 +206,8 @@ def advance_bar(bar: tqdm, trainer: DistillLoop) -> None:
 
 
 def resolve_config(config: DistillConfig, teacher_config: dict[str, Any]) -> DistillConfig:
-    """The run's config for this teacher: its task shape, pair lengths for a pair teacher, the eval length capped
-    at its positions.
+    """The run's config for this teacher: its task shape, pair lengths and depth for a pair teacher, the eval length
+    capped at its positions.
 
     Raises:
         ConfigError: `max_length` beyond the teacher's positions.
@@ -226,6 +222,9 @@ def resolve_config(config: DistillConfig, teacher_config: dict[str, Any]) -> Dis
     if kind == "pair":  # every synthesizer and held-out set reads min/max_length: pairs get their own lengths
         longest = min(config.pair_max_length, positions)
         config = dataclasses.replace(config, min_length=min(config.pair_min_length, longest), max_length=longest)
+        if config.student.pair_depth_fraction is not None:  # and their own depth
+            student = dataclasses.replace(config.student, depth_fraction=config.student.pair_depth_fraction)
+            config = dataclasses.replace(config, student=student)
     return dataclasses.replace(config, input_kind=kind, eval_max_length=min(config.eval_max_length, positions))
 
 
@@ -305,16 +304,11 @@ class DistillLoop:
 
     # ---- held-out sets (deterministic, outside the training RNG) ----
     def build_heldouts(self) -> None:
-        """Random tokens (uniform) and whole words (the Zipf prior: a yardstick closer to text, the quality
-        estimate's), from a generator of their own."""
-        config, teacher, context = self.config, self.teacher, self.context
-        generator = torch.Generator().manual_seed(config.seed + HELDOUT_SEED_OFFSET)
-        random_ids = random_token_batch(
-            context.candidates, config.heldout_random, config.min_length, config.max_length, teacher.special, generator
-        )
-        word_ids = sample_words(word_candidates(context), config.heldout_random, context, WORD_PIECES, generator)
+        """The held-out probes (`asdfd.compressor.probes`: random tokens, words and every other input form), labelled
+        by the teacher once."""
+        teacher = self.teacher
         self.heldouts = []
-        for name, (ids, mask) in (("heldout_random", random_ids), ("heldout_words", word_ids)):
+        for name, ids, mask in probe_inputs(self.context, self.config.heldout_random):
             ids, mask = ids.to(self.placement.device), mask.to(self.placement.device)
             embeds = teacher.embed_ids(ids)
             logits = predict_logits(teacher.model, embeds, mask, self.placement)

@@ -156,6 +156,8 @@ def read_evaluation(
 
 def final_metrics(trainer: DistillLoop, evaluation: tuple[list, list] | None) -> dict[str, Any]:
     metrics = {
+        "method": trainer.config.method,
+        "student_layers": list(trainer.layers),
         "steps": trainer.step,
         "train_seconds": round(trainer.train_seconds, 1),
         **trainer.evaluate(final=True),
@@ -181,7 +183,8 @@ def final_metrics(trainer: DistillLoop, evaluation: tuple[list, list] | None) ->
             metrics[f"teacher_eval_{name}"],
             len(texts),
         )
-    metrics["input_kind"] = "pair" if trainer.teacher.pairs else "single"  # the quality estimate: single texts only
+    metrics["input_kind"] = "pair" if trainer.teacher.pairs else "single"  # what the quality estimate may vouch for
+    metrics["head"] = trainer.teacher.head.kind
     return metrics
 
 

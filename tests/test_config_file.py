@@ -76,7 +76,7 @@ def test_load_config_file(tmp_path):
         ("distill: {method: best}\n", "distill.method: expected one of 'random-tokens', 'words', 'mix'"),
         ("distill: {method: asdfd, synthesis: {guess: {steps: 0}}}\n", "guess.steps must be >= 1"),
         ("distill: {guess: {steps: 3}}\n", "unknown option 'distill.guess.steps': guess moved: use synthesis.guess"),
-        ("distill: {synthesis: {oversample: 3}}\n", "not an option of --method mix"),
+        ("distill: {synthesis: {oversample: 3}}\n", "not an option of --method forms"),
         ("seed: 3\n", "unknown option 'seed': seed moved: use distill.seed"),
     ],
 )

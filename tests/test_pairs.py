@@ -143,8 +143,13 @@ def test_pair_teacher_round_trip_keeps_segment_ids(tmp_path, pair_teacher, pair_
 
     report = json.loads(result.paths["report_json"].read_text())
     assert report["config"]["text_column"] == "sentence1,sentence2"
-    # The data-free estimate is fitted on single texts: a pair teacher gets a note instead of a number.
-    assert not report.get("estimate") and any("sentence-pair teacher" in note for note in report["notes"])
+    # The data-free estimate is fitted on single texts: a pair teacher gets "unknown", the reason and what to do.
+    estimate = report["estimate"]
+    assert estimate["status"] == "unknown" and estimate["expected_retention"] is None
+    assert any("sentence pairs" in why for why in estimate["why"])
+    assert any("--eval-file" in note for note in report["notes"])
+    # and the pair relations as its input forms, their shares in the report
+    assert set(report["distillation"]["forms"]) == {"edit", "hypothesis", "reorder", "unrelated", "swap"}
 
 
 def test_the_wrong_kind_of_input_is_one_line(tmp_path, pair_teacher, tiny_teacher_dir, pair_tsv):

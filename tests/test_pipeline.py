@@ -134,8 +134,16 @@ def test_run_end_to_end_and_resume_skips(tmp_path, tiny_teacher_dir, tiny_labell
         assert Path(path).exists(), path
     report = json.loads(Path(final["paths"]["report_json"]).read_text())
     assert report == final["report"]
-    assert 0 <= report["estimate"]["expected_retention"] <= 1  # the data-free quality estimate is in the report
-    assert "Data-free quality estimate" in Path(final["paths"]["report_md"]).read_text()
+    estimate = report["estimate"]  # the data-free quality estimate is in the report: a number, or unknown and why
+    if estimate["status"] == "estimated":
+        assert 0 <= estimate["expected_retention"] <= 1 and estimate["why"] == []
+    else:
+        assert estimate["status"] == "unknown" and estimate["expected_retention"] is None and estimate["why"]
+    markdown = Path(final["paths"]["report_md"]).read_text()
+    assert "Data-free quality estimate" in markdown and estimate["summary"] in markdown
+    # How the student was distilled: the default method's input forms and their shares, in the report
+    assert report["distillation"]["method"] == "forms" and "## Distillation" in markdown
+    assert abs(sum(form["share"] for form in report["distillation"]["forms"].values()) - 1) < 1e-3
     texts = ["good movie", "awful plot"]
     predictions = Classifier.load(out).predict(texts)
     assert len(predictions) == 2 and all(p.label in {"negative", "positive"} for p in predictions)

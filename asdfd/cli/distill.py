@@ -142,10 +142,11 @@ def distill(
 ) -> None:
     """Distill --teacher into a smaller student without any training data.
 
-    Default: KD with hidden-state matching on synthetic inputs, half random tokens and half whole words (--method
-    mix; the others and their results: docs/distill_results.md); --method asdfd runs AS-DFD (embedding guessing +
-    adversarial self-supervised distillation), whose flags are marked [--method asdfd]. bf16 autocast where the
-    CPU computes bf16 natively.
+    Default: KD with hidden-state matching on synthetic inputs of several forms (random tokens, words, short texts,
+    questions; for pair teachers edits, hypotheses, reorderings, unrelated pairs) in shares the teacher's responses
+    set (--method forms; the others and their results: docs/distill_results.md); --method asdfd runs AS-DFD
+    (embedding guessing + adversarial self-supervised distillation), whose flags are marked [--method asdfd]. bf16
+    autocast where the CPU computes bf16 natively.
     """
     given = {
         **student_flag_values(student_layers, student_ffn, student_heads),

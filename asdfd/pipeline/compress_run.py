@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from asdfd.compressor.distill_config import METHODS, RUNTIME_ONLY_FIELDS, DistillConfig
-from asdfd.compressor.quality_estimate import PAIRS_NOTE, quality_estimate
+from asdfd.compressor.quality_estimate import quality_estimate
 from asdfd.core._io import atomic_file, check_output_path, write_json_atomic
 from asdfd.core.config_file import apply_overrides, as_path, config_to_dict, merge_options
 from asdfd.core.errors import ConfigError, OutputExistsError
@@ -258,6 +258,15 @@ def export_artifact(model_dir: str | Path, out: str | Path, config: ExportConfig
     return export_onnx(model_dir, out, config, force=force, calibration_samples=samples)
 
 
+REPORTED_DISTILLATION = ("method", "student_layers", "steps", "train_seconds", "forms", "forms_rule", "forms_skipped")
+"""What the report tells of how the student was distilled (distill.json has all of it)."""
+
+
+def distillation_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The report's account of the distillation: method, layers, steps and, for `forms`, each form's share and why."""
+    return {key: metrics[key] for key in REPORTED_DISTILLATION if key in metrics}
+
+
 def _load_state(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -347,15 +356,11 @@ def run_pipeline(plan: RunConfig, *, force: bool = False, on_event: Event | None
         plan.report_dir.mkdir(parents=True, exist_ok=True)
         report = run_bench(plan.bench)
         distilled = state["stages"]["distill"].get("metrics", {})
-        estimate = quality_estimate(distilled)
-        if estimate:
-            report.estimate = estimate
-            if estimate.get("warning"):
-                report.notes.append(estimate["warning"])
-        elif distilled.get("input_kind") == "pair":
-            report.notes.append(PAIRS_NOTE)
-        if estimate or distilled.get("input_kind") == "pair":
-            report.write(plan.report_dir)
+        report.distillation = distillation_summary(distilled)
+        report.estimate = quality_estimate(distilled)
+        if report.estimate.get("warning"):
+            report.notes.append(report.estimate["warning"])
+        report.write(plan.report_dir)
         finish("bench", {})
         ran["bench"] = "ran"
         emit({"event": "stage", "stage": "bench", "status": "done"})

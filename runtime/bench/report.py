@@ -54,6 +54,8 @@ class BenchReport:
     notes: list[str] = field(default_factory=list)
     estimate: dict[str, Any] = field(default_factory=dict)
     """The student's data-free quality estimate (asdfd.compressor.quality_estimate), when `compress run` made it."""
+    distillation: dict[str, Any] = field(default_factory=dict)
+    """How `compress run` distilled the student: method, layers, steps, and the input forms' shares and why."""
 
     # ------------------------------------------------------------------ derived figures
     def _baselines(self) -> list[str]:
@@ -96,6 +98,7 @@ class BenchReport:
             "quality": self.quality,
             "notes": self.notes,
             "estimate": self.estimate,
+            "distillation": self.distillation,
         }
 
     @classmethod
@@ -268,11 +271,50 @@ class BenchReport:
                 "",
             ]
         lines += self._quality_markdown()
+        lines += self._distillation_markdown()
         if self.estimate:
             lines += ["## Data-free quality estimate", "", self.estimate.get("summary", ""), ""]
+            probes = self.estimate.get("probes") or {}
+            if probes:
+                lines += [
+                    "Student's macro agreement with the teacher on each synthetic probe (never trained on):",
+                    "",
+                    *_md_table(["probe", "agreement"], [[name, f"{value:.3f}"] for name, value in probes.items()]),
+                    "",
+                ]
         if self.notes:
             lines += ["## Notes", "", *[f"- {note}" for note in self.notes], ""]
         return "\n".join(lines)
+
+    def _distillation_markdown(self) -> list[str]:
+        d = self.distillation
+        if not d:
+            return []
+        layers = ", ".join(str(layer) for layer in d.get("student_layers", []))
+        lines = [
+            "## Distillation",
+            "",
+            f"Method `{d.get('method')}`, teacher layers {{{layers}}} kept, {d.get('steps')} steps in "
+            f"{d.get('train_seconds')} s.",
+            "",
+        ]
+        forms = d.get("forms") or {}
+        if forms:
+            lines += [
+                f"Input forms, as the teacher's responses set their shares ({d.get('forms_rule', '')}):",
+                "",
+                *_md_table(
+                    ["form", "share", "student KD there", "teacher's class coverage"],
+                    [
+                        [name, f"{f['share']:.3f}", f"{f['kd']:.4f}", f"{f['coverage']:.3f}"]
+                        for name, f in forms.items()
+                    ],
+                ),
+                "",
+            ]
+        for form, why in (d.get("forms_skipped") or {}).items():
+            lines.append(f"- form {form} skipped: {why}")
+        return lines + ([""] if d.get("forms_skipped") else [])
 
     def _quality_markdown(self) -> list[str]:
         q = self.quality

@@ -75,7 +75,7 @@ def test_presets_and_round_trip():
 
 
 def test_the_synthesis_section_follows_the_method():
-    assert type(DistillConfig().synthesis).method == "mix"
+    assert type(DistillConfig().synthesis).method == "forms"
     assert type(dataclasses.replace(DistillConfig(), method="hotflip").synthesis) is HotFlipConfig
     assert DistillConfig(method="asdfd").synthesis == AsdfdConfig()
     assert DistillConfig.for_budget("fast", method="asdfd").synthesis.heldout_pseudo == 32

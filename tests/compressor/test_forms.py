@@ -13,9 +13,11 @@ from safetensors.torch import load_file
 
 from asdfd.compressor import DistillConfig, distill, load_teacher
 from asdfd.compressor.devices import Placement
-from asdfd.compressor.loop import DistillLoop
+from asdfd.compressor.distill_config import StudentConfig
+from asdfd.compressor.loop import DistillLoop, resolve_config
 from asdfd.compressor.synthesis.forms import PAIR_FORMS, FormsConfig, batch_counts, form_shares, normalized_entropy
 from asdfd.core.errors import ConfigError
+from asdfd.core.model_folder import read_classifier_config
 from tests.conftest import WORDS, build_tiny_teacher
 
 CPU = Placement(device=torch.device("cpu"), precision="fp32")
@@ -78,6 +80,9 @@ def test_config_values_are_checked():
 def test_single_text_forms_and_a_question_skipped_without_question_words(tiny_teacher_dir, question_teacher):
     without = DistillLoop(load_teacher(tiny_teacher_dir), _config(), CPU).synthesizer
     assert without.forms == ("tokens", "words", "short") and "question" in without.skipped
+    loop = DistillLoop(load_teacher(question_teacher), _config(method="mix", synthesis=None), CPU)
+    loop.build_heldouts()  # the probes have every form, whatever the method
+    assert [h.name for h in loop.heldouts] == ["heldout_random", "heldout_words", "heldout_short", "heldout_question"]
     loop = DistillLoop(load_teacher(question_teacher), _config(), CPU)
     synthesizer = loop.synthesizer
     assert synthesizer.forms == ("tokens", "words", "short", "question")
@@ -94,7 +99,7 @@ def test_single_text_forms_and_a_question_skipped_without_question_words(tiny_te
             assert 3 <= len(text) <= 8
 
 
-def test_pair_forms_relate_their_two_texts(tmp_path_factory):
+def test_pair_forms_relate_their_two_texts(tmp_path_factory, tiny_teacher_dir):
     labels = dict(num_labels=2, id2label={0: "not_equivalent", 1: "equivalent"}, label2id={})
     labels["label2id"] = {v: k for k, v in labels["id2label"].items()}
     teacher = build_tiny_teacher(tmp_path_factory.mktemp("pair-forms"), **labels)
@@ -102,7 +107,7 @@ def test_pair_forms_relate_their_two_texts(tmp_path_factory):
     synthesizer, special = loop.synthesizer, loop.teacher.special
     assert special.pairs and synthesizer.forms == PAIR_FORMS
     for form in PAIR_FORMS:
-        a, b = synthesizer._pair(form)
+        a, b = synthesizer.builder._pair(form)
         assert a and b
         if form == "reorder":
             assert sorted(a) == sorted(b)
@@ -114,6 +119,16 @@ def test_pair_forms_relate_their_two_texts(tmp_path_factory):
     for row, mask in zip(batch.input_ids, batch.attention_mask):
         ids = row[: int(mask.sum())].tolist()
         assert ids[0] == special.cls and ids[-1] == special.sep and ids.count(special.sep) == 2
+    # Pair teachers get their own depth (pair_depth_fraction); single-text teachers keep depth_fraction.
+    student = StudentConfig(depth_fraction=0.25, pair_depth_fraction=0.5)
+    assert resolve_config(_config(student=student), read_classifier_config(teacher)).student.depth_fraction == 0.5
+    assert (
+        resolve_config(_config(student=student), read_classifier_config(tiny_teacher_dir)).student.depth_fraction
+        == 0.25
+    )
+    loop.build_heldouts()  # a probe per pair form, whatever the method
+    names = [heldout.name for heldout in loop.heldouts]
+    assert names == ["heldout_random", "heldout_words", *(f"heldout_{form}" for form in PAIR_FORMS)]
 
 
 def test_forms_distill_record_their_shares_and_resume_bit_exactly(tmp_path, rule_teacher_dir):
@@ -126,6 +141,9 @@ def test_forms_distill_record_their_shares_and_resume_bit_exactly(tmp_path, rule
     assert len({f["share"] for f in forms.values()}) > 1  # the allocator moved the shares off uniform
     saved = json.loads((reference.student_dir / "distill.json").read_text())
     assert saved["metrics"]["forms"] == forms
+    # The probes measure every form the vocabulary builds (not "question": this vocabulary lacks its words).
+    assert {"heldout_random_agreement", "heldout_words_agreement", "heldout_short_agreement"} <= set(saved["metrics"])
+    assert "heldout_question_agreement" not in saved["metrics"]
 
     def stop_at_7(progress: dict) -> None:
         if progress["step"] >= 7:

@@ -53,10 +53,15 @@ FITTED_KINDS = ("single",)
 """Task shapes the fit can vouch for."""
 WARN_BELOW = 0.9
 """Expected retention under which the report warns."""
-WHAT_TO_DO = (
-    "try a deeper student (--student-layers 3), a longer budget (--minutes 15) or --student-ffn all, and measure "
-    "the student on a few hundred labelled examples (--eval-file) if you can get them"
-)
+
+
+def what_to_do(metrics: dict[str, Any]) -> str:
+    """The advice of a warning: a deeper student than this one, more minutes, labelled examples."""
+    depth = len(metrics.get("student_layers") or ()) or 2
+    return (
+        f"try a deeper student (--student-layers {depth + 1}), a longer budget (--minutes 15) or --student-ffn all, "
+        "and measure the student on a few hundred labelled examples (--eval-file) if you can get them"
+    )
 
 
 def _probe_agreements(metrics: dict[str, Any]) -> dict[str, float]:
@@ -156,7 +161,7 @@ def quality_estimate(metrics: dict[str, Any]) -> dict[str, Any]:
             "error": None,
             "why": why,
             "summary": "unknown: " + "; ".join(why),
-            "warning": f"No data-free estimate of what the student keeps ({'; '.join(why)}): {WHAT_TO_DO}.",
+            "warning": f"No data-free estimate of what the student keeps ({'; '.join(why)}): {what_to_do(metrics)}.",
         }
     retention = expected_retention(signal)
     weakest = min((name for name in probes if name != "random"), key=probes.get, default="random")
@@ -167,9 +172,8 @@ def quality_estimate(metrics: dict[str, Any]) -> dict[str, Any]:
     )
     warning = None
     if retention < WARN_BELOW:
-        warning = (
-            f"The student is likely to keep only about {100 * retention:.0f}% of the teacher's accuracy: {WHAT_TO_DO}."
-        )
+        warning = f"The student is likely to keep only about {100 * retention:.0f}% of the teacher's accuracy: "
+        warning += what_to_do(metrics) + "."
     return {
         **estimate,
         "status": "estimated",

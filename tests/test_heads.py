@@ -85,8 +85,12 @@ def test_multi_label_round_trip(tmp_path, multi_label_teacher):
     assert {"eval_micro_f1", "eval_macro_f1", "teacher_eval_micro_f1", "eval_agreement"} <= set(distilled)
     assert "eval_accuracy" not in distilled and "heldout_pseudo_agreement" not in distilled
 
-    quality = json.loads(result.paths["report_json"].read_text())["quality"]
+    report = json.loads(result.paths["report_json"].read_text())
+    quality = report["quality"]
     assert quality["head"] == MULTI_LABEL and quality["threshold"] == 0.5
+    # distilled by the default input forms; no data-free estimate is fitted for multi-label teachers: unknown, why
+    assert distilled["method"] == "forms" and set(distilled["forms"]) == {"tokens", "words", "short"}
+    assert report["estimate"]["status"] == "unknown" and "multi-label" in report["estimate"]["why"][0]
     student = quality["models"][next(name for name in quality["models"] if name.startswith("student"))]
     assert len(student["per_label_agreement"]) == 3 and 0 <= student["micro_f1"] <= 1
     assert "confusion_vs_teacher" not in student and "ece" not in student

@@ -31,11 +31,14 @@ from asdfd.core.model_folder import LOCAL_ONLY, read_classifier_config
 logger = logging.getLogger("probe_rescore")
 
 
-def rescore(teacher_dir: Path, student_dir: Path, recorded: dict, threads: int) -> dict:
-    """The probe metrics of the student in `student_dir`, distilled from `teacher_dir` with config `recorded`."""
+def rescore(teacher_dir: Path, student_dir: Path, recorded: dict, threads: int, teachers: dict) -> dict:
+    """The probe metrics of the student in `student_dir`, distilled from `teacher_dir` with config `recorded`
+    (`teachers` caches the loaded teacher per input kind: every row of a file shares it)."""
     config = resolve_config(apply_overrides(DistillConfig(), recorded), read_classifier_config(teacher_dir))
     placement = setup_placement("cpu", config.precision, threads)
-    teacher = load_teacher(teacher_dir, placement.device, config.input_kind)
+    if config.input_kind not in teachers:
+        teachers[config.input_kind] = load_teacher(teacher_dir, placement.device, config.input_kind)
+    teacher = teachers[config.input_kind]
     loop = DistillLoop(teacher, config, placement)
     loop.build_heldouts()
     student = AutoModelForSequenceClassification.from_pretrained(student_dir, **LOCAL_ONLY)
@@ -51,11 +54,11 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", handlers=[logging.StreamHandler(sys.stdout)]
     )
-    lines = []
+    lines, teachers = [], {}
     for line in args.results.read_text().splitlines():
         record = json.loads(line)
         student = args.results.parent / f"l{record['layers'].replace(',', '')}" / f"{record['row']}-s{record['seed']}"
-        record["synthetic"] = rescore(args.teacher, student, record["config"], args.threads)
+        record["synthetic"] = rescore(args.teacher, student, record["config"], args.threads, teachers)
         logger.info("%s: %s", student, {k: v for k, v in record["synthetic"].items() if k.endswith("macro_agreement")})
         lines.append(json.dumps(record))
     out = args.results.with_name("results.probes.jsonl")

@@ -84,6 +84,8 @@ ROWS = {
     "mix": lambda c: _fast_training(_method(c, "mix")),
     # The input forms chosen by the teacher (compressor/synthesis/forms.py), otherwise as "fast".
     "forms": lambda c: _fast_training(_method(c, "forms")),
+    # Forms paid by novelty, single-text words split into "##" pieces (session 9; "fast" in its results files).
+    "forms-novelty": lambda c: _fast_training(_method(c, "forms", novelty_scale=0.5, word_pieces=0.1)),
     "random-kd+hidden+words": lambda c: dataclasses.replace(
         _method(c, "random-tokens"), hidden_weight=1.0, vocab_filter="words", **_UNIFORM
     ),

@@ -53,6 +53,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", nargs=3, action="append", required=True, metavar=("TASK", "RESULTS", "TEACHER_ACC"))
     parser.add_argument("--yardstick", default="heldout", help="dev or heldout: the set retention is read on.")
+    parser.add_argument(
+        "--fit",
+        choices=["estimated", "all"],
+        default="estimated",
+        help="Fit the line on the students the shipped estimate gives a number for (the ones it is used on), or on "
+        "every distilled student (also those its rules call unknown: a what-if).",
+    )
     args = parser.parse_args()
     runs = read_runs(args.run, args.yardstick)
     tasks = sorted({r["task"] for r in runs})
@@ -63,10 +70,19 @@ def main() -> None:
     for r in runs:
         cells = [f"{r[n]:.3f}" if isinstance(r.get(n), float) else "-" for n in names]
         print(f"| {r['task']} | {r['row']} | {r['seed']} | {r['retention']:.3f} | " + " | ".join(cells) + " |")
-    trained = [r for r in runs if r["row"] != "floor"]
-    print("\nFitted on the distilled students (not the floors): retention = 1 - k (1 - signal)\n")
-    print("| signal | k | max error (all) | " + " | ".join(f"LOO error {t}" for t in tasks) + " | signal range |")
-    print("|---|---|---|" + "---|" * len(tasks) + "---|")
+    distilled = [r for r in runs if r["row"] != "floor"]
+    trained = [r for r in distilled if args.fit == "all" or r["shipped"].get("status") == "estimated"]
+    left = len(distilled) - len(trained)
+    print(
+        "\nFitted on the distilled students (not the floors"
+        + (f"; not the {left} the shipped estimate calls unknown" if left else "")
+        + "): retention = 1 - k (1 - signal)\n"
+    )
+    fitted_tasks = sorted({r["task"] for r in trained})
+    print(
+        "| signal | k | max error (all) | " + " | ".join(f"LOO error {t}" for t in fitted_tasks) + " | signal range |"
+    )
+    print("|---|---|---|" + "---|" * len(fitted_tasks) + "---|")
     for name in names:
         points = [(r[name], r["retention"], r["task"]) for r in trained if isinstance(r.get(name), float)]
         if len(points) < 3 or name in ("spread", "coverage"):
@@ -74,7 +90,7 @@ def main() -> None:
         k = fit_k([(x, y) for x, y, _ in points])
         error = max(abs(1 - k * (1 - x) - y) for x, y, _ in points)
         cells = []
-        for task in tasks:
+        for task in fitted_tasks:
             train = [(x, y) for x, y, t in points if t != task]
             test = [(x, y) for x, y, t in points if t == task]
             if not train or not test:
@@ -92,7 +108,7 @@ def main() -> None:
     print("| task | students | estimated | band holds | unknown | worst error (> 0: overstated) |")
     print("|---|---|---|---|---|---|")
     for task in tasks:
-        rows = [r for r in trained if r["task"] == task]
+        rows = [r for r in distilled if r["task"] == task]
         given = [r for r in rows if r["shipped"].get("status") == "estimated"]
         errors = [r["shipped"]["expected_retention"] - r["retention"] for r in given]
         holds = sum(abs(e) <= r["shipped"]["error"] for e, r in zip(errors, given))

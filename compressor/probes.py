@@ -28,8 +28,6 @@ __all__ = ["HELDOUT_SEED_OFFSET", "probe_inputs"]
 
 HELDOUT_SEED_OFFSET = 1_000_003
 """The probes' generator is seeded with the run's seed plus this (the training draws never see it)."""
-PLAIN = ("tokens", "words")
-"""Forms the first two sets already cover."""
 
 
 def probe_inputs(context: SynthContext, count: int) -> list[tuple[str, Tensor, Tensor]]:
@@ -45,6 +43,6 @@ def probe_inputs(context: SynthContext, count: int) -> list[tuple[str, Tensor, T
     probes = [("heldout_random", *random_ids), ("heldout_words", *words)]
     builder = form_inputs.FormBuilder(context, generator)
     for form in builder.forms:
-        if form not in PLAIN:
+        if form not in form_inputs.PLAIN_FORMS:  # the first two sets cover these
             probes.append((f"heldout_{form}", *builder.frame(builder.rows(form, count))))
     return probes

@@ -3,7 +3,8 @@
 Random words rarely look like the inputs some teachers were trained on: wh-questions decide a question-type
 teacher's classes, and an NLI teacher reads a premise and a short hypothesis that reuses its words (Krishna et al.,
 ICLR 2020, queried such teachers with "wh-word + words + ?" and "words, then the same words with a few replaced").
-Every form is a sequence of whole vocabulary words drawn by the Zipf prior over vocabulary rank, shaped:
+Every form is a sequence of whole vocabulary words drawn by the Zipf prior over vocabulary rank (the `forms`
+method can split words of single texts into "##" pieces, as real text does: `word_pieces`), shaped:
 
 | form | single texts |
 | --- | --- |
@@ -40,10 +41,12 @@ torch = deferred("torch")
 tokens = deferred("asdfd.compressor.synthesis.tokens")
 words_module = deferred("asdfd.compressor.synthesis.words")
 
-__all__ = ["SINGLE_FORMS", "PAIR_FORMS", "FormBuilder"]
+__all__ = ["SINGLE_FORMS", "PAIR_FORMS", "PLAIN_FORMS", "FormBuilder"]
 
 SINGLE_FORMS = ("tokens", "words", "short", "question")
 PAIR_FORMS = ("edit", "hypothesis", "reorder", "unrelated", "swap")
+PLAIN_FORMS = ("tokens", "words")
+"""The plain single-text forms: what the other forms are compared with (novelty, the first two probes)."""
 
 WH_STARTERS = (
     "what", "what is", "what are", "who", "who is", "when", "when did", "where", "where is", "why", "why do", "how",
@@ -64,11 +67,14 @@ def _randint(low: int, high: int, generator: Generator) -> int:
 class FormBuilder:
     """Rows of token ids of each available form, every draw from `generator` (reproducible, resumable)."""
 
-    def __init__(self, context: SynthContext, generator: Generator) -> None:
+    def __init__(self, context: SynthContext, generator: Generator, word_pieces: float = 0.0) -> None:
+        """`word_pieces`: chance that a word of a single-text form (not its first) is a "##" continuation piece,
+        as in real text and the `words` method; pair forms always draw whole words."""
         self.context, self.generator = context, generator
         teacher = context.teacher
         self.pairs = teacher.pairs
-        self.words, self.weights, _, _ = words_module.word_candidates(context)
+        self.words, self.weights, self.pieces, self.piece_weights = words_module.word_candidates(context)
+        self.word_pieces = 0.0 if self.pairs or not len(self.pieces) else word_pieces
         self.vocab_size = context.vocabulary.shape[0]
         self.question_mark = self.phrase("?")
         self.wh = [ids for phrase in WH_STARTERS if (ids := self.phrase(phrase))]
@@ -97,6 +103,17 @@ class FormBuilder:
         picks = torch.multinomial(self.weights, count, replacement=True, generator=self.generator)
         return self.words[picks].tolist()
 
+    def text(self, count: int) -> list[int]:
+        """`count` tokens of a single text: words by the Zipf prior, each after the first a "##" piece (by its own
+        Zipf prior) with chance `word_pieces` (`words.sample_words`' rule)."""
+        ids = self.draw(count)
+        if self.word_pieces <= 0 or count <= 1:
+            return ids
+        split = torch.rand(count, generator=self.generator) < self.word_pieces
+        split[0] = False
+        pieces = self.pieces[torch.multinomial(self.piece_weights, count, replacement=True, generator=self.generator)]
+        return torch.where(split, pieces, torch.tensor(ids, dtype=torch.long)).tolist()
+
     # ---- one form ------------------------------------------------------------------------------------------
     def _content(self) -> int:
         """Most tokens between the special tokens."""
@@ -108,13 +125,13 @@ class FormBuilder:
         most = self._content()
         least = max(1, min(config.min_length - 2, most))
         if form == "words":
-            return self.draw(_randint(least, most, generator))
+            return self.text(_randint(least, most, generator))
         if form == "short":
-            return self.draw(_randint(1, min(6, most), generator))
+            return self.text(_randint(1, min(6, most), generator))
         if form == "question":
             openings = self.wh + self.aux
             opening = openings[_randint(0, len(openings) - 1, generator)]
-            body = self.draw(_randint(3, max(3, min(14, most - len(opening) - 1)), generator))
+            body = self.text(_randint(3, max(3, min(14, most - len(opening) - 1)), generator))
             return (opening + body)[: most - 1] + self.question_mark
         raise ValueError(f"unknown single-text form {form!r}")
 

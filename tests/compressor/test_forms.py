@@ -15,13 +15,21 @@ from asdfd.compressor import DistillConfig, distill, load_teacher
 from asdfd.compressor.devices import Placement
 from asdfd.compressor.distill_config import StudentConfig
 from asdfd.compressor.loop import DistillLoop, resolve_config
-from asdfd.compressor.synthesis.forms import PAIR_FORMS, FormsConfig, batch_counts, form_shares, normalized_entropy
+from asdfd.compressor.synthesis.forms import (
+    PAIR_FORMS,
+    FormsConfig,
+    batch_counts,
+    form_novelty,
+    form_shares,
+    normalized_entropy,
+)
 from asdfd.core.errors import ConfigError
 from asdfd.core.model_folder import read_classifier_config
 from tests.conftest import WORDS, build_tiny_teacher
 
 CPU = Placement(device=torch.device("cpu"), precision="fp32")
 QUESTION_WORDS = ["what", "who", "how", "many", "which", "where", "is", "are", "does", "?"]
+PIECES = ["##s", "##ed", "##ing", "##ly"]
 
 
 def _config(**overrides) -> DistillConfig:
@@ -45,7 +53,7 @@ def _config(**overrides) -> DistillConfig:
 def question_teacher(tmp_path_factory):
     """A tiny BERT whose vocabulary has English question words and '?' (the conftest one has neither)."""
     folder = tmp_path_factory.mktemp("question-teacher")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *QUESTION_WORDS]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *QUESTION_WORDS, *PIECES]
     vocab += [f"w{i}" for i in range(99 - len(vocab))]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     from transformers import BertTokenizerFast
@@ -72,9 +80,23 @@ def test_shares_follow_rewards_and_coverage_and_keep_a_floor():
     )
 
 
+def test_novelty_pays_a_form_for_what_plain_text_does_not_teach():
+    counts = torch.tensor([[50, 50], [40, 60], [50, 50], [90, 10], [0, 0]])
+    plain = [True, True, False, False, False]
+    pay = form_novelty(counts, plain, scale=0.5)  # plain text: 45% / 55%
+    assert pay[:2] == [1.0, 1.0] and pay[4] == 1.0  # plain forms, and a form not seen yet, keep full pay
+    assert pay[2] == pytest.approx(0.05 / 0.5) and pay[3] == pytest.approx(0.45 / 0.5)
+    assert form_novelty(counts, plain, scale=0.0) == [1.0] * 5  # the flat rule
+    assert form_novelty(counts, [False] * 5, scale=0.5) == [1.0] * 5  # pair forms: nothing to compare with
+    shares = form_shares([1.0, 1.0, 1.0, 1.0], [1.0] * 4, min_share=0.05, pay=[1.0, 1.0, 0.0, 0.5])
+    assert shares[2] == pytest.approx(0.05) and shares[0] - 0.05 == pytest.approx(2 * (shares[3] - 0.05))
+
+
 def test_config_values_are_checked():
     with pytest.raises(ConfigError, match="synthesis.min_share must be in"):
         FormsConfig(min_share=0.5)
+    with pytest.raises(ConfigError, match="synthesis.novelty_scale must be in"):
+        FormsConfig(novelty_scale=-0.1)
 
 
 def test_single_text_forms_and_a_question_skipped_without_question_words(tiny_teacher_dir, question_teacher):
@@ -97,6 +119,20 @@ def test_single_text_forms_and_a_question_skipped_without_question_words(tiny_te
             assert text[-2] == "?" and text[1] in QUESTION_WORDS
         if synthesizer.forms[form] == "short":
             assert 3 <= len(text) <= 8
+
+
+@pytest.mark.parametrize("word_pieces", [0.0, 0.5])
+def test_single_text_forms_split_words_into_pieces_as_real_text_does(question_teacher, word_pieces):
+    config = _config(batch_size=64, synthesis=FormsConfig(word_pieces=word_pieces))
+    synthesizer = DistillLoop(load_teacher(question_teacher), config, CPU).synthesizer
+    vocab = {i: t for t, i in synthesizer.context.teacher.tokenizer.get_vocab().items()}
+    batch, pieces = synthesizer.next_batch(0), 0
+    for row, mask, form in zip(batch.input_ids, batch.attention_mask, batch.extra["form_of"]):
+        text = [vocab[int(i)] for i in row[1 : int(mask.sum()) - 1]]
+        if synthesizer.forms[form] != "tokens":
+            assert not text[0].startswith("##")  # a text never starts mid-word
+            pieces += sum(token.startswith("##") for token in text)
+    assert (pieces > 0) == (word_pieces > 0)
 
 
 def test_pair_forms_relate_their_two_texts(tmp_path_factory, tiny_teacher_dir):
@@ -126,6 +162,19 @@ def test_pair_forms_relate_their_two_texts(tmp_path_factory, tiny_teacher_dir):
         resolve_config(_config(student=student), read_classifier_config(tiny_teacher_dir)).student.depth_fraction
         == 0.25
     )
+    # Pair forms draw whole words and have no plain form to compare with: neither word pieces nor novelty changes
+    # what a pair teacher's student learns (the pair path is the one measured on MRPC before both existed).
+    where, options = (
+        tmp_path_factory.mktemp("pair-runs"),
+        FormsConfig(warmup=1, update_every=2, word_pieces=0.5, novelty_scale=0.5),
+    )
+    runs = [
+        distill(teacher, where / name, _config(max_length=40, min_length=12, steps=6, **extra))
+        for name, extra in (("default", {}), ("novelty", {"synthesis": options}))
+    ]
+    weights = [load_file(run.student_dir / "model.safetensors") for run in runs]
+    for key in weights[0]:
+        torch.testing.assert_close(weights[1][key], weights[0][key], rtol=0, atol=0)
     loop.build_heldouts()  # a probe per pair form, whatever the method
     names = [heldout.name for heldout in loop.heldouts]
     assert names == ["heldout_random", "heldout_words", *(f"heldout_{form}" for form in PAIR_FORMS)]
@@ -137,7 +186,8 @@ def test_forms_distill_record_their_shares_and_resume_bit_exactly(tmp_path, rule
     forms = reference.metrics["forms"]
     assert set(forms) == {"tokens", "words", "short"} and reference.metrics["forms_skipped"]
     assert sum(f["share"] for f in forms.values()) == pytest.approx(1.0, abs=1e-3)
-    assert all(f["observed"] > 0 and f["kd"] > 0 for f in forms.values())
+    assert all(f["observed"] > 0 and f["kd"] > 0 and 0 <= f["novelty"] <= 1 for f in forms.values())
+    assert forms["tokens"]["novelty"] == forms["words"]["novelty"] == 1.0
     assert len({f["share"] for f in forms.values()}) > 1  # the allocator moved the shares off uniform
     saved = json.loads((reference.student_dir / "distill.json").read_text())
     assert saved["metrics"]["forms"] == forms

@@ -9,7 +9,8 @@ accuracy on the yardstick (`--yardstick`: the dev or held-out set the rows were 
 several files. Retention = student / teacher accuracy. For every signal `asdfd.compressor.quality_estimate.signals`
 derives from a run's probe metrics, the model is the line through (1, 1), retention = 1 - k (1 - signal) (a
 student that matches the teacher everywhere keeps all of it), with k fitted by least squares on the distilled
-students (floors, which no user ships, are listed but not fitted). Printed: k over all teachers, the largest
+students the shipped estimate gives a number for (`--fit all`: every one; floors, which no user ships, are listed
+but never fitted). Printed: k over all teachers, the largest
 error over them, and the largest error on each teacher when k is fitted on the other teachers only (leave one
 teacher out: the honest figure, a user's teacher is none of these; > 0 = overstated), then the ranges the
 estimate's "unknown" rules are set from (signal, spread of the probes, the teacher's class coverage). Real text is

@@ -71,6 +71,13 @@ class FormsConfig(SynthesisConfig):
         check(0 <= self.novelty_scale <= 1, f"synthesis.novelty_scale must be in [0, 1], got {self.novelty_scale}")
 
 
+RULE = "share = min_share + rest x KD x (0.5 + 0.5 x coverage) / sum over forms"
+NOVELTY_RULE = (
+    " (KD x novelty, novelty = min(1, TV(the teacher's classes there, on tokens + words) / {scale}); 1 for tokens, "
+    "words and pair forms)"
+)
+
+
 def form_shares(
     rewards: list[float], coverage: list[float], min_share: float, pay: list[float] | None = None
 ) -> list[float]:
@@ -223,11 +230,8 @@ class FormsSynthesizer(Synthesizer):
                 for i, form in enumerate(self.forms)
             },
             "forms_skipped": dict(self.skipped),
-            "forms_rule": (
-                "share = min_share + rest x KD x (0.5 + 0.5 x coverage) x novelty / sum over forms; novelty = "
-                f"min(1, TV(teacher's classes there, on tokens+words) / {self.options.novelty_scale}), 1 for "
-                "tokens, words and pair forms"
-            ),
+            "forms_rule": RULE
+            + (NOVELTY_RULE.format(scale=self.options.novelty_scale) if self.options.novelty_scale else ""),
         }
 
     def state_dict(self) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def test_single_text_forms_split_words_into_pieces_as_real_text_does(question_te
     assert (pieces > 0) == (word_pieces > 0)
 
 
-def test_pair_forms_relate_their_two_texts(tmp_path_factory, tiny_teacher_dir):
+def test_pair_forms_relate_their_two_texts(tmp_path_factory, tiny_teacher_dir, question_teacher):
     labels = dict(num_labels=2, id2label={0: "not_equivalent", 1: "equivalent"}, label2id={})
     labels["label2id"] = {v: k for k, v in labels["id2label"].items()}
     teacher = build_tiny_teacher(tmp_path_factory.mktemp("pair-forms"), **labels)
@@ -164,12 +164,14 @@ def test_pair_forms_relate_their_two_texts(tmp_path_factory, tiny_teacher_dir):
     )
     # Pair forms draw whole words and have no plain form to compare with: neither word pieces nor novelty changes
     # what a pair teacher's student learns (the pair path is the one measured on MRPC before both existed).
-    where, options = (
-        tmp_path_factory.mktemp("pair-runs"),
-        FormsConfig(warmup=1, update_every=2, word_pieces=0.5, novelty_scale=0.5),
-    )
+    where = tmp_path_factory.mktemp("pair-runs")
+    pieces_teacher = where / "teacher"  # this pair teacher with a vocabulary that has "##" pieces
+    shutil.copytree(question_teacher, pieces_teacher)
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(teacher / name, pieces_teacher / name)
+    options = FormsConfig(warmup=1, update_every=2, word_pieces=0.5, novelty_scale=0.5)
     runs = [
-        distill(teacher, where / name, _config(max_length=40, min_length=12, steps=6, **extra))
+        distill(pieces_teacher, where / name, _config(max_length=40, min_length=12, steps=6, **extra))
         for name, extra in (("default", {}), ("novelty", {"synthesis": options}))
     ]
     weights = [load_file(run.student_dir / "model.safetensors") for run in runs]

@@ -55,6 +55,11 @@ def _fast_training(config: DistillConfig) -> DistillConfig:
     )
 
 
+def _with_dropout(config: DistillConfig) -> DistillConfig:
+    """`config` with the student trained under the teacher's dropout (every default until session 10)."""
+    return dataclasses.replace(config, student=dataclasses.replace(config.student, dropout=True))
+
+
 ROWS = {
     "floor": lambda c: dataclasses.replace(c, steps=0),
     "random-kd": lambda c: dataclasses.replace(_method(c, "random-tokens"), hidden_weight=0.0, **_UNIFORM),
@@ -75,13 +80,16 @@ ROWS = {
         _method(c, "asdfd", use_stage2=False, random_token_fraction=0.5), hidden_weight=1.0, **_UNIFORM
     ),
     # The fast budget's default until 2026-12-01 (session 4), pinned: random tokens by the Zipf prior, fp32.
-    "baseline": lambda c: dataclasses.replace(
-        _method(c, "random-tokens"), lr=3e-4, hidden_weight=1.0, vocab_prior="zipf", precision="fp32"
+    "baseline": lambda c: _with_dropout(
+        dataclasses.replace(
+            _method(c, "random-tokens"), lr=3e-4, hidden_weight=1.0, vocab_prior="zipf", precision="fp32"
+        )
     ),
     # The fast budget's synthesis as shipped now (method and its options, lr, loss weights, token prior, precision).
     "fast": lambda c: _fast_training(dataclasses.replace(c, method=_FAST.method, synthesis=_FAST.synthesis)),
-    # The fast budget's synthesis until 2026-12-07 (session 8), pinned: half random tokens, half words (bf16).
-    "mix": lambda c: _fast_training(_method(c, "mix")),
+    # The fast budget's synthesis until 2026-12-07 (session 8), pinned: half random tokens, half words (bf16), and
+    # the student trained with the teacher's dropout (as until session 10).
+    "mix": lambda c: _with_dropout(_fast_training(_method(c, "mix"))),
     # The input forms chosen by the teacher (compressor/synthesis/forms.py), otherwise as "fast".
     "forms": lambda c: _fast_training(_method(c, "forms")),
     # Forms paid by novelty, single-text words split into "##" pieces (session 9; "fast" in its results files).
@@ -102,8 +110,8 @@ ROWS = {
 
 
 def row_config(row: str, base: DistillConfig) -> DistillConfig:
-    """ "name" or "name@field=value@..." (top-level DistillConfig fields, e.g. "default@lr=3e-4"; "@layers=auto":
-    the teacher chooses that many layers, `--student-layers auto:N`)."""
+    """ "name" or "name@field=value@..." (DistillConfig fields, e.g. "default@lr=3e-4", or the student's, e.g.
+    "forms@student.dropout=false"; "@layers=auto": the teacher chooses that many layers, `--student-layers auto:N`)."""
     name, *overrides = row.split("@")
     config = ROWS[name](base)
     for override in overrides:
@@ -114,8 +122,17 @@ def row_config(row: str, base: DistillConfig) -> DistillConfig:
             )
             config = dataclasses.replace(config, student=student)
             continue
-        current = getattr(config, field_name)
-        config = dataclasses.replace(config, **{field_name: type(current)(value) if current is not None else value})
+        owner, _, field_name = field_name.rpartition(".")  # "student.dropout": a field of the student's config
+        if owner not in ("", "student"):
+            raise ValueError(f"row override {override!r}: only DistillConfig and student fields")
+        target = config.student if owner else config
+        current = getattr(target, field_name)
+        if isinstance(current, bool):
+            parsed = value.lower() in ("1", "true", "yes")
+        else:
+            parsed = type(current)(value) if current is not None else value
+        target = dataclasses.replace(target, **{field_name: parsed})
+        config = dataclasses.replace(config, student=target) if owner else target
     return config
 
 

@@ -95,6 +95,16 @@ class Placement:
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast_context(self.device, self.precision)
 
+    def training_attention(self) -> contextlib.AbstractContextManager:
+        """The attention kernel a model that is being trained runs under: on CPU the math one (softmax and matmuls),
+        whose backward is fast, where the fused CPU kernel's backward is several times slower in bf16 (timings in
+        docs/distill_results.md); on CUDA torch's own choice."""
+        if self.device.type != "cpu":
+            return contextlib.nullcontext()
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel(SDPBackend.MATH)
+
 
 def cpu_threads(requested: int | None, processes: int = 1) -> int:
     """Threads for CPU work: `requested`, else torch's default lowered to the cores other processes leave idle,

@@ -17,6 +17,7 @@ hidden checkpoint sibling `.<out>.ckpt/`, from which `resume=True` continues.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -69,6 +70,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+FUSED_ADAMW = ("cpu", "cuda")
+"""Devices torch has a fused AdamW kernel for."""
 
 
 def distill(
@@ -295,7 +299,10 @@ class DistillLoop:
         self.synthesizer = make_synthesizer(self.context)
         self.parameters = [p for p in self.student.parameters() if p.requires_grad] + self.synthesizer.parameters()
         broadcast_parameters(self.parameters, placement)  # under torchrun every replica starts from rank 0's weights
-        self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.weight_decay)
+        # fused: one kernel for all the student's tensors (CPU and CUDA), instead of a loop of small ops per tensor
+        self.optimizer = torch.optim.AdamW(
+            self.parameters, lr=config.lr, weight_decay=config.weight_decay, fused=placement.device.type in FUSED_ADAMW
+        )
         self.step = 0
         self.train_seconds = choice.seconds if choice is not None else 0.0  # the layer choice's time counts
         self.heldouts: list[HeldOut] = []
@@ -336,7 +343,9 @@ class DistillLoop:
         return self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds
 
     def _forward(self, model: Any, embeds: torch.Tensor, mask: torch.Tensor, hidden: bool) -> Any:
-        with self.placement.autocast():
+        """`model` on the batch; the student under the placement's training attention kernel."""
+        kernel = self.placement.training_attention() if model is self.student else contextlib.nullcontext()
+        with self.placement.autocast(), kernel:
             return model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=hidden)
 
     def train_step(self) -> dict[str, float]:

@@ -145,7 +145,7 @@ def build_student(
     if teacher.uses_segments:  # Teacher.embed_ids folds the segment offset into the inputs: keep it the teacher's
         teacher.arch.encoder(student).embeddings.token_type_embeddings.requires_grad_(False)
     setattr(student.config, INPUT_KEY, "pair" if teacher.pairs else "single")  # export and runtime read it
-    student.train()
+    student.train(config.dropout)  # eval mode = no dropout; gradients flow either way
     logger.info(
         "student: %d of %d teacher layers %s, FFN width %s, %s attention heads per layer",
         len(layers),

@@ -68,6 +68,7 @@ def test_presets_and_round_trip():
     paper = DistillConfig.paper()
     assert paper.method == "asdfd" and paper.synthesis.guess.targets == "balanced"
     assert paper.hidden_weight == 0 and paper.synthesis.random_token_fraction == 0
+    assert paper.student.dropout and not fast.student.dropout and not full.student.dropout  # ours: no dropout
     config = dataclasses.replace(fast, student=StudentConfig(layers=(0, 2, 5), ffn_fraction=0.5))
     assert apply_overrides(DistillConfig(), config.to_dict()) == config  # the config-file round trip
     asdfd = DistillConfig.for_budget("full", method="asdfd")

@@ -56,3 +56,31 @@ def test_cpu_threads_leaves_the_cores_other_processes_use(monkeypatch):
     assert cpu_threads(None) == 1
     monkeypatch.setattr(OtherProcessesMeter, "busy_cores", lambda self: 0.0)
     assert cpu_threads(None) == 4
+
+
+def test_training_attention_is_the_math_kernel_on_cpu_and_the_same_result():
+    """On CPU the student trains under the math attention kernel (its backward is fast where the fused CPU kernel's
+    is slow in bf16); it computes the same gradients. On CUDA torch keeps its own choice."""
+    import contextlib
+
+    from asdfd.compressor.devices import Placement
+
+    assert isinstance(Placement(torch.device("cuda", 0), "bf16").training_attention(), contextlib.nullcontext)
+    placement = Placement(torch.device("cpu"), "fp32")
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 5, 8, generator=generator, requires_grad=True) for _ in range(3))
+    mask = torch.ones(2, 1, 5, 5, dtype=torch.bool)
+    mask[1, ..., 3:] = False
+
+    def gradients() -> list[torch.Tensor]:
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return list(torch.autograd.grad(out.square().sum(), (q, k, v)))
+
+    fused = gradients()
+    with placement.training_attention():
+        math_kernel = gradients()
+        # the flags every device's kernel choice reads (CPU included): only the math kernel is allowed
+        assert torch.backends.cuda.math_sdp_enabled() and not torch.backends.cuda.flash_sdp_enabled()
+    assert torch.backends.cuda.flash_sdp_enabled()  # restored on exit
+    for a, b in zip(fused, math_kernel):
+        torch.testing.assert_close(a, b)

@@ -86,6 +86,7 @@ def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher
         heldout_random=256,
     )
     trainer = DistillLoop(teacher, config, CPU)
+    assert trainer.optimizer.param_groups[0]["fused"]  # one AdamW kernel for every tensor
     trainer.build_heldouts()
     before = trainer.evaluate()
     kl_before = _heldout_pseudo_kl(trainer)

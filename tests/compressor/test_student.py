@@ -92,3 +92,19 @@ def test_build_student_takes_the_chosen_layers(tiny_teacher_4layer_dir):
         cut.config.num_hidden_layers == 1
         and cut.config.intermediate_size == teacher.model.config.intermediate_size // 2
     )
+
+
+@pytest.mark.parametrize("dropout", [True, False])
+def test_student_dropout_is_the_teachers_or_none(tiny_teacher_4layer_dir, dropout):
+    """With dropout off the student trains in eval mode: the same input gives the same output twice, and gradients
+    still reach every trainable weight."""
+    teacher = load_teacher(tiny_teacher_4layer_dir)
+    student, _ = build_student(teacher, StudentConfig(layers=(0, 3), dropout=dropout))
+    assert student.training is dropout
+    embeds = teacher.embed_ids(torch.randint(5, 99, (8, 12), generator=torch.Generator().manual_seed(0)))
+    torch.manual_seed(0)
+    first, second = student(inputs_embeds=embeds).logits, student(inputs_embeds=embeds).logits
+    assert torch.equal(first, second) is not dropout  # the tiny teacher's dropout is 0.1: masks differ when on
+    first.sum().backward()
+    trainable = [p for p in student.parameters() if p.requires_grad]
+    assert trainable and all(p.grad is not None for p in trainable)

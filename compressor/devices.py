@@ -97,8 +97,8 @@ class Placement:
 
     def training_attention(self) -> contextlib.AbstractContextManager:
         """The attention kernel a model that is being trained runs under: on CPU the math one (softmax and matmuls),
-        whose backward is fast, where the fused CPU kernel's backward is several times slower in bf16 (timings in
-        docs/distill_results.md); on CUDA torch's own choice."""
+        whose backward is faster than the fused CPU kernel's in bf16 (timings in docs/distill_results.md); on CUDA
+        torch's own choice."""
         if self.device.type != "cpu":
             return contextlib.nullcontext()
         from torch.nn.attention import SDPBackend, sdpa_kernel

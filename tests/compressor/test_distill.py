@@ -71,6 +71,23 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_the_student_alone_trains_under_the_training_attention_kernel(rule_teacher_dir):
+    """One student forward a step runs under `Placement.training_attention` (the math kernel on CPU); the frozen
+    teacher keeps torch's own choice."""
+    entered = []
+
+    class Recording(Placement):
+        def training_attention(self):
+            entered.append(True)
+            return super().training_attention()
+
+    placement = Recording(device=torch.device("cpu"), precision="fp32")
+    loop = DistillLoop(load_teacher(rule_teacher_dir), small_config(method="forms", synthesis=None), placement)
+    for steps in (1, 2):
+        loop.train_step()
+        assert len(entered) == steps
+
+
 def test_distillation_raises_agreement_and_leaves_teacher_unchanged(rule_teacher_dir):
     teacher = load_teacher(rule_teacher_dir)
     snapshot = {k: v.clone() for k, v in teacher.model.state_dict().items()}

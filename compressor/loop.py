@@ -17,7 +17,6 @@ hidden checkpoint sibling `.<out>.ckpt/`, from which `resume=True` continues.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -342,12 +341,6 @@ class DistillLoop:
         self.train_seconds = max_over_ranks(self.train_seconds, self.placement)
         return self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds
 
-    def _forward(self, model: Any, embeds: torch.Tensor, mask: torch.Tensor, hidden: bool) -> Any:
-        """`model` on the batch; the student under the placement's training attention kernel."""
-        kernel = self.placement.training_attention() if model is self.student else contextlib.nullcontext()
-        with self.placement.autocast(), kernel:
-            return model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=hidden)
-
     def train_step(self) -> dict[str, float]:
         """One student step; raises TrainingDivergedError before touching the weights on NaN/inf."""
         config, synthesizer = self.config, self.synthesizer
@@ -362,9 +355,9 @@ class DistillLoop:
             teacher_out = _TeacherOutput(batch.teacher_logits, batch.teacher_hidden)  # the synthesizer ran it
         else:
             with torch.no_grad():
-                teacher_out = self._forward(self.teacher.model, inputs, mask, need_hidden)
+                teacher_out = self.context.forward(self.teacher.model, inputs, mask, need_hidden)
         self.teacher_class_counts += self.teacher.head.counts(teacher_out.logits)
-        student_out = self._forward(self.student, inputs, mask, need_hidden or synthesizer.needs_student_hidden)
+        student_out = self.context.forward(self.student, inputs, mask, need_hidden or synthesizer.needs_student_hidden)
         kd = self.teacher.head.kd(student_out.logits, teacher_out.logits, config.temperature)
         loss, losses = kd, {"kd": float(kd.detach())}
         if need_hidden:

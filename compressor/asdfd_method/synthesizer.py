@@ -260,10 +260,6 @@ class AsdfdSynthesizer(Synthesizer):
             yield {"stage": "stage1", "step": math.ceil(self.pool.filled / batch), "total": total, **stats}
 
     # -- stage 2 ------------------------------------------------------------------------------------
-    def _forward(self, model: Any, embeds: Tensor, mask: Tensor, hidden: bool) -> Any:
-        with self.context.placement.autocast():
-            return model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=hidden)
-
     def _mask(self, embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         if self.ss_head is None:
             return embeds, None, None
@@ -285,13 +281,13 @@ class AsdfdSynthesizer(Synthesizer):
         adversarial, teacher = options.adversarial, self.context.teacher
 
         def objective(current: Tensor) -> tuple[Tensor, dict[str, float]]:
-            teacher_logits = self._forward(teacher.model, current, mask, False).logits.float()
+            teacher_logits = self.context.forward(teacher.model, current, mask, False).logits.float()
             loss = F.cross_entropy(teacher_logits, labels, label_smoothing=options.guess.label_smoothing)
             stats = {"adv_teacher_ce": float(loss.detach())}
             if self.ss_head is None and adversarial.disagreement_weight == 0:
                 return loss, stats
             masked_embeds, masked, targets = self._mask(current, mask)
-            out = self._forward(self.context.student, masked_embeds, mask, self.ss_head is not None)
+            out = self.context.forward(self.context.student, masked_embeds, mask, self.ss_head is not None)
             if self.ss_head is not None:
                 ss = pretext.self_supervised_loss(
                     self.ss_head, out.hidden_states[-1], masked, targets, self.context.vocabulary
@@ -302,7 +298,7 @@ class AsdfdSynthesizer(Synthesizer):
                 reference = (
                     teacher_logits
                     if masked is None
-                    else self._forward(teacher.model, masked_embeds, mask, False).logits.float()
+                    else self.context.forward(teacher.model, masked_embeds, mask, False).logits.float()
                 )
                 loss = loss - adversarial.disagreement_weight * losses.disagreement_loss(out.logits, reference)
             return loss, stats

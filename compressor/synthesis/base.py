@@ -20,6 +20,7 @@ Example (a method in one file: its options and its synthesizer, registered toget
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -85,6 +86,14 @@ class SynthContext:
     def vocabulary(self) -> Tensor:
         """(V, d) the teacher's frozen word embeddings."""
         return self.teacher.word_embeddings
+
+    def forward(self, model: Any, embeds: Tensor, mask: Tensor, hidden: bool) -> Any:
+        """`model` (the teacher's or the student) on input embeddings under the run's autocast; the student under
+        the placement's training attention kernel (`Placement.training_attention`)."""
+        placement = self.placement
+        kernel = placement.training_attention() if model is self.student else contextlib.nullcontext()
+        with placement.autocast(), kernel:
+            return model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=hidden)
 
 
 class Synthesizer(ABC):

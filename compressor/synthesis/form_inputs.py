@@ -105,14 +105,13 @@ class FormBuilder:
 
     def text(self, count: int) -> list[int]:
         """`count` tokens of a single text: words by the Zipf prior, each after the first a "##" piece (by its own
-        Zipf prior) with chance `word_pieces` (`words.sample_words`' rule)."""
+        Zipf prior) with chance `word_pieces` (`words.split_words`)."""
         ids = self.draw(count)
-        if self.word_pieces <= 0 or count <= 1:
+        if count <= 1:
             return ids
-        split = torch.rand(count, generator=self.generator) < self.word_pieces
-        split[0] = False
-        pieces = self.pieces[torch.multinomial(self.piece_weights, count, replacement=True, generator=self.generator)]
-        return torch.where(split, pieces, torch.tensor(ids, dtype=torch.long)).tolist()
+        row = torch.tensor([ids], dtype=torch.long)
+        split = words_module.split_words(row, self.pieces, self.piece_weights, self.word_pieces, self.generator)
+        return split[0].tolist()
 
     # ---- one form ------------------------------------------------------------------------------------------
     def _content(self) -> int:

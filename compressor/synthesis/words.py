@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 torch = deferred("torch")
 tokens = deferred("asdfd.compressor.synthesis.tokens")
 
-__all__ = ["WordsConfig", "WordTokens", "word_candidates", "sample_words", "WORD_PIECES"]
+__all__ = ["WordsConfig", "WordTokens", "word_candidates", "sample_words", "split_words", "WORD_PIECES"]
 
 WORD_PIECES = 0.1
 """Real text splits about one word in ten into a "##" piece."""
@@ -69,13 +69,22 @@ def sample_words(
     lengths = tokens.sample_lengths(count, config.min_length, config.max_length, generator)
     width = config.max_length
     picks = torch.multinomial(word_weights, count * width, replacement=True, generator=generator)
-    body = words[picks].view(count, width)
-    if word_pieces > 0 and len(pieces):
-        split = torch.rand(count, width, generator=generator) < word_pieces
-        split[:, 0] = False  # a sample never starts mid-word
-        drawn = torch.multinomial(piece_weights, count * width, replacement=True, generator=generator)
-        body = torch.where(split, pieces[drawn].view(count, width), body)
+    body = split_words(words[picks].view(count, width), pieces, piece_weights, word_pieces, generator)
     return tokens.layout_ids(body, lengths, context.teacher.special)
+
+
+def split_words(
+    body: Tensor, pieces: Tensor, piece_weights: Tensor, chance: float, generator: torch.Generator
+) -> Tensor:
+    """`body` (rows, width) of word ids with each word but a row's first replaced, with probability `chance`, by a
+    "##" continuation piece drawn by its Zipf prior (a row never starts mid-word); unchanged, and no draw, when
+    `chance` is 0 or there are no pieces."""
+    if chance <= 0 or not len(pieces):
+        return body
+    split = torch.rand(body.shape, generator=generator) < chance
+    split[:, 0] = False
+    drawn = torch.multinomial(piece_weights, body.numel(), replacement=True, generator=generator)
+    return torch.where(split, pieces[drawn].view(body.shape), body)
 
 
 @WordsConfig.synthesizer
